@@ -1,0 +1,68 @@
+"""§4.3 sequence_header(): picture format, mode, keyframe positions and declared models."""
+from __future__ import annotations
+
+import dataclasses
+
+import construct as cs
+from construct_typed import DataclassMixin, csfield
+
+from ..registry import ChromaFormat, Mode, ModelRole, ReconProfile
+from .descriptors import U8, U64, Checked, Flags, Leb128, Range, Registered, Repeat, String, Zero, limits_of, Syntax
+
+NO_MODEL = 255
+MAX_MODELS = 32
+
+
+def _picture_size(height, context):
+    lim = limits_of(context)
+    if lim is not None and context.width * height > lim.max_picture_size:
+        return "E008", (f"width*height = {context.width * height} exceeds max_picture_size = "
+                        f"{lim.max_picture_size} of level {lim.name}")
+    return None
+
+
+@dataclasses.dataclass
+class ColourFlags(DataclassMixin):
+    full_range_flag: bool = csfield(cs.Flag, doc="1: full-range samples (0..255); 0: limited range (16..235, 16..240).")
+    reserved_zero_7bits: int = csfield(Zero(7), doc="Reserved, 0.")
+
+
+@dataclasses.dataclass
+class ModelEntry(DataclassMixin):
+    """model_entry(): one model the decoder needs."""
+
+    model_role: ModelRole = csfield(Registered(U8, ModelRole), doc="What the model is used for (Table 10-10).")
+    model_name: str = csfield(String(255), doc="Registry name of the model (§10.11), e.g. `rife-v4`.")
+    model_sha256: bytes = csfield(cs.Bytes(32), doc="SHA-256 of the model's weights file (§10.11).")
+
+
+@dataclasses.dataclass
+class SequenceHeader(DataclassMixin):
+    """§4.3 sequence_header()."""
+
+    width: int = csfield(Range(Leb128(), 1, level="max_width"), doc="Luma width in samples.")
+    height: int = csfield(Checked(Range(Leb128(), 1, level="max_height"), _picture_size,
+                                  "width*height <= max_picture_size of the level"), doc="Luma height in samples.")
+    frame_count: int = csfield(Range(Leb128(), 2, level="max_frames"), doc="Number of output frames.")
+    frame_rate_num: int = csfield(Range(Leb128(), 1), doc="Frame rate numerator (frames per second = num / den).")
+    frame_rate_den: int = csfield(Range(Leb128(), 1), doc="Frame rate denominator.")
+    chroma_format: ChromaFormat = csfield(Registered(U8, ChromaFormat), doc="Table 10-4.")
+    bit_depth: int = csfield(Range(U8, 8, 8), doc="Bits per sample; 8 in v1.")
+    colour_primaries: int = csfield(U8, doc="ITU-T H.273 ColourPrimaries (informative).")
+    transfer_characteristics: int = csfield(U8, doc="ITU-T H.273 TransferCharacteristics (informative).")
+    matrix_coefficients: int = csfield(U8, doc="ITU-T H.273 MatrixCoefficients; selects the conversion of §7.2.2.")
+    colour_flags: ColourFlags = csfield(Flags(ColourFlags))
+    mode: Mode = csfield(Registered(U8, Mode), doc="Table 10-2.")
+    recon_profile: ReconProfile = csfield(Registered(U8, ReconProfile), doc="Table 10-3.")
+    recon_model: int = csfield(U8, doc="Index into models[] of the reconstruction model, or 255 for none.")
+    rng_seed: int = csfield(U64, doc="Seed of every pseudo-random process of the decoder (§7.6).")
+    num_keyframes: int = csfield(Range(Leb128(), 0, cs.this.frame_count, hi_text="frame_count"),
+                                 doc="Number of keyframes; at least 2 in IT2V mode, 0 in TT2V mode.")
+    keyframe_index: list[int] = csfield(Repeat(cs.this.num_keyframes,
+                                               Range(Leb128(), 0, cs.this.frame_count - 1, hi_text="frame_count-1"),
+                                               "num_keyframes"), doc="Frame index of each keyframe.")
+    num_models: int = csfield(Range(Leb128(), 0, MAX_MODELS), doc="Number of model_entry() structures.")
+    models: list[ModelEntry] = csfield(Repeat(cs.this.num_models, Syntax(ModelEntry), "num_models"))
+
+
+SEQUENCE_HEADER = Syntax(SequenceHeader)

@@ -1,0 +1,160 @@
+"""§6.5 Semantic checks: every rule that can be checked without reconstructing pixels.
+
+Each rule is one "It is a requirement of bitstream conformance that ..." sentence of the spec;
+its error code is given next to it there.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import BinaryIO
+
+from .errors import CmvcError, error
+from .parse import ParsedStream, UnitRecord, parse
+from .registry import PROFILE_TOOLS, RECON_NEEDS_MODEL, CodecId, Mode, ModelRole, Profile, UnitType
+from .syntax import NO_MODEL, HyperpriorParams, SequenceHeader
+from .syntax.interp import decode_values
+from .text import decode_text_unit
+
+
+@dataclasses.dataclass
+class Report:
+    """Verdict on one stream."""
+
+    valid: bool
+    errors: list[CmvcError]
+    stream: ParsedStream
+
+    def to_dict(self) -> dict:
+        return {"valid": self.valid, "errors": [e.to_dict() for e in self.errors]}
+
+
+def validate(source: bytes | BinaryIO, *, keep_payloads: bool = False) -> Report:
+    """Parse with error collection, then run :func:`check_semantics`."""
+    ps = parse(source, collect=True, keep_payloads=keep_payloads)
+    errors = list(ps.errors)
+    if ps.sequence_header is not None and ps.header is not None:
+        errors += check_semantics(ps)
+    errors.sort(key=lambda e: (e.offset if e.offset is not None else -1))
+    return Report(valid=not errors, errors=errors, stream=ps)
+
+
+def _unit_name(rec: UnitRecord) -> str:
+    return f"{rec.path}.{UnitType(rec.unit_type).name.lower()}"
+
+
+def check_semantics(ps: ParsedStream) -> list[CmvcError]:
+    errs: list[CmvcError] = []
+    sh_rec = next(u for u in ps.units if u.unit_type == UnitType.SEQUENCE_HEADER and u.body is not None)
+    sh: SequenceHeader = sh_rec.body
+    profile = Profile(ps.header.profile)
+    tools = PROFILE_TOOLS[profile]
+
+    def bad(rec: UnitRecord, field: str, code: str, msg: str) -> None:
+        errs.append(error(code, msg, offset=rec.field_offset(field), path=f"{_unit_name(rec)}.{field}" if field else _unit_name(rec)))
+
+    # --- sequence header ---
+    if sh.mode not in tools["mode"]:
+        bad(sh_rec, "mode", "E028", f"mode {sh.mode.name} is not allowed in profile {profile.name}")
+    if sh.recon_profile not in tools["recon"]:
+        bad(sh_rec, "recon_profile", "E028", f"recon_profile {sh.recon_profile.name} is not allowed in profile {profile.name}")
+    if (sh.mode == Mode.TT2V) != (sh.recon_profile.name == "T2V_PIPELINE"):
+        bad(sh_rec, "recon_profile", "E028", "recon_profile T2V_PIPELINE is used exactly in mode TT2V")
+    kf = sh.keyframe_index
+    if sh.mode == Mode.IT2V:
+        if len(kf) < 2:
+            bad(sh_rec, "num_keyframes", "E016", f"IT2V needs at least 2 keyframes, got {len(kf)}")
+        else:
+            if kf[0] != 0:
+                bad(sh_rec, "keyframe_index[0]", "E016", f"the first keyframe is frame {kf[0]}, not 0")
+            if kf[-1] != sh.frame_count - 1:
+                bad(sh_rec, f"keyframe_index[{len(kf) - 1}]", "E016",
+                    f"the last keyframe is frame {kf[-1]}, not frame_count-1 = {sh.frame_count - 1}")
+            for i in range(1, len(kf)):
+                if kf[i] <= kf[i - 1]:
+                    bad(sh_rec, f"keyframe_index[{i}]", "E016", f"keyframe_index[{i}] = {kf[i]} is not greater than {kf[i - 1]}")
+    elif kf:
+        bad(sh_rec, "num_keyframes", "E016", "TT2V streams carry no keyframes")
+    need = RECON_NEEDS_MODEL.get(sh.recon_profile)
+    if sh.recon_model != NO_MODEL:
+        if sh.recon_model >= len(sh.models):
+            bad(sh_rec, "recon_model", "E018", f"recon_model {sh.recon_model} is not declared ({len(sh.models)} models)")
+        elif need is not None and sh.models[sh.recon_model].model_role != need:
+            bad(sh_rec, "recon_model", "E018", f"recon_model must have role {need.name}")
+    elif need is not None:
+        bad(sh_rec, "recon_model", "E018", f"recon_profile {sh.recon_profile.name} needs a model of role {need.name}")
+
+    # --- keyframe units ---
+    kf_units = ps.of_type(UnitType.KEYFRAME)
+    expected = list(kf)
+    codecs = {r.body.codec_id for r in kf_units}
+    for n, rec in enumerate(kf_units):
+        k = rec.body
+        if n >= len(expected) or k.frame_index != expected[n]:
+            want = f"frame {expected[n]}" if n < len(expected) else "no further keyframe unit"
+            bad(rec, "frame_index", "E017", f"keyframe unit for frame {k.frame_index}; expected {want}")
+        if k.codec_id not in tools["codec"]:
+            bad(rec, "codec_id", "E028", f"codec {k.codec_id.name} is not allowed in profile {profile.name}")
+        if k.codec_id == CodecId.AV1:
+            if len(codecs) > 1:
+                bad(rec, "codec_id", "E028", "AV1 keyframes cannot be mixed with other keyframe codecs")
+            if k.codec_params.temporal_unit_index != n:
+                bad(rec, "codec_params.temporal_unit_index", "E019",
+                    f"temporal_unit_index {k.codec_params.temporal_unit_index} != keyframe ordinal {n}")
+        if isinstance(k.codec_params, HyperpriorParams):
+            mi = k.codec_params.model_index
+            if mi >= len(sh.models) or sh.models[mi].model_role != ModelRole.KEYFRAME_CODEC:
+                bad(rec, "codec_params.model_index", "E018", f"model_index {mi} is not a declared KEYFRAME_CODEC model")
+            if k.codec_params.y_string_size > len(k.keyframe_data):
+                bad(rec, "codec_params.y_string_size", "E019", "y_string_size exceeds keyframe_data")
+    if len(kf_units) < len(expected) and ps.complete:
+        eos = ps.units[-1]
+        errs.append(error("E017", f"{len(expected) - len(kf_units)} keyframes have no keyframe unit "
+                                  f"(first: frame {expected[len(kf_units)]})", offset=eos.offset,
+                          path=f"{_unit_name(sh_rec)}.keyframe_index[{len(kf_units)}]"))
+
+    # --- text units ---
+    for rec in ps.of_type(UnitType.TEXT):
+        t = rec.body
+        if not t.frame_start <= t.frame_end < sh.frame_count:
+            bad(rec, "frame_start", "E022", f"frame span {t.frame_start}..{t.frame_end} not within 0..{sh.frame_count - 1}")
+        try:
+            decode_text_unit(t.coding_method, t.num_tokens, t.text_data)
+        except CmvcError as e:
+            errs.append(e.relocate(rec.field_offset("text_data"), f"{_unit_name(rec)}.text_data"))
+
+    # --- interpolation parameters ---
+    seen: set[int] = set()
+    for rec in ps.of_type(UnitType.INTERP_PARAMS):
+        p = rec.body
+        s = p.segment_index
+        if sh.mode != Mode.IT2V or not 0 <= s < len(kf) - 1:
+            bad(rec, "segment_index", "E022", f"segment {s} does not exist ({max(len(kf) - 1, 0)} segments)")
+            continue
+        if s in seen:
+            bad(rec, "segment_index", "E025", f"a second interpolation-parameter unit for segment {s}")
+        seen.add(s)
+        try:
+            decode_values(p, kf[s + 1] - kf[s] - 1)
+        except CmvcError as e:
+            errs.append(e.relocate(rec.field_offset("param_data"), f"{_unit_name(rec)}.param_data"))
+
+    # --- frame hashes ---
+    covered: set[int] = set()
+    for rec in ps.of_type(UnitType.FRAME_HASH):
+        h = rec.body
+        if h.first_frame + h.num_frames > sh.frame_count:
+            bad(rec, "first_frame", "E022", f"frames {h.first_frame}..{h.first_frame + h.num_frames - 1} "
+                                            f"exceed frame_count {sh.frame_count}")
+        span = set(range(h.first_frame, h.first_frame + h.num_frames))
+        if span & covered:
+            bad(rec, "first_frame", "E025", f"frame {min(span & covered)} already has a hash")
+        covered |= span
+
+    # --- padding ---
+    for rec in ps.of_type(UnitType.PADDING):
+        data = rec.body.padding_data
+        if data.count(0) != len(data):
+            nz = len(data) - len(data.lstrip(b"\0"))
+            errs.append(error("E026", f"padding byte {nz} is {data[nz]:#04x}", offset=rec.field_offset("padding_data") + nz,
+                              path=f"{_unit_name(rec)}.padding_data"))
+    return errs

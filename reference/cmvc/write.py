@@ -1,0 +1,74 @@
+"""Stream writer: the mirror of :mod:`cmvc.parse` (§4, §6 read backwards).
+
+Pure logic: builds bytes; the caller decides where they go.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .errors import CmvcError, error
+from .levels import LEVELS, Level
+from .parse import crc32
+from .registry import SKIPPABLE, Profile, UnitType
+from .syntax import FILE_HEADER, PAYLOAD_CLASS, PAYLOAD_SYNTAX, EndOfStreamUnit, FileHeader
+from .syntax.descriptors import encode_leb128
+from .syntax.file_header import MAGIC, MAJOR_VERSION, MINOR_VERSION
+
+
+def build_file_header(profile: Profile, level: int, minor_version: int = MINOR_VERSION) -> bytes:
+    """§4.1 file_header() with its CRC."""
+    if level not in LEVELS:
+        raise error("E101", f"level {level} is not registered")
+    head = FILE_HEADER.build(FileHeader(magic=MAGIC, major_version=MAJOR_VERSION, minor_version=minor_version,
+                                        profile=Profile(profile), level=level, header_crc=0))[:8]
+    return head + crc32(head).to_bytes(4, "big")
+
+
+def build_payload(unit_type: UnitType, body: Any, level: Level | None = None) -> bytes:
+    """§4.3-4.8: the payload bytes of a registered unit type."""
+    unit_type = UnitType(unit_type)
+    cls = PAYLOAD_CLASS[unit_type]
+    if not isinstance(body, cls):
+        raise error("E101", f"a {unit_type.name} unit needs a {cls.__name__}, got {type(body).__name__}")
+    try:
+        return PAYLOAD_SYNTAX[unit_type].build(body, level=level)
+    except CmvcError as e:
+        raise e.relocate(0, unit_type.name.lower())
+    except Exception as e:  # construct's own build errors are the caller's fault
+        raise error("E101", f"cannot build {unit_type.name}: {e}") from None
+
+
+def build_unit(unit_type: int, payload: bytes, *, skippable: bool | None = None, reserved: int = 0) -> bytes:
+    """§4.2 unit(): header, payload and CRC.  *skippable* defaults to Table 10-1's value."""
+    if skippable is None:
+        skippable = SKIPPABLE.get(unit_type, True)
+    if not 0 <= unit_type <= 255 or not 0 <= reserved <= 127:
+        raise error("E101", "unit_type must be 0..255 and reserved 0..127")
+    header = bytes((unit_type, (int(skippable) << 7) | reserved)) + encode_leb128(len(payload))
+    return header + payload + crc32(payload, crc32(header)).to_bytes(4, "big")
+
+
+@dataclasses.dataclass
+class StreamWriter:
+    """Collects units and returns the stream; :meth:`finish` appends the end-of-stream unit."""
+
+    profile: Profile
+    level: int
+    parts: list[bytes] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.parts.append(build_file_header(self.profile, self.level))
+
+    def add(self, unit_type: UnitType, body: Any) -> bytes:
+        unit = build_unit(unit_type, build_payload(unit_type, body, LEVELS[self.level]))
+        self.parts.append(unit)
+        return unit
+
+    def add_raw(self, unit: bytes) -> None:
+        """Append an already built unit (e.g. an unknown skippable unit)."""
+        self.parts.append(unit)
+
+    def finish(self) -> bytes:
+        self.add(UnitType.END_OF_STREAM, EndOfStreamUnit())
+        return b"".join(self.parts)
