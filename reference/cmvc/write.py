@@ -11,7 +11,7 @@ from .errors import CmvcError, error
 from .levels import LEVELS, Level
 from .parse import crc32
 from .registry import SKIPPABLE, Profile, UnitType
-from .syntax import FILE_HEADER, PAYLOAD_CLASS, PAYLOAD_SYNTAX, EndOfStreamUnit, FileHeader
+from .syntax import FILE_HEADER, PAYLOAD_CLASS, PAYLOAD_SYNTAX, EndOfStreamUnit, FileHeader, SequenceHeader
 from .syntax.descriptors import encode_leb128
 from .syntax.file_header import MAGIC, MAJOR_VERSION, MINOR_VERSION
 
@@ -72,3 +72,24 @@ class StreamWriter:
     def finish(self) -> bytes:
         self.add(UnitType.END_OF_STREAM, EndOfStreamUnit())
         return b"".join(self.parts)
+
+
+def make_sequence_header(width: int, height: int, frame_count: int, keyframes: list[int], *,
+                         fps: tuple[int, int] = (25, 1), mode=None, recon_profile=None, recon_model: int = 255,
+                         rng_seed: int = 0, models: list | None = None, matrix_coefficients: int = 1,
+                         colour_primaries: int = 1, transfer_characteristics: int = 1,
+                         full_range: bool = False) -> "SequenceHeader":
+    """A :class:`SequenceHeader` with BT.709 limited-range colour unless told otherwise."""
+    from .registry import ChromaFormat, Mode, ReconProfile
+    from .syntax import ColourFlags, SequenceHeader
+
+    models = list(models or [])
+    return SequenceHeader(
+        width=width, height=height, frame_count=frame_count, frame_rate_num=fps[0], frame_rate_den=fps[1],
+        chroma_format=ChromaFormat.YUV420, bit_depth=8, colour_primaries=colour_primaries,
+        transfer_characteristics=transfer_characteristics, matrix_coefficients=matrix_coefficients,
+        colour_flags=ColourFlags(full_range_flag=full_range, reserved_zero_7bits=0),
+        mode=Mode.IT2V if mode is None else Mode(mode),
+        recon_profile=ReconProfile.BLEND if recon_profile is None else ReconProfile(recon_profile),
+        recon_model=recon_model, rng_seed=rng_seed, num_keyframes=len(keyframes), keyframe_index=list(keyframes),
+        num_models=len(models), models=models)

@@ -23,7 +23,8 @@ U8, U16, U32, U64 = cs.Int8ub, cs.Int16ub, cs.Int32ub, cs.Int64ub
 def field_path(path: str) -> str:
     """Turn construct's ``(parsing) -> a -> b`` into ``a.b``."""
     parts = [p.strip() for p in path.split("->")]
-    parts = [p for p in parts if p and p != "None" and not p.startswith("(")]
+    parts = [p[4:] if p.startswith("None") else p for p in parts]
+    parts = [p for p in parts if p and not p.startswith("(")]
     return ".".join(parts).replace(".[", "[")
 
 

@@ -53,7 +53,7 @@ class BitReader:
 
     def bit(self) -> int:
         if self.pos >= 8 * len(self.data):
-            raise error("E012", "param_data ends before all values are read", offset=len(self.data))
+            raise error("E027", "param_data ends before all values are read", offset=len(self.data))
         b = (self.data[self.pos >> 3] >> (7 - (self.pos & 7))) & 1
         self.pos += 1
         return b
@@ -81,7 +81,7 @@ class BitReader:
         """The rest of the last byte must be zero bits and no byte may follow (E012)."""
         nbytes = (self.pos + 7) >> 3
         if nbytes != len(self.data):
-            raise error("E012", f"param_data has {len(self.data) - nbytes} bytes after the last value", offset=nbytes)
+            raise error("E027", f"param_data has {len(self.data) - nbytes} bytes after the last value", offset=nbytes)
         while self.pos & 7:
             if self.bit():
                 raise error("E010", "trailing bits of param_data are not zero", offset=self.pos >> 3)

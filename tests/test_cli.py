@@ -1,0 +1,48 @@
+"""``cmvc validate`` / ``cmvc inspect`` behaviour: exit codes, JSON shape, stdin."""
+import json
+import subprocess
+import sys
+
+from cmvc.tools.cli import main
+from streams import sample_stream
+
+
+def run(args, stdin=None):
+    p = subprocess.run([sys.executable, "-m", "cmvc.tools.cli", *args], input=stdin, capture_output=True)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def test_validate_json(tmp_path, capsys):
+    good = tmp_path / "good.cmvc"
+    bad = tmp_path / "bad.cmvc"
+    good.write_bytes(sample_stream())
+    bad.write_bytes(sample_stream()[:50])
+    assert main(["validate", str(good)]) == 0
+    capsys.readouterr()
+    assert main(["validate", "--json", str(good), str(bad)]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out[0] == {"file": str(good), "valid": True, "errors": []}
+    assert out[1]["valid"] is False
+    e = out[1]["errors"][0]
+    assert set(e) >= {"code", "offset", "path", "message"} and e["code"] == "E002" and e["offset"] == 50
+
+
+def test_validate_stdin_and_usage():
+    rc, out, _ = run(["validate", "-"], stdin=sample_stream())
+    assert rc == 0 and "valid" in out
+    rc, _, _ = run(["validate", "/nonexistent.cmvc"])
+    assert rc == 2
+    rc, _, err = run(["validate"])
+    assert rc == 2 and "usage" in err
+
+
+def test_inspect(tmp_path, capsys):
+    p = tmp_path / "s.cmvc"
+    p.write_bytes(sample_stream())
+    assert main(["inspect", "--json", str(p)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["totals"]["sum"] == out["bits"] == 8 * p.stat().st_size
+    assert [u["type"] for u in out["units"]][:3] == ["SEQUENCE_HEADER", "TEXT", "KEYFRAME"]
+    assert main(["inspect", str(p)]) == 0
+    text = capsys.readouterr().out
+    assert "R_k" in text and "UNKNOWN_112" in text

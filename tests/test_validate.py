@@ -1,0 +1,119 @@
+"""§6.5 semantic checks: one case per rule, each with its code, offset and path."""
+import pytest
+
+import cmvc.syntax as S
+from cmvc.registry import CodecId, ModelRole, ParamCoding, Profile, ReconProfile, TextRole, UnitType
+from cmvc.syntax.interp import InterpFlags
+from cmvc.validate import validate
+from cmvc.write import StreamWriter, build_unit, make_sequence_header
+from streams import interp, kf, text
+
+
+def stream(units, sh=None, profile=Profile.BASELINE):
+    w = StreamWriter(profile, 10)
+    w.add(UnitType.SEQUENCE_HEADER, sh or make_sequence_header(32, 32, 10, [0, 4, 9]))
+    offsets = []
+    for t, body in units:
+        offsets.append(sum(map(len, w.parts)))
+        if isinstance(body, bytes):
+            w.add_raw(body)
+        else:
+            w.add(t, body)
+    return w.finish(), offsets
+
+
+def codes(data):
+    return [e.code for e in validate(data).errors]
+
+
+GOOD = [(UnitType.KEYFRAME, kf(0)), (UnitType.KEYFRAME, kf(4)), (UnitType.KEYFRAME, kf(9))]
+
+
+def test_good():
+    assert codes(stream(GOOD)[0]) == []
+
+
+def test_keyframe_indices():
+    assert codes(stream(GOOD, make_sequence_header(32, 32, 10, [1, 4, 9]))[0]) == ["E016", "E017"]
+    assert "E016" in codes(stream(GOOD, make_sequence_header(32, 32, 10, [0, 4, 8]))[0])
+    assert "E016" in codes(stream(GOOD, make_sequence_header(32, 32, 10, [0, 4, 4, 9]))[0])
+    assert "E016" in codes(stream([], make_sequence_header(32, 32, 10, [0]))[0])
+
+
+def test_keyframe_units_order_and_presence():
+    data, offs = stream([GOOD[0], GOOD[2], GOOD[1]])
+    rep = validate(data)
+    assert rep.errors[0].code == "E017" and rep.errors[0].path == "units[2].keyframe.frame_index"
+    assert rep.errors[0].offset == offs[1] + 3  # unit header (3 bytes) then frame_index
+    assert "E017" in codes(stream(GOOD[:2])[0])
+
+
+def test_profile_tools():
+    sh = make_sequence_header(32, 32, 10, [0, 4, 9], recon_profile=ReconProfile.RIFE)
+    assert "E028" in codes(stream(GOOD, sh)[0])
+    hp = S.KeyframeUnit(frame_index=0, codec_id=CodecId.HYPERPRIOR, keyframe_data=b"ab",
+                        codec_params=S.HyperpriorParams(model_index=0, quality=1, latent_height=1, latent_width=1,
+                                                        y_string_size=1))
+    assert "E028" in codes(stream([(UnitType.KEYFRAME, hp)] + GOOD[1:])[0])
+    assert "E018" in codes(stream([(UnitType.KEYFRAME, hp)] + GOOD[1:], profile=Profile.MAIN)[0])
+
+
+def test_models():
+    sh = make_sequence_header(32, 32, 10, [0, 4, 9], recon_profile=ReconProfile.RIFE)
+    assert "E018" in codes(stream(GOOD, sh, Profile.MAIN)[0])
+    m = S.ModelEntry(model_role=ModelRole.RECONSTRUCTION, model_name="rife-v4", model_sha256=bytes(32))
+    sh = make_sequence_header(32, 32, 10, [0, 4, 9], recon_profile=ReconProfile.RIFE, recon_model=0, models=[m])
+    assert codes(stream(GOOD, sh, Profile.MAIN)[0]) == []
+    sh = make_sequence_header(32, 32, 10, [0, 4, 9], recon_profile=ReconProfile.RIFE, recon_model=1, models=[m])
+    assert "E018" in codes(stream(GOOD, sh, Profile.MAIN)[0])
+
+
+def test_av1_rules():
+    def av1(f, i):
+        return S.KeyframeUnit(frame_index=f, codec_id=CodecId.AV1, codec_params=S.Av1Params(temporal_unit_index=i, quality=30),
+                              keyframe_data=b"x")
+    assert codes(stream([(UnitType.KEYFRAME, av1(0, 0)), (UnitType.KEYFRAME, av1(4, 1)), (UnitType.KEYFRAME, av1(9, 2))])[0]) == []
+    assert "E019" in codes(stream([(UnitType.KEYFRAME, av1(0, 0)), (UnitType.KEYFRAME, av1(4, 2)), (UnitType.KEYFRAME, av1(9, 2))])[0])
+    assert "E028" in codes(stream([(UnitType.KEYFRAME, av1(0, 0)), GOOD[1], GOOD[2]])[0])
+
+
+def test_text_rules():
+    assert "E022" in codes(stream(GOOD + [(UnitType.TEXT, text("x", start=5, end=10))])[0])
+    bad = text("héllo")
+    bad.text_data = bad.text_data[:2] + b"\xff" + bad.text_data[3:]
+    data, offs = stream(GOOD + [(UnitType.TEXT, bad)])
+    rep = validate(data)
+    assert rep.errors[0].code == "E020" and rep.errors[0].offset == offs[3] + 3 + 5 + 1
+    short = text("hello")
+    short.num_tokens = 7
+    assert "E020" in codes(stream(GOOD + [(UnitType.TEXT, short)])[0])
+
+
+def test_interp_rules():
+    assert codes(stream(GOOD + [(UnitType.INTERP_PARAMS, interp(1, 4, [13, 10, 6, 3]))])[0]) == []
+    assert "E022" in codes(stream(GOOD + [(UnitType.INTERP_PARAMS, interp(2, 4, [13, 10, 6, 3]))])[0])
+    assert "E025" in codes(stream(GOOD + [(UnitType.INTERP_PARAMS, interp(1, 4, [13, 10, 6, 3]))] * 2)[0])
+    assert "E027" in codes(stream(GOOD + [(UnitType.INTERP_PARAMS, interp(1, 3, [13, 10, 6]))])[0])
+    over = interp(1, 4, [13, 10, 6, 3], coding=ParamCoding.FIXED)
+    over.param_data = bytes([0xFF]) + over.param_data[1:]  # q = 31 > 16
+    assert "E019" in codes(stream(GOOD + [(UnitType.INTERP_PARAMS, over)])[0])
+
+
+def test_hash_and_padding_rules():
+    h = S.FrameHashUnit(hash_type=0, first_frame=8, num_frames=3, digest=[bytes(16)] * 3)
+    assert "E022" in codes(stream(GOOD + [(UnitType.FRAME_HASH, h)])[0])
+    h2 = S.FrameHashUnit(hash_type=0, first_frame=0, num_frames=2, digest=[bytes(16)] * 2)
+    assert "E025" in codes(stream(GOOD + [(UnitType.FRAME_HASH, h2)] * 2)[0])
+    data, offs = stream(GOOD + [(UnitType.PADDING, S.PaddingUnit(padding_data=b"\0\0\1"))])
+    rep = validate(data)
+    assert rep.errors[0].code == "E026" and rep.errors[0].offset == offs[3] + 3 + 2
+
+
+def test_order_rules():
+    w = StreamWriter(Profile.BASELINE, 10)
+    w.add(UnitType.KEYFRAME, kf(0))
+    assert codes(w.finish()) == ["E013"]
+    data, _ = stream(GOOD + [(UnitType.SEQUENCE_HEADER, make_sequence_header(32, 32, 10, [0, 4, 9]))])
+    assert "E013" in codes(data)
+    wrong_flag = build_unit(UnitType.METADATA, b"\x01k\x01v", skippable=False)
+    assert "E010" in codes(stream(GOOD + [(None, wrong_flag)])[0])
