@@ -109,7 +109,8 @@ class ParamCoding(DocEnum):
 class HashType(DocEnum):
     """Table 10-9: decoded-frame hash types."""
 
-    MD5 = 0, "MD5 (RFC 1321) of the frame's samples, Y then Cb then Cr, raster order, one byte per sample."
+    MD5 = 0, "One MD5 (RFC 1321) per frame: num_frames digests (§7.9)."
+    MD5_SPAN = 1, "One MD5 over all num_frames frames in order: a single digest (§7.9)."
 
 
 class ModelRole(DocEnum):

@@ -76,6 +76,7 @@ class StreamWriter:
 
 def make_sequence_header(width: int, height: int, frame_count: int, keyframes: list[int], *,
                          fps: tuple[int, int] = (25, 1), mode=None, recon_profile=None, recon_model: int = 255,
+                         recon_param: int = 0,
                          rng_seed: int = 0, models: list | None = None, matrix_coefficients: int = 1,
                          colour_primaries: int = 1, transfer_characteristics: int = 1,
                          full_range: bool = False) -> "SequenceHeader":
@@ -91,5 +92,5 @@ def make_sequence_header(width: int, height: int, frame_count: int, keyframes: l
         colour_flags=ColourFlags(full_range_flag=full_range, reserved_zero_7bits=0),
         mode=Mode.IT2V if mode is None else Mode(mode),
         recon_profile=ReconProfile.BLEND if recon_profile is None else ReconProfile(recon_profile),
-        recon_model=recon_model, rng_seed=rng_seed, num_keyframes=len(keyframes), keyframe_index=list(keyframes),
+        recon_model=recon_model, recon_param=recon_param, rng_seed=rng_seed, num_keyframes=len(keyframes), keyframe_index=list(keyframes),
         num_models=len(models), models=models)

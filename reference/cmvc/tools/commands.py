@@ -1,8 +1,206 @@
-"""Sub-commands beyond validate/inspect (codec, text, conformance); registered into the parser."""
+"""Codec sub-commands: encode, decode, models, demo."""
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+from ..errors import CmvcError, error
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    return None
+class Progress:
+    """tqdm bars per stage (to stderr; silent when stderr is not a terminal unless forced)."""
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.enabled = enabled
+        self.bars = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = self.bars[stage] = tqdm(total=total, desc=stage, unit="frame" if total > 1 else "step",
+                                          disable=self.enabled is False or None, file=sys.stderr, leave=False)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    def close(self) -> None:
+        for b in self.bars.values():
+            b.close()
+
+
+def _captions(args) -> list:
+    from ..encoder import Caption
+    from ..registry import TextRole
+
+    caps = []
+    if getattr(args, "caption", None):
+        caps.append(Caption(TextRole.GLOBAL, 0, -1, args.caption))
+    if getattr(args, "captions", None):
+        try:
+            items = json.loads(Path(args.captions).read_text())
+        except (OSError, ValueError) as e:
+            raise error("E102", f"cannot read captions from {args.captions}: {e}") from None
+        for it in items:
+            try:
+                caps.append(Caption(TextRole[it.get("role", "MOTION_CAPTION").upper()], int(it.get("start", 0)),
+                                    int(it.get("end", -1)), str(it["text"])))
+            except (KeyError, ValueError, AttributeError) as e:
+                raise error("E101", f"bad caption entry {it!r}: {e}") from None
+    return caps
+
+
+def cmd_encode(args) -> int:
+    from ..encoder import EncoderConfig, encode
+    from ..inspect import account
+    from ..keyframes import Colour
+    from ..parse import parse
+    from .fileio import write_atomic
+    from .video import read_video
+
+    pics, info = read_video(args.input, max_frames=args.frames)
+    caps = _captions(args)
+    for c in caps:
+        if c.end < 0:
+            c.end = len(pics) - 1
+    cfg = EncoderConfig(keyframes=args.keyframes, interval=args.interval, strategy=args.strategy,
+                        feature=args.features, codec=args.codec, quality=args.quality, profile=args.profile,
+                        rife_scale=args.rife_scale, w_bits=args.w_bits, fit=args.fit, lam=args.lam, captions=caps,
+                        seed=args.seed, source_name=Path(args.input).name, write_hash=args.hash != "none",
+                        hash_type=args.hash)
+    fps = info.fps
+    target = None
+    if args.bpp is not None:
+        target = args.bpp * info.width * info.height * len(pics)
+    elif args.kbps is not None:
+        target = args.kbps * 1000 * len(pics) / float(fps)
+    prog = Progress()
+    if target is not None:
+        from ..rate_control import plan
+
+        rp = plan(pics, cfg, target)
+        cfg.interval, cfg.quality, cfg.keyframes = rp.interval, rp.quality, None
+        print(f"rate control: interval {rp.interval}, quality {rp.quality} ({rp.trials} trial encodes, "
+              f"predicted {8 * rp.predicted_bytes} bits for a target of {target:.0f})", file=sys.stderr)
+    res = encode(pics, cfg, fps=Fraction(fps), colour=Colour(info.matrix_coefficients, info.full_range), progress=prog)
+    prog.close()
+    write_atomic(args.output, res.data)
+    acc = account(parse(res.data))
+    r = acc["rate"]
+    report = {"output": args.output, "bytes": len(res.data), "bpp": r["bpp"], "kbps": r["kbps"],
+              "R_k_bits": acc["totals"]["R_k"], "R_m_bits": acc["totals"]["R_m"], "overhead_bits": acc["totals"]["overhead"],
+              "keyframes": res.keyframes, "fit": res.fit_stats["winner"], "settings": res.settings}
+    if target is not None:
+        report["target_bits"] = target
+        report["achieved_vs_target"] = 8 * len(res.data) / target
+    if not caps:
+        report["captions"] = "none (no --caption/--captions given; the V2T captioner comes with the generative extra)"
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"{args.output}: {len(res.data)} bytes, {r['bpp']:.5f} bpp, {r['kbps']:.2f} kbps; "
+              f"{len(res.keyframes)} keyframes {res.keyframes}; R_k {acc['totals']['R_k']} bits, "
+              f"R_m {acc['totals']['R_m']} bits, overhead {acc['totals']['overhead']} bits")
+        if target is not None:
+            print(f"target {target:.0f} bits, achieved {8 * len(res.data)} bits ({report['achieved_vs_target']:.2f}x)")
+        if not caps:
+            print("captions: none given (use --caption/--captions)")
+    return 0
+
+
+def cmd_decode(args) -> int:
+    from ..decode import decode
+    from .fileio import atomic_path, read_input
+    from .video import write_video
+
+    data = read_input(args.input)
+    from tqdm import tqdm
+
+    from ..parse import parse
+
+    total = parse(data).sequence_header.frame_count
+    with tqdm(total=total, desc="decode", unit="frame", disable=None, file=sys.stderr, leave=False) as bar:
+        dec = decode(data, verify=args.verify, progress=bar.update)
+    sh = dec.stream.sequence_header
+    if args.md5:
+        for i, p in enumerate(dec.pictures):
+            print(f"{i:6d} {p.md5().hex()}")
+    if args.verify:
+        print(f"verify: {dec.hash_checked} frame hashes match", file=sys.stderr)
+    if args.output:
+        fps = Fraction(sh.frame_rate_num, sh.frame_rate_den)
+        suffix = "" if not Path(args.output).suffix or args.output.endswith(".png-dir") else None
+        with atomic_path(args.output, suffix=suffix or "") as tmp:
+            write_video(tmp, dec.pictures, fps, sh.matrix_coefficients, sh.colour_flags.full_range_flag)
+        print(f"{args.output}: {len(dec.pictures)} frames {sh.width}x{sh.height}", file=sys.stderr)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from ..zoo import ZOO, cache_dir, weights_path
+
+    if args.action == "list":
+        for m in ZOO.values():
+            path = cache_dir() / "models" / f"{m.name}.safetensors"
+            print(f"{m.name}  sha256 {m.sha256}  {'installed' if path.exists() else 'not installed'}  {m.description}")
+            print(f"    source: {m.source} ({m.license})")
+        return 0
+    for name in args.names or list(ZOO):
+        print(f"{name}: {weights_path(name)}")
+    return 0
+
+
+def add_encode_args(s: argparse.ArgumentParser) -> None:
+    from ..fit import FIT_METHODS
+    from ..keyframe_select import STRATEGIES
+
+    s.add_argument("--frames", type=int, help="code only the first N frames")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--bpp", type=float, help="target bits per pixel (rate control)")
+    g.add_argument("--kbps", type=float, help="target kilobits per second (rate control)")
+    g.add_argument("--keyframes", type=int, help="number of keyframes")
+    g.add_argument("--interval", type=int, default=8, help="a keyframe every N frames (default 8)")
+    s.add_argument("--profile", choices=["blend", "rife"], default="rife", help="reconstruction profile")
+    s.add_argument("--codec", choices=["av1", "avif", "webp", "png", "hyperprior"], default="av1")
+    s.add_argument("--quality", type=int, help="AV1 CRF 0..63 (default 50) or AVIF/WebP quality 0..100")
+    s.add_argument("--strategy", choices=STRATEGIES, default="feature", help="keyframe selection (default Eq. 1)")
+    s.add_argument("--features", default="thumbnail", help="thumbnail (offline default) or clip:ARCH:CHECKPOINT")
+    s.add_argument("--fit", choices=FIT_METHODS, default="search", help="w fitting method")
+    s.add_argument("--lam", type=float, default=1000.0, help="lambda of D + lambda R")
+    s.add_argument("--w-bits", type=int, default=4, help="quantiser precision of w")
+    s.add_argument("--rife-scale", type=int, default=0, choices=[0, 1, 2], help="RIFE flow downscale exponent")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--hash", choices=["span", "frame", "none"], default="span",
+                   help="frame hashes: one MD5 for all frames (16 bytes), one per frame, or none")
+    s.add_argument("--caption", help="a global caption")
+    s.add_argument("--captions", help="JSON list of {role, start, end, text}")
+
+
+def register(sub) -> None:
+    s = sub.add_parser("encode", help="encode a video into a CMVC stream")
+    s.add_argument("input")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--json", action="store_true")
+    add_encode_args(s)
+    s.set_defaults(func=cmd_encode)
+
+    s = sub.add_parser("decode", help="decode a CMVC stream to Y4M, MP4 or PNG frames")
+    s.add_argument("input")
+    s.add_argument("-o", "--output", help="OUT.y4m, OUT.mp4 or a directory for PNG frames")
+    s.add_argument("--verify", action="store_true", help="check decoded frames against the frame hash unit")
+    s.add_argument("--md5", action="store_true", help="print the MD5 of every decoded frame")
+    s.set_defaults(func=cmd_decode)
+
+    s = sub.add_parser("models", help="list or fetch model weights")
+    s.add_argument("action", choices=["list", "fetch"])
+    s.add_argument("names", nargs="*")
+    s.set_defaults(func=cmd_models)
+
+    from . import demo
+
+    demo.register(sub)

@@ -1,0 +1,124 @@
+"""§7 Decoding process: stream -> pictures.
+
+1. Parse and validate the stream (§6); the first error is raised.
+2. Decode the keyframes in stream order (§7.2).
+3. For each segment, take q_i / q_l from its interp_params_unit or the linear prediction (§4.6.2),
+   and reconstruct the inner frames with the stream's reconstruction profile (§7.3-7.6).
+4. Output frames 0..frame_count-1; optionally verify the frame hashes (§7.9, E023).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import BinaryIO, Callable
+
+from .errors import error
+from .parse import ParsedStream
+from .picture import Picture, span_md5
+from .registry import HashType, Mode, ReconProfile, UnitType
+from .syntax.interp import decode_values, predict
+from .validate import validate
+
+DEFAULT_W_BITS = 8
+
+
+@dataclasses.dataclass
+class Decoded:
+    pictures: list[Picture]
+    stream: ParsedStream
+    hash_checked: int = 0  # frames whose hash was compared
+
+
+def reconstructor(sh, net=None):
+    """The reconstruction process of the stream's profile (§7.3)."""
+    if sh.recon_profile == ReconProfile.BLEND:
+        from .recon.blend import BlendReconstructor
+        return BlendReconstructor(sh)
+    if sh.recon_profile == ReconProfile.RIFE:
+        from .recon.rife import RifeReconstructor
+        return RifeReconstructor(sh, net=net)
+    if sh.recon_profile == ReconProfile.SD_LORA:
+        from .recon.sd_lora import SdLoraReconstructor  # generative profile (optional extra)
+        return SdLoraReconstructor(sh)
+    raise error("E201", f"reconstruction profile {sh.recon_profile.name} needs the generative extra")
+
+
+def segment_weights(ps: ParsedStream, s: int, n: int) -> tuple[list[int], list[int], int]:
+    """q_i, q_l and w_bits of segment *s* (§4.6, §5.6)."""
+    for rec in ps.of_type(UnitType.INTERP_PARAMS):
+        if rec.body.segment_index == s:
+            qi, ql = decode_values(rec.body, n)
+            b = rec.body.w_bits
+            pred = [predict(j, n, b) for j in range(1, n + 1)]
+            return qi or pred, ql or pred, b
+    pred = [predict(j, n, DEFAULT_W_BITS) for j in range(1, n + 1)]
+    return pred, pred, DEFAULT_W_BITS
+
+
+def decode(source: bytes | BinaryIO, *, verify: bool = False, net=None,
+           progress: Callable[[int], None] | None = None) -> Decoded:
+    rep = validate(source, keep_payloads=False)
+    if not rep.valid:
+        raise rep.errors[0]
+    ps = rep.stream
+    sh = ps.sequence_header
+    if sh.mode == Mode.TT2V:
+        from .generative.tt2v import decode_tt2v  # optional extra
+        return decode_tt2v(ps)
+    frames: list[Picture | None] = [None] * sh.frame_count
+    kf_units = ps.of_type(UnitType.KEYFRAME)
+    from .keyframes import get_codec
+
+    decoders = {}  # one stateful decoder per codec (AV1 keyframes share one sequence)
+    for rec in kf_units:
+        k = rec.body
+        if k.codec_id not in decoders:
+            decoders[k.codec_id] = get_codec(k.codec_id).decoder(sh)
+        try:
+            pic = decoders[k.codec_id].decode(k)
+        except Exception as e:
+            if hasattr(e, "relocate"):
+                raise e.relocate(rec.field_offset("keyframe_data"), f"{rec.path}.keyframe.keyframe_data")
+            raise
+        frames[k.frame_index] = pic
+        if progress:
+            progress(1)
+    recon = reconstructor(sh, net)
+    kf = sh.keyframe_index
+    for s in range(len(kf) - 1):
+        n = kf[s + 1] - kf[s] - 1
+        if n == 0:
+            continue
+        qi, ql, b = segment_weights(ps, s, n)
+        for j, pic in enumerate(recon.segment(frames[kf[s]], frames[kf[s + 1]], qi, ql, b), 1):
+            frames[kf[s] + j] = pic
+        if progress:
+            progress(n)
+    out = Decoded(pictures=frames, stream=ps)
+    if verify:
+        out.hash_checked = verify_hashes(out)
+    return out
+
+
+def verify_hashes(d: Decoded) -> int:
+    """§7.9: compare every hashed frame; E023 names the frame and the digest's offset."""
+    n = 0
+    for rec in d.stream.of_type(UnitType.FRAME_HASH):
+        h = rec.body
+        if h.hash_type == HashType.MD5_SPAN:
+            got = span_md5(d.pictures[h.first_frame: h.first_frame + h.num_frames])
+            if got != h.digest[0]:
+                raise error("E023", f"frames {h.first_frame}..{h.first_frame + h.num_frames - 1}: MD5 {got.hex()} != "
+                                    f"{h.digest[0].hex()}", offset=rec.field_offset("digest[0]"),
+                            path=f"{rec.path}.frame_hash.digest[0]")
+            n += h.num_frames
+            continue
+        for i, digest in enumerate(h.digest):
+            t = h.first_frame + i
+            got = d.pictures[t].md5()
+            if got != digest:
+                raise error("E023", f"frame {t}: MD5 {got.hex()} != {digest.hex()}",
+                            offset=rec.field_offset(f"digest[{i}]"), path=f"{rec.path}.frame_hash.digest[{i}]")
+            n += 1
+    if n == 0:
+        raise error("E101", "the stream has no frame hash unit to verify against")
+    return n

@@ -1,0 +1,185 @@
+"""The reference encoder: pictures -> CMVC stream (IT2V).
+
+Not normative: any encoder whose output conforms is a CMVC encoder.  Steps:
+1. choose keyframes (paper Eq. 1 or an ablation strategy, :mod:`cmvc.keyframe_select`);
+2. code them (:mod:`cmvc.keyframes`) and decode them exactly as a decoder will (closed loop);
+3. fit w_i per inner frame (:mod:`cmvc.fit`) against the decoded keyframes;
+4. write the stream, decode it, and append the frame hashes of that decode.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from fractions import Fraction
+from typing import Callable
+
+from . import __version__
+from .decode import decode, reconstructor
+from .errors import error
+from .fit import FIT_METHODS, fit_segment
+from .keyframe_select import select_keyframes
+from .keyframes import CODEC_NAMES, Colour, get_codec
+from .levels import smallest_level
+from .picture import Picture, span_md5
+from .registry import (PROFILE_TOOLS, CodecId, HashType, ModelRole, ParamCoding, Profile, ReconProfile, TextMethod,
+                       TextRole, UnitType)
+from .syntax import FrameHashUnit, InterpFlags, InterpParamsUnit, KeyframeUnit, MetadataUnit, ModelEntry, TextUnit
+from .syntax.interp import encode_values, predict
+from .text import encode_text_unit
+from .write import StreamWriter, make_sequence_header
+from .zoo import RIFE_V4
+
+DEFAULT_QUALITY = {CodecId.AV1: 50, CodecId.AVIF: 30, CodecId.WEBP: 30, CodecId.PNG: 0, CodecId.HYPERPRIOR: 1}
+
+
+@dataclasses.dataclass
+class Caption:
+    role: TextRole
+    start: int
+    end: int
+    text: str
+
+
+@dataclasses.dataclass
+class EncoderConfig:
+    keyframes: int | None = None  # number of keyframes; default from interval
+    interval: int = 8  # a keyframe every `interval` frames when keyframes is None
+    strategy: str = "feature"
+    feature: str = "thumbnail"
+    codec: str = "av1"
+    quality: int | None = None  # AV1 CRF (0..63) or AVIF/WebP quality (0..100)
+    profile: str = "rife"  # blend | rife
+    rife_scale: int = 0  # recon_param: log2 of the flow-estimation downscale
+    w_bits: int = 4
+    fit: str = "search"
+    search_radius: int = 2
+    gd_steps: int = 20
+    lam: float = 1000.0
+    captions: list[Caption] = dataclasses.field(default_factory=list)
+    seed: int = 0
+    write_hash: bool = True
+    hash_type: str = "span"  # span: one MD5 for all frames (16 bytes); frame: one MD5 per frame
+    source_name: str = ""
+
+
+@dataclasses.dataclass
+class EncodeResult:
+    data: bytes
+    keyframes: list[int]
+    decoded: list[Picture]
+    fit_stats: dict
+    settings: dict
+
+
+def n_keyframes(t: int, cfg: EncoderConfig) -> int:
+    if cfg.keyframes:
+        return max(2, min(cfg.keyframes, t))
+    return max(2, min(t, -(-(t - 1) // max(1, cfg.interval)) + 1))
+
+
+def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(25), colour: Colour = Colour(),
+           colour_primaries: int = 1, transfer: int = 1, progress: Callable[[str, int, int], None] | None = None,
+           net=None) -> EncodeResult:
+    t = len(pics)
+    if t < 2:
+        raise error("E103", f"a video needs at least 2 frames, got {t}")
+    w, h = pics[0].width, pics[0].height
+    if cfg.codec not in CODEC_NAMES:
+        raise error("E101", f"unknown codec {cfg.codec!r} ({', '.join(CODEC_NAMES)})")
+    if cfg.fit not in FIT_METHODS:
+        raise error("E101", f"unknown fit method {cfg.fit!r} ({', '.join(FIT_METHODS)})")
+    codec_id = CODEC_NAMES[cfg.codec]
+    recon_profile = {"blend": ReconProfile.BLEND, "rife": ReconProfile.RIFE}.get(cfg.profile)
+    if recon_profile is None:
+        raise error("E101", f"unknown reconstruction profile {cfg.profile!r} (blend, rife; sd_lora needs the generative extra)")
+    profile = next(p for p in Profile if recon_profile in PROFILE_TOOLS[p]["recon"] and codec_id in PROFILE_TOOLS[p]["codec"])
+    say = progress or (lambda stage, done, total: None)
+
+    # 1. keyframes
+    n = n_keyframes(t, cfg)
+    say("keyframe selection", 0, 1)
+    kf = select_keyframes(pics, n, cfg.strategy, cfg.feature, seed=cfg.seed)
+    say("keyframe selection", 1, 1)
+
+    # 2. keyframe coding, closed loop
+    codec = get_codec(codec_id)
+    quality = DEFAULT_QUALITY[codec_id] if cfg.quality is None else cfg.quality
+    coded = codec.encode([pics[i] for i in kf], quality, colour)
+    models = []
+    recon_model = 255
+    if recon_profile == ReconProfile.RIFE:
+        models.append(ModelEntry(model_role=ModelRole.RECONSTRUCTION, model_name=RIFE_V4.name,
+                                 model_sha256=bytes.fromhex(RIFE_V4.sha256)))
+        recon_model = 0
+    sh = make_sequence_header(w, h, t, kf, fps=(fps.numerator, fps.denominator), recon_profile=recon_profile,
+                              recon_model=recon_model, recon_param=cfg.rife_scale if recon_profile == ReconProfile.RIFE else 0,
+                              rng_seed=cfg.seed, models=models, matrix_coefficients=colour.matrix_coefficients,
+                              full_range=colour.full_range, colour_primaries=colour_primaries,
+                              transfer_characteristics=transfer)
+    kdec = codec.decoder(sh)
+    kunits = [KeyframeUnit(frame_index=i, codec_id=codec_id, codec_params=p, keyframe_data=d) for i, (p, d) in zip(kf, coded)]
+    dec_kf = [kdec.decode(u) for u in kunits]
+
+    # 3. weights
+    recon = reconstructor(sh, net)
+    q_lists: dict[int, list[int]] = {}
+    stats = {"frames": 0, "winner": {}, "bits": 0, "mse": []}
+    done = 0
+    inner_total = t - len(kf)
+    for s in range(len(kf) - 1):
+        a, b = kf[s], kf[s + 1]
+        if b - a < 2:
+            continue
+        res = fit_segment(recon, dec_kf[s], dec_kf[s + 1], pics[a + 1: b], cfg.w_bits, cfg.fit, cfg.lam,
+                          cfg.search_radius, cfg.gd_steps)
+        q_lists[s] = res.q
+        stats["frames"] += len(res.q)
+        stats["bits"] += res.bits
+        stats["mse"] += res.mse
+        for x in res.winner:
+            stats["winner"][x] = stats["winner"].get(x, 0) + 1
+        done += b - a - 1
+        say("weight fit", done, inner_total)
+
+    # 4. stream
+    def build(hash_unit: FrameHashUnit | None) -> bytes:
+        tokens = max([len(c.text.encode()) for c in cfg.captions] or [0])
+        level = smallest_level(w, h, t, max_unit=max(len(d) for _, d in coded) + 64, max_tokens=tokens,
+                               stream_size=sum(len(d) for _, d in coded) * 2 + 4096)
+        wr = StreamWriter(profile, level.level)
+        wr.add(UnitType.SEQUENCE_HEADER, sh)
+        for c in cfg.captions:
+            num, data = encode_text_unit(TextMethod.UTF8, c.text)
+            wr.add(UnitType.TEXT, TextUnit(role=c.role, frame_start=c.start, frame_end=c.end,
+                                           coding_method=TextMethod.UTF8, num_tokens=num, text_data=data))
+        for s, unit in enumerate(kunits):
+            wr.add(UnitType.KEYFRAME, unit)
+            q = q_lists.get(s - 1)
+            if s > 0 and q is not None:
+                nn = len(q)
+                if q != [predict(j, nn, cfg.w_bits) for j in range(1, nn + 1)]:
+                    wr.add(UnitType.INTERP_PARAMS, InterpParamsUnit(
+                        segment_index=s - 1, w_bits=cfg.w_bits,
+                        flags=InterpFlags(has_w_i=True, has_w_l=False, reserved_zero_6bits=0),
+                        param_coding=ParamCoding.EXP_GOLOMB,
+                        param_data=encode_values(nn, cfg.w_bits, q, None, ParamCoding.EXP_GOLOMB)))
+        if hash_unit is not None:
+            wr.add(UnitType.FRAME_HASH, hash_unit)
+        wr.add(UnitType.METADATA, MetadataUnit(key="encoder", value=f"cmvc {__version__}"))
+        if cfg.source_name:
+            wr.add(UnitType.METADATA, MetadataUnit(key="source", value=cfg.source_name))
+        return wr.finish()
+
+    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "captions"}
+    settings.update(quality=quality, keyframes=len(kf))
+    data = build(None)
+    say("closed-loop decode", 0, 1)
+    dec = decode(data, net=net)
+    say("closed-loop decode", 1, 1)
+    if cfg.write_hash:
+        if cfg.hash_type == "frame":
+            hu = FrameHashUnit(hash_type=HashType.MD5, first_frame=0, num_frames=t, digest=[p.md5() for p in dec.pictures])
+        else:
+            hu = FrameHashUnit(hash_type=HashType.MD5_SPAN, first_frame=0, num_frames=t, digest=[span_md5(dec.pictures)])
+        data = build(hu)
+    return EncodeResult(data=data, keyframes=kf, decoded=dec.pictures, fit_stats=stats, settings=settings)

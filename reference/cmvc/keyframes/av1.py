@@ -1,0 +1,96 @@
+"""§7.2.4 AV1 keyframes: all keyframes of a stream form one AV1 coded video sequence.
+
+Encoder: SVT-AV1 (through PyAV), low-delay (no reordering), one temporal unit per keyframe.
+Decoder: dav1d (through PyAV), fed the temporal units in stream order; AV1 decoding is bit-exact by
+the AV1 specification. A decoded frame larger than the sequence (the encoder pads odd or tiny sizes)
+is cropped to its top-left width x height region; a smaller one is E024.
+"""
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+
+import numpy as np
+
+from ..errors import error
+from ..picture import Picture
+from ..registry import CodecId
+from ..syntax import Av1Params
+
+CODEC_ID = CodecId.AV1
+MIN_SIZE = 16
+os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its configuration at level 3 (info)
+
+
+def _pad(p: Picture, w: int, h: int) -> Picture:
+    cw, ch = w // 2, h // 2
+    return Picture(np.pad(p.y, ((0, h - p.height), (0, w - p.width)), mode="edge"),
+                   np.pad(p.u, ((0, ch - p.u.shape[0]), (0, cw - p.u.shape[1])), mode="edge"),
+                   np.pad(p.v, ((0, ch - p.v.shape[0]), (0, cw - p.v.shape[1])), mode="edge"))
+
+
+def encode(pictures, quality: int = 55, colour=None, preset: int = 6):
+    """Code the keyframes as one AV1 sequence; *quality* is SVT-AV1's CRF (0..63, higher = fewer bits)."""
+    import av
+
+    from ..tools.video import picture_to_frame
+
+    try:
+        enc = av.CodecContext.create("libsvtav1", "w")
+    except Exception as e:
+        raise error("E203", f"the SVT-AV1 encoder is not available in PyAV: {e}") from None
+    w0, h0 = pictures[0].width, pictures[0].height
+    w, h = max(MIN_SIZE, w0 + w0 % 2), max(MIN_SIZE, h0 + h0 % 2)
+    enc.width, enc.height, enc.pix_fmt = w, h, "yuv420p"
+    enc.time_base = Fraction(1, 25)
+    enc.framerate = Fraction(25)
+    enc.options = {"crf": str(int(quality)), "preset": str(preset),
+                   "svtav1-params": "pred-struct=1:lookahead=0:enable-overlays=0:keyint=0:scd=0:film-grain=0"}
+    packets: list[bytes] = []
+    for i, p in enumerate(pictures):
+        f = picture_to_frame(_pad(p, w, h) if (w, h) != (w0, h0) else p)
+        f.pts = i
+        packets += [bytes(x) for x in enc.encode(f)]
+    packets += [bytes(x) for x in enc.encode(None)]
+    if len(packets) != len(pictures):
+        raise error("E203", f"SVT-AV1 produced {len(packets)} temporal units for {len(pictures)} keyframes")
+    return [(Av1Params(temporal_unit_index=i, quality=int(quality)), pk) for i, pk in enumerate(packets)]
+
+
+class _Decoder:
+    def __init__(self, sh, models=None):
+        import av
+
+        self.sh = sh
+        try:
+            self.ctx = av.CodecContext.create("libdav1d", "r")
+        except Exception as e:
+            raise error("E203", f"the dav1d decoder is not available in PyAV: {e}") from None
+        self.ctx.options = {"max_frame_delay": "1"}
+
+    def decode(self, unit) -> Picture:
+        import av
+
+        from ..tools.video import frame_to_picture
+
+        try:
+            frames = list(self.ctx.decode(av.Packet(unit.keyframe_data)))
+            if not frames:
+                frames = list(self.ctx.decode(None))
+        except av.error.FFmpegError as e:
+            raise error("E024", f"keyframe {unit.frame_index}: AV1 temporal unit does not decode: {e}") from None
+        if len(frames) != 1:
+            raise error("E024", f"keyframe {unit.frame_index}: AV1 temporal unit gave {len(frames)} frames, expected 1")
+        f = frames[0]
+        if f.format.name != "yuv420p":
+            raise error("E024", f"keyframe {unit.frame_index}: AV1 frame is {f.format.name}, expected 8-bit 4:2:0")
+        if f.width < self.sh.width or f.height < self.sh.height:
+            raise error("E024", f"keyframe {unit.frame_index}: AV1 frame {f.width}x{f.height} is smaller than "
+                                f"{self.sh.width}x{self.sh.height}")
+        p = frame_to_picture(f)
+        cw, ch = (self.sh.width + 1) // 2, (self.sh.height + 1) // 2
+        return Picture(p.y[: self.sh.height, : self.sh.width].copy(), p.u[:ch, :cw].copy(), p.v[:ch, :cw].copy())
+
+
+def decoder(sh, models=None):
+    return _Decoder(sh, models)

