@@ -93,6 +93,10 @@ def decode(source: bytes | BinaryIO, *, verify: bool = False, net=None,
             frames[kf[s] + j] = pic
         if progress:
             progress(n)
+    if (sh.coded_width, sh.coded_height) != (sh.width, sh.height):
+        from .resample import upsample
+
+        frames = [upsample(p, sh.width, sh.height) for p in frames]
     out = Decoded(pictures=frames, stream=ps)
     if verify:
         out.hash_checked = verify_hashes(out)

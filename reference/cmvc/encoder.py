@@ -50,6 +50,8 @@ class EncoderConfig:
     quality: int | None = None  # AV1 CRF (0..63) or AVIF/WebP quality (0..100)
     profile: str = "rife"  # blend | rife
     rife_scale: int = 0  # recon_param: log2 of the flow-estimation downscale
+    downscale: int = 1  # code keyframes and reconstruct at ceil(size / downscale); §7.8 upsamples
+    metadata: bool = False  # write encoder / source metadata units (informative, costs bits)
     w_bits: int = 4
     fit: str = "search"
     search_radius: int = 2
@@ -95,16 +97,26 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
     profile = next(p for p in Profile if recon_profile in PROFILE_TOOLS[p]["recon"] and codec_id in PROFILE_TOOLS[p]["codec"])
     say = progress or (lambda stage, done, total: None)
 
+    # 0. coded size
+    if cfg.downscale < 1:
+        raise error("E101", f"downscale must be >= 1, got {cfg.downscale}")
+    cw, ch = -(-w // cfg.downscale), -(-h // cfg.downscale)
+    src = pics
+    if (cw, ch) != (w, h):
+        from .resample import downsample
+
+        src = [downsample(p, cw, ch) for p in pics]
+
     # 1. keyframes
     n = n_keyframes(t, cfg)
     say("keyframe selection", 0, 1)
-    kf = select_keyframes(pics, n, cfg.strategy, cfg.feature, seed=cfg.seed)
+    kf = select_keyframes(src, n, cfg.strategy, cfg.feature, seed=cfg.seed)
     say("keyframe selection", 1, 1)
 
     # 2. keyframe coding, closed loop
     codec = get_codec(codec_id)
     quality = DEFAULT_QUALITY[codec_id] if cfg.quality is None else cfg.quality
-    coded = codec.encode([pics[i] for i in kf], quality, colour)
+    coded = codec.encode([src[i] for i in kf], quality, colour)
     models = []
     recon_model = 255
     if recon_profile == ReconProfile.RIFE:
@@ -112,7 +124,7 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
                                  model_sha256=bytes.fromhex(RIFE_V4.sha256)))
         recon_model = 0
     sh = make_sequence_header(w, h, t, kf, fps=(fps.numerator, fps.denominator), recon_profile=recon_profile,
-                              recon_model=recon_model, recon_param=cfg.rife_scale if recon_profile == ReconProfile.RIFE else 0,
+                              coded_size=(cw, ch), recon_model=recon_model, recon_param=cfg.rife_scale if recon_profile == ReconProfile.RIFE else 0,
                               rng_seed=cfg.seed, models=models, matrix_coefficients=colour.matrix_coefficients,
                               full_range=colour.full_range, colour_primaries=colour_primaries,
                               transfer_characteristics=transfer)
@@ -130,7 +142,7 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
         a, b = kf[s], kf[s + 1]
         if b - a < 2:
             continue
-        res = fit_segment(recon, dec_kf[s], dec_kf[s + 1], pics[a + 1: b], cfg.w_bits, cfg.fit, cfg.lam,
+        res = fit_segment(recon, dec_kf[s], dec_kf[s + 1], src[a + 1: b], cfg.w_bits, cfg.fit, cfg.lam,
                           cfg.search_radius, cfg.gd_steps)
         q_lists[s] = res.q
         stats["frames"] += len(res.q)
@@ -165,8 +177,9 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
                         param_data=encode_values(nn, cfg.w_bits, q, None, ParamCoding.EXP_GOLOMB)))
         if hash_unit is not None:
             wr.add(UnitType.FRAME_HASH, hash_unit)
-        wr.add(UnitType.METADATA, MetadataUnit(key="encoder", value=f"cmvc {__version__}"))
-        if cfg.source_name:
+        if cfg.metadata:
+            wr.add(UnitType.METADATA, MetadataUnit(key="encoder", value=f"cmvc {__version__}"))
+        if cfg.metadata and cfg.source_name:
             wr.add(UnitType.METADATA, MetadataUnit(key="source", value=cfg.source_name))
         return wr.finish()
 

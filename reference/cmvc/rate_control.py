@@ -15,7 +15,7 @@ from .keyframe_select import select_keyframes
 from .keyframes import CODEC_NAMES, get_codec
 from .registry import CodecId
 
-OVERHEAD_BYTES = 120  # file and sequence headers, unit framing, metadata: measured on typical streams
+OVERHEAD_BYTES = 100  # file and sequence headers, unit framing, metadata: measured on typical streams
 
 
 @dataclasses.dataclass
@@ -34,13 +34,18 @@ def _keyframe_bytes(pics, cfg, interval: int, quality: int, cache: dict) -> int:
         c = dataclasses.replace(cfg, interval=interval, keyframes=None)
         kf = select_keyframes(pics, n_keyframes(len(pics), c), cfg.strategy, cfg.feature, seed=cfg.seed)
         coded = get_codec(CODEC_NAMES[cfg.codec]).encode([pics[i] for i in kf], quality)
-        hash_bytes = (16 * len(pics) if cfg.hash_type == "frame" else 16) + 10 if cfg.write_hash else 0
+        hash_bytes = ((16 * len(pics) if cfg.hash_type == "frame" else 16) + 10) if cfg.write_hash else 0
         cache[key] = sum(len(d) + 8 for _, d in coded) + OVERHEAD_BYTES + hash_bytes
     return cache[key]
 
 
 def plan(pics, cfg, target_bits: float) -> RatePlan:
     codec = CODEC_NAMES[cfg.codec]
+    if cfg.downscale > 1:
+        from .resample import downsample
+
+        w, h = -(-pics[0].width // cfg.downscale), -(-pics[0].height // cfg.downscale)
+        pics = [downsample(p, w, h) for p in pics]
     if codec == CodecId.AV1:
         qualities = list(range(10, 64))  # CRF, best quality first
     elif codec in (CodecId.AVIF, CodecId.WEBP):

@@ -76,7 +76,7 @@ class StreamWriter:
 
 def make_sequence_header(width: int, height: int, frame_count: int, keyframes: list[int], *,
                          fps: tuple[int, int] = (25, 1), mode=None, recon_profile=None, recon_model: int = 255,
-                         recon_param: int = 0,
+                         recon_param: int = 0, coded_size: tuple[int, int] | None = None,
                          rng_seed: int = 0, models: list | None = None, matrix_coefficients: int = 1,
                          colour_primaries: int = 1, transfer_characteristics: int = 1,
                          full_range: bool = False) -> "SequenceHeader":
@@ -86,7 +86,8 @@ def make_sequence_header(width: int, height: int, frame_count: int, keyframes: l
 
     models = list(models or [])
     return SequenceHeader(
-        width=width, height=height, frame_count=frame_count, frame_rate_num=fps[0], frame_rate_den=fps[1],
+        width=width, height=height, coded_width=(coded_size or (width, height))[0],
+        coded_height=(coded_size or (width, height))[1], frame_count=frame_count, frame_rate_num=fps[0], frame_rate_den=fps[1],
         chroma_format=ChromaFormat.YUV420, bit_depth=8, colour_primaries=colour_primaries,
         transfer_characteristics=transfer_characteristics, matrix_coefficients=matrix_coefficients,
         colour_flags=ColourFlags(full_range_flag=full_range, reserved_zero_7bits=0),

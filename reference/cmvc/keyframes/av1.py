@@ -84,12 +84,12 @@ class _Decoder:
         f = frames[0]
         if f.format.name != "yuv420p":
             raise error("E024", f"keyframe {unit.frame_index}: AV1 frame is {f.format.name}, expected 8-bit 4:2:0")
-        if f.width < self.sh.width or f.height < self.sh.height:
+        if f.width < self.sh.coded_width or f.height < self.sh.coded_height:
             raise error("E024", f"keyframe {unit.frame_index}: AV1 frame {f.width}x{f.height} is smaller than "
-                                f"{self.sh.width}x{self.sh.height}")
+                                f"{self.sh.coded_width}x{self.sh.coded_height}")
         p = frame_to_picture(f)
-        cw, ch = (self.sh.width + 1) // 2, (self.sh.height + 1) // 2
-        return Picture(p.y[: self.sh.height, : self.sh.width].copy(), p.u[:ch, :cw].copy(), p.v[:ch, :cw].copy())
+        cw, ch = (self.sh.coded_width + 1) // 2, (self.sh.coded_height + 1) // 2
+        return Picture(p.y[: self.sh.coded_height, : self.sh.coded_width].copy(), p.u[:ch, :cw].copy(), p.v[:ch, :cw].copy())
 
 
 def decoder(sh, models=None):

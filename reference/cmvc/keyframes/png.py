@@ -46,7 +46,7 @@ def encode(pictures, quality: int = 0, colour=None):
 
 class _Decoder:
     def __init__(self, sh, models=None):
-        self.w, self.h = sh.width, sh.height
+        self.w, self.h = sh.coded_width, sh.coded_height
 
     def decode(self, unit) -> Picture:
         from PIL import Image

@@ -48,9 +48,9 @@ class _Decoder:
             img = img.convert("RGB")
         except Exception as e:
             raise error("E024", f"keyframe {unit.frame_index}: cannot decode {self.codec.pil_format}: {e}") from None
-        if img.size != (self.sh.width, self.sh.height):
+        if img.size != (self.sh.coded_width, self.sh.coded_height):
             raise error("E024", f"keyframe {unit.frame_index}: image is {img.size}, expected "
-                                f"{(self.sh.width, self.sh.height)}")
+                                f"{(self.sh.coded_width, self.sh.coded_height)}")
         return rgb_to_picture(np.asarray(img), self.sh.matrix_coefficients, self.sh.colour_flags.full_range_flag)
 
 

@@ -43,6 +43,10 @@ class SequenceHeader(DataclassMixin):
     width: int = csfield(Range(Leb128(), 1, level="max_width"), doc="Luma width in samples.")
     height: int = csfield(Checked(Range(Leb128(), 1, level="max_height"), _picture_size,
                                   "width*height <= max_picture_size of the level"), doc="Luma height in samples.")
+    coded_width: int = csfield(Range(Leb128(), 1, cs.this.width, hi_text="width"),
+                               doc="Luma width of keyframes and reconstruction; §7.8 upsamples to width.")
+    coded_height: int = csfield(Range(Leb128(), 1, cs.this.height, hi_text="height"),
+                                doc="Luma height of keyframes and reconstruction; §7.8 upsamples to height.")
     frame_count: int = csfield(Range(Leb128(), 2, level="max_frames"), doc="Number of output frames.")
     frame_rate_num: int = csfield(Range(Leb128(), 1), doc="Frame rate numerator (frames per second = num / den).")
     frame_rate_den: int = csfield(Range(Leb128(), 1), doc="Frame rate denominator.")

@@ -70,7 +70,7 @@ def _fmt_fields(fields: Any, limit: int = 90) -> str:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from ..inspect import account
+    from ..accounting import account
     from ..validate import validate
 
     try:

@@ -57,7 +57,7 @@ def _captions(args) -> list:
 
 def cmd_encode(args) -> int:
     from ..encoder import EncoderConfig, encode
-    from ..inspect import account
+    from ..accounting import account
     from ..keyframes import Colour
     from ..parse import parse
     from .fileio import write_atomic
@@ -72,7 +72,7 @@ def cmd_encode(args) -> int:
                         feature=args.features, codec=args.codec, quality=args.quality, profile=args.profile,
                         rife_scale=args.rife_scale, w_bits=args.w_bits, fit=args.fit, lam=args.lam, captions=caps,
                         seed=args.seed, source_name=Path(args.input).name, write_hash=args.hash != "none",
-                        hash_type=args.hash)
+                        hash_type=args.hash, downscale=args.downscale or 1, metadata=args.metadata)
     fps = info.fps
     target = None
     if args.bpp is not None:
@@ -175,6 +175,9 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--w-bits", type=int, default=4, help="quantiser precision of w")
     s.add_argument("--rife-scale", type=int, default=0, choices=[0, 1, 2], help="RIFE flow downscale exponent")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--downscale", type=int, default=None,
+                   help="code at 1/N of the size (default: chosen by rate control, else 1)")
+    s.add_argument("--metadata", action="store_true", help="write encoder/source metadata units")
     s.add_argument("--hash", choices=["span", "frame", "none"], default="span",
                    help="frame hashes: one MD5 for all frames (16 bytes), one per frame, or none")
     s.add_argument("--caption", help="a global caption")

@@ -162,6 +162,17 @@ def errors_table() -> str:
     return "\n".join(lines)
 
 
+def colour_table() -> str:
+    from ..colour import int_coefficients
+
+    lines = ["| matrix_coefficients | full_range_flag | cy | ccb | ccr |", "|---|---|---|---|---|"]
+    for m, label in ((1, "1"), (9, "9, 10"), (6, "any other value")):
+        for fr in (0, 1):
+            c = int_coefficients(m, bool(fr))
+            lines.append(f"| {label} | {fr} | {c['y']} | {c['cb']} | {c['cr']} |")
+    return "\n".join(lines)
+
+
 def blocks() -> dict[str, str]:
     out = {f"syntax:{SYNTAX_NAMES[dc.__name__]}": syntax_table(dc) for dc in STRUCTURES}
     out["codec_params"] = codec_params_table()
@@ -169,6 +180,7 @@ def blocks() -> dict[str, str]:
         out[f"registry:{enum.__name__}"] = registry_table(num, enum)
     out["levels"] = levels_table()
     out["errors"] = errors_table()
+    out["colour"] = colour_table()
     return out
 
 

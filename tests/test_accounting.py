@@ -1,5 +1,5 @@
 """§3.3 bit accounting."""
-from cmvc.inspect import account
+from cmvc.accounting import account
 from cmvc.parse import parse
 from cmvc.validate import validate
 from streams import sample_stream
