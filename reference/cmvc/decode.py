@@ -77,6 +77,8 @@ def decode(source: bytes | BinaryIO, *, verify: bool = False, net=None,
             pic = decoders[k.codec_id].decode(k)
         except Exception as e:
             if hasattr(e, "relocate"):
+                if e.offset is None:  # the codec names no position: point at the start of keyframe_data
+                    e.offset = 0
                 raise e.relocate(rec.field_offset("keyframe_data"), f"{rec.path}.keyframe.keyframe_data")
             raise
         frames[k.frame_index] = pic

@@ -15,7 +15,7 @@ from .keyframe_select import select_keyframes
 from .keyframes import CODEC_NAMES, get_codec
 from .registry import CodecId
 
-OVERHEAD_BYTES = 100  # file and sequence headers, unit framing, metadata: measured on typical streams
+UNIT_FRAMING = 3 + 4  # unit_type, flags, payload_size (1 byte below 128) and unit_crc
 
 
 @dataclasses.dataclass
@@ -34,9 +34,32 @@ def _keyframe_bytes(pics, cfg, interval: int, quality: int, cache: dict) -> int:
         c = dataclasses.replace(cfg, interval=interval, keyframes=None)
         kf = select_keyframes(pics, n_keyframes(len(pics), c), cfg.strategy, cfg.feature, seed=cfg.seed)
         coded = get_codec(CODEC_NAMES[cfg.codec]).encode([pics[i] for i in kf], quality)
-        hash_bytes = ((16 * len(pics) if cfg.hash_type == "frame" else 16) + 10) if cfg.write_hash else 0
-        cache[key] = sum(len(d) + 8 for _, d in coded) + OVERHEAD_BYTES + hash_bytes
+        cache[key] = sum(len(d) + 4 + UNIT_FRAMING for _, d in coded) + fixed_bytes(pics, cfg, kf)
     return cache[key]
+
+
+def fixed_bytes(pics, cfg, kf: list[int]) -> int:
+    """Bytes of everything but the keyframe payloads: file header, sequence header, frame hash,
+    end of stream, metadata, and an allowance of 4 bytes per segment for interpolation parameters."""
+    from . import __version__
+    from .registry import ReconProfile
+    from .syntax import SEQUENCE_HEADER, ModelEntry
+    from .write import make_sequence_header
+    from .zoo import RIFE_V4
+
+    rife = cfg.profile == "rife"
+    models = [ModelEntry(model_role=1, model_name=RIFE_V4.name, model_sha256=bytes(32))] if rife else []
+    sh = make_sequence_header(pics[0].width, pics[0].height, len(pics), kf, fps=(30000, 1001), models=models,
+                              recon_profile=ReconProfile.RIFE if rife else ReconProfile.BLEND,
+                              recon_model=0 if rife else 255)
+    n = 12 + len(SEQUENCE_HEADER.build(sh)) + UNIT_FRAMING + UNIT_FRAMING  # + end of stream
+    if cfg.write_hash:
+        n += UNIT_FRAMING + 4 + (16 * len(pics) if cfg.hash_type == "frame" else 16)
+    if cfg.metadata:
+        n += 2 * UNIT_FRAMING + 30 + len(__version__) + len(cfg.source_name)
+    if cfg.fit != "none":
+        n += (4 + UNIT_FRAMING) * (len(kf) - 1)
+    return n
 
 
 def plan(pics, cfg, target_bits: float) -> RatePlan:

@@ -204,6 +204,7 @@ def register(sub) -> None:
     s.add_argument("names", nargs="*")
     s.set_defaults(func=cmd_models)
 
-    from . import demo
+    from . import conformance, demo
 
     demo.register(sub)
+    conformance.register(sub)

@@ -173,6 +173,14 @@ def colour_table() -> str:
     return "\n".join(lines)
 
 
+def upsampling_table() -> str:
+    from ..resample import COEF
+
+    lines = ["| f | COEF[f][0] | COEF[f][1] | COEF[f][2] | COEF[f][3] |", "|---|---|---|---|---|"]
+    lines += [f"| {f} | {c[0]} | {c[1]} | {c[2]} | {c[3]} |" for f, c in enumerate(COEF)]
+    return "\n".join(lines)
+
+
 def blocks() -> dict[str, str]:
     out = {f"syntax:{SYNTAX_NAMES[dc.__name__]}": syntax_table(dc) for dc in STRUCTURES}
     out["codec_params"] = codec_params_table()
@@ -181,6 +189,7 @@ def blocks() -> dict[str, str]:
     out["levels"] = levels_table()
     out["errors"] = errors_table()
     out["colour"] = colour_table()
+    out["upsampling"] = upsampling_table()
     return out
 
 

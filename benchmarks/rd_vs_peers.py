@@ -1,0 +1,123 @@
+"""Rate and quality of CMVC next to conventional codecs at their lowest rates, in one run.
+
+    python benchmarks/rd_vs_peers.py [--frames 64] [--clips carphone_pristine.mp4 bikes.mp4] [--json out.json]
+
+For each clip: vvenc QP 63 (and QP 52), x265 QP 51, SVT-AV1 CRF 63; CMVC (RIFE, AV1 keyframes)
+rate-controlled to 0.5x the bits of vvenc QP 63, to 0.75x the bits of SVT-AV1 CRF 63, and to the
+bits of vvenc QP 63.  Prints bits, bpp, PSNR-Y, MS-SSIM, VMAF, the issue's targets with met/not met,
+and RIFE decoding speed at 416x240 as a ratio to ffmpeg decoding the vvenc stream.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+
+from cmvc.decode import decode
+from cmvc.encoder import EncoderConfig, encode
+from cmvc.keyframes import Colour
+from cmvc.rate_control import plan
+from cmvc.resample import downsample
+from cmvc.tools.demo import bundled_clip
+from cmvc.tools.metrics import all_metrics, ffmpeg_exe
+from cmvc.tools.peers import run_peer, svtav1, vvenc, x265
+from cmvc.tools.video import read_video, write_y4m
+
+
+def cmvc_at(pics, info, target_bits, **kw):
+    cfg = EncoderConfig(strategy=kw.get("strategy", "feature"), fit=kw.get("fit", "search"))
+    p = plan(pics, cfg, target_bits)
+    cfg = dataclasses.replace(cfg, interval=p.interval, quality=p.quality)
+    res = encode(pics, cfg, fps=Fraction(info.fps), colour=Colour(info.matrix_coefficients, info.full_range))
+    return 8 * len(res.data), res, cfg
+
+
+def decode_speed(frames: int = 33) -> dict:
+    """RIFE decoding frames/s at 416x240 (bigbuckbunny downscaled) vs ffmpeg's VVC decoder on vvenc QP 63."""
+    pics, info = read_video(bundled_clip("bigbuckbunny.mp4"), max_frames=frames)
+    pics = [downsample(p, 416, 240) for p in pics]
+    out = {}
+    for scale in (0, 1):
+        res = encode(pics, EncoderConfig(interval=8, quality=55, fit="none", rife_scale=scale), fps=Fraction(25))
+        decode(res.data)  # warm-up (model load)
+        t = time.perf_counter()
+        decode(res.data)
+        out[f"cmvc_rife_scale{scale}_fps"] = frames / (time.perf_counter() - t)
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "s.y4m")
+        write_y4m(src, pics, Fraction(25))
+        vvc = os.path.join(d, "o.266")
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", src, "-c:v", "libvvenc", "-qp", "63", "-pix_fmt",
+                        "yuv420p10le", "-f", "vvc", vvc], check=True)
+        t = time.perf_counter()
+        for _ in range(3):
+            subprocess.run([ffmpeg_exe(), "-v", "error", "-threads", "2", "-f", "vvc", "-i", vvc, "-pix_fmt", "yuv420p",
+                            "-f", "null", "-"], check=True)
+        out["ffmpeg_vvc_decode_fps"] = 3 * frames / (time.perf_counter() - t)
+    for scale in (0, 1):
+        out[f"ratio_rife_scale{scale}_to_vvc"] = out[f"cmvc_rife_scale{scale}_fps"] / out["ffmpeg_vvc_decode_fps"]
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--frames", type=int, default=64)
+    ap.add_argument("--clips", nargs="+", default=["carphone_pristine.mp4", "bikes.mp4"])
+    ap.add_argument("--json")
+    ap.add_argument("--no-speed", action="store_true")
+    a = ap.parse_args()
+    os.environ.setdefault("SVT_LOG", "1")
+    results = {"clips": {}}
+    for clip in a.clips:
+        pics, info = read_video(bundled_clip(clip) if not os.path.exists(clip) else clip, max_frames=a.frames)
+        fps = Fraction(info.fps)
+        px = info.width * info.height * len(pics)
+        rows = {}
+        for peer in (vvenc(63), vvenc(52), x265(51), svtav1(63)):
+            bits, dec = run_peer(peer, pics, fps)
+            rows[peer.name] = {"bits": bits, "bpp": bits / px, **all_metrics(dec, pics, fps)}
+        for label, target in (("cmvc@0.5x-vvenc63", 0.5 * rows["vvenc-qp63"]["bits"]),
+                              ("cmvc@0.75x-svtav1", 0.75 * rows["svtav1-crf63"]["bits"]),
+                              ("cmvc@1.0x-vvenc63", rows["vvenc-qp63"]["bits"])):
+            bits, res, cfg = cmvc_at(pics, info, target)
+            rows[label] = {"bits": bits, "bpp": bits / px, "interval": cfg.interval, "crf": cfg.quality,
+                           **all_metrics(res.decoded, pics, fps)}
+        v, s = rows["vvenc-qp63"], rows["svtav1-crf63"]
+        c1, c2 = rows["cmvc@0.5x-vvenc63"], rows["cmvc@0.75x-svtav1"]
+        targets = {
+            "bits<=0.5x vvenc63": c1["bits"] <= 0.5 * v["bits"] * 1.02,
+            "VMAF>=vvenc63 at 0.5x": c1["vmaf"] >= v["vmaf"],
+            "MS-SSIM>=vvenc63 at 0.5x": c1["ms_ssim"] >= v["ms_ssim"],
+            "bits<=0.75x svtav1": c2["bits"] <= 0.75 * s["bits"] * 1.02,
+            "VMAF>=svtav1 at 0.75x": c2["vmaf"] >= s["vmaf"],
+        }
+        results["clips"][clip] = {"rows": rows, "targets": targets}
+        print(f"\n{clip}: {len(pics)} frames {info.width}x{info.height}")
+        print(f"{'codec':<20} {'bits':>8} {'bpp':>9} {'PSNR-Y':>7} {'MS-SSIM':>8} {'VMAF':>6}  settings")
+        for k, r in rows.items():
+            extra = f"interval {r['interval']} crf {r['crf']}" if "interval" in r else ""
+            print(f"{k:<20} {r['bits']:>8} {r['bpp']:>9.5f} {r['psnr_y']:>7.2f} {r['ms_ssim']:>8.4f} {r['vmaf']:>6.2f}  {extra}")
+        for k, ok in targets.items():
+            print(f"  target {k}: {'met' if ok else 'NOT met'}")
+    if not a.no_speed:
+        sp = decode_speed()
+        results["speed"] = sp
+        print("\ndecoding at 416x240 on this machine:")
+        for k, v in sp.items():
+            print(f"  {k}: {v:.2f}")
+        print(f"  target rife >= 30 frames/s: scale0 {'met' if sp['cmvc_rife_scale0_fps'] >= 30 else 'NOT met'}, "
+              f"scale1 {'met' if sp['cmvc_rife_scale1_fps'] >= 30 else 'NOT met'}")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

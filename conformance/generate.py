@@ -1,0 +1,398 @@
+"""Generate the CMVC conformance suite reproducibly.
+
+    python conformance/generate.py [--out conformance] [--refresh-assets]
+
+Inputs are deterministic: synthetic pictures from integer formulas, and coded keyframe payloads of
+codecs whose encoders may differ between machines (AV1, AVIF, WebP) stored once under assets/ and
+reused, so that regenerating gives the same bytes everywhere.  Writes streams/*.cmvc (valid),
+invalid/*.cmvc, reference/*.yuv (reference output of tolerance-defined streams) and manifest.json.
+A test regenerates the suite into a temporary directory and fails on any difference.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from cmvc.decode import decode
+from cmvc.encoder import Caption, EncoderConfig, encode
+from cmvc.keyframes import Colour, get_codec
+from cmvc.picture import Picture, span_md5
+from cmvc.registry import (CodecId, HashType, ModelRole, ParamCoding, Profile, ReconProfile, TextMethod, TextRole,
+                           UnitType)
+from cmvc.syntax import (Av1Params, FrameHashUnit, HyperpriorParams, ImageParams, InterpFlags, InterpParamsUnit,
+                         KeyframeUnit, MetadataUnit, ModelEntry, NoParams, PaddingUnit, TextUnit)
+from cmvc.syntax.descriptors import encode_leb128
+from cmvc.syntax.interp import encode_values, predict
+from cmvc.write import StreamWriter, build_file_header, build_unit, make_sequence_header
+from cmvc.zoo import RIFE_V4
+
+HERE = Path(__file__).resolve().parent
+
+
+def picture(w: int, h: int, t: int, seed: int = 0) -> Picture:
+    """Frame t of a deterministic synthetic sequence: gradients and a moving square."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    y = (16 + ((xx * 7 + yy * 3 + t * 5 + seed * 11) % 200)).astype(np.int32)
+    s = max(2, min(w, h) // 3)
+    x0, y0 = (t * 3 + seed) % max(1, w - s + 1), (t * 2 + seed) % max(1, h - s + 1)
+    y[y0:y0 + s, x0:x0 + s] = 220 - (t * 9) % 60
+    cw, ch = (w + 1) // 2, (h + 1) // 2
+    cy, cx = np.mgrid[0:ch, 0:cw]
+    u = 128 + ((cx * 5 + t * 3) % 40) - 20
+    v = 128 + ((cy * 4 - t * 2) % 40) - 20
+    return Picture(y.astype(np.uint8), u.astype(np.uint8), v.astype(np.uint8))
+
+
+def sequence(w, h, n, seed=0):
+    return [picture(w, h, t, seed) for t in range(n)]
+
+
+class Assets:
+    """Keyframe payloads of machine-dependent encoders, produced once and committed."""
+
+    def __init__(self, root: Path, refresh: bool):
+        self.root = root / "assets"
+        self.refresh = refresh
+
+    def coded(self, name: str, codec_id: CodecId, pics: list[Picture], quality: int):
+        path = self.root / f"{name}.json"
+        if path.exists() and not self.refresh:
+            items = json.loads(path.read_text())
+        else:
+            coded = get_codec(codec_id).encode(pics, quality, Colour())
+            items = [{"params": dataclasses.asdict(p), "data": d.hex()} for p, d in coded]
+            self.root.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(items, indent=0))
+        cls = {CodecId.AV1: Av1Params, CodecId.AVIF: ImageParams, CodecId.WEBP: ImageParams, CodecId.PNG: NoParams}[codec_id]
+        return [(cls(**it["params"]), bytes.fromhex(it["data"])) for it in items]
+
+
+@dataclasses.dataclass
+class Entry:
+    name: str
+    purpose: str
+    valid: bool
+    data: bytes
+    features: list[str]
+    stage: str = "validate"  # invalid streams: validate or decode
+    error: str | None = None
+    offset: int | None = None
+    decodable: bool = True  # valid streams this reference decoder reconstructs (others: validate only)
+    tolerance: bool = False
+
+
+def it2v(name, purpose, pics, kf, *, codec=CodecId.PNG, recon=ReconProfile.BLEND, profile=Profile.BASELINE, level=10,
+         assets=None, quality=30, interp=None, texts=(), hash_type=HashType.MD5, extra_units=(), coded_size=None,
+         models=(), recon_model=255, recon_param=0, features=(), fps=(25, 1), mc=1, full_range=False):
+    """Build an IT2V stream: keyframes coded with *codec*; interp: {segment: (w_bits, coding, q_i, q_l)}."""
+    w, h = pics[0].width, pics[0].height
+    src = pics
+    if coded_size:
+        from cmvc.resample import downsample
+        src = [downsample(p, *coded_size) for p in pics]
+    kpics = [src[i] for i in kf]
+    if codec in (CodecId.AV1, CodecId.AVIF, CodecId.WEBP):
+        coded = assets.coded(name, codec, kpics, quality)
+    else:
+        coded = get_codec(codec).encode(kpics, quality, Colour())
+    sh = make_sequence_header(w, h, len(pics), kf, fps=fps, recon_profile=recon, recon_model=recon_model,
+                              recon_param=recon_param, models=list(models), coded_size=coded_size,
+                              matrix_coefficients=mc, full_range=full_range, rng_seed=12345)
+    wr = StreamWriter(profile, level)
+    wr.add(UnitType.SEQUENCE_HEADER, sh)
+    for t in texts:
+        wr.add(UnitType.TEXT, t)
+    for s, (p, d) in enumerate(coded):
+        wr.add(UnitType.KEYFRAME, KeyframeUnit(frame_index=kf[s], codec_id=codec, codec_params=p, keyframe_data=d))
+        if s > 0 and interp and (s - 1) in interp:
+            b, coding, qi, ql = interp[s - 1]
+            n = kf[s] - kf[s - 1] - 1
+            wr.add(UnitType.INTERP_PARAMS, InterpParamsUnit(
+                segment_index=s - 1, w_bits=b, flags=InterpFlags(has_w_i=qi is not None, has_w_l=ql is not None,
+                                                                 reserved_zero_6bits=0),
+                param_coding=coding, param_data=encode_values(n, b, qi, ql, coding)))
+    for u in extra_units:
+        if isinstance(u, bytes):
+            wr.add_raw(u)
+        else:
+            wr.add(*u)
+    body = wr.finish()
+    if not hash_type is None and recon in (ReconProfile.BLEND, ReconProfile.RIFE):
+        dec = decode(body)
+        wr2_parts = body[: -(7)]  # strip END_OF_STREAM (7 bytes) and append the hash, then EOS again
+        hu = (FrameHashUnit(hash_type=HashType.MD5, first_frame=0, num_frames=len(pics), digest=[p.md5() for p in dec.pictures])
+              if hash_type == HashType.MD5 else
+              FrameHashUnit(hash_type=HashType.MD5_SPAN, first_frame=0, num_frames=len(pics), digest=[span_md5(dec.pictures)]))
+        from cmvc.write import build_payload
+        body = wr2_parts + build_unit(UnitType.FRAME_HASH, build_payload(UnitType.FRAME_HASH, hu)) + body[-7:]
+    return Entry(name, purpose, True, body, list(features), tolerance=recon == ReconProfile.RIFE)
+
+
+def text_unit(s: str, role=TextRole.MOTION_CAPTION, start=0, end=0) -> TextUnit:
+    b = s.encode()
+    return TextUnit(role=role, frame_start=start, frame_end=end, coding_method=TextMethod.UTF8, num_tokens=len(b),
+                    text_data=b)
+
+
+def valid_entries(assets: Assets) -> list[Entry]:
+    E = []
+    p8 = sequence(32, 24, 8)
+    E.append(it2v("blend_png_basic", "BLEND with PNG keyframes and default weights", p8, [0, 3, 7],
+                  features=["blend", "png", "default-weights"]))
+    E.append(it2v("blend_png_interp_eg", "Exp-Golomb weights, w_bits 4, values at 0 and Top", p8, [0, 4, 7],
+                  interp={0: (4, ParamCoding.EXP_GOLOMB, [16, 9, 0], None), 1: (4, ParamCoding.EXP_GOLOMB, [11, 5], None)},
+                  features=["interp", "exp-golomb"]))
+    E.append(it2v("blend_png_interp_fixed", "fixed-length weights with w_bits 1 and 12; w_l carried", p8, [0, 4, 7],
+                  interp={0: (1, ParamCoding.FIXED, [2, 1, 0], [0, 1, 2]), 1: (12, ParamCoding.FIXED, [4096, 0], None)},
+                  features=["interp", "fixed", "w_bits-min", "w_bits-max", "w_l"]))
+    E.append(it2v("min_size_1x1", "1x1 pictures, 2 frames", sequence(1, 1, 2), [0, 1], features=["min-size", "2-frames"]))
+    E.append(it2v("odd_17x11", "odd width and height", sequence(17, 11, 5), [0, 2, 4], features=["odd-size"]))
+    E.append(it2v("all_keyframes", "every frame a keyframe (empty segments)", sequence(8, 8, 4), [0, 1, 2, 3],
+                  features=["all-keyframes"]))
+    flat = [Picture.blank(1024, 396, 90 + 20 * t) for t in range(2)]
+    E.append(it2v("max_size_level10", "largest picture of level 1.0 (1024x396)", flat, [0, 1], features=["max-size"]))
+    E.append(it2v("level20_fullrange_bt601", "level 2.0, full range, BT.601 matrix, 30000/1001 fps", p8, [0, 7],
+                  level=20, full_range=True, mc=6, fps=(30000, 1001), features=["level20", "full-range"]))
+    E.append(it2v("level30", "level 3.0", sequence(8, 8, 3), [0, 2], level=30, features=["level30"]))
+    E.append(it2v("level40", "level 4.0", sequence(8, 8, 3), [0, 2], level=40, features=["level40"]))
+    E.append(it2v("coded_size_half", "coded at half size, §7.8 upsampling", sequence(33, 21, 6), [0, 5], coded_size=(17, 11),
+                  features=["coded-size"]))
+    E.append(it2v("texts_all_roles", "text units of every role, span hash", p8, [0, 7], hash_type=HashType.MD5_SPAN,
+                  texts=[text_unit("A square slides across a gradient.", TextRole.GLOBAL, 0, 7),
+                         text_unit("a grey square", TextRole.KEYFRAME_CAPTION, 0, 0),
+                         text_unit("it moves right and down — ünïcødé ✓", TextRole.MOTION_CAPTION, 0, 7),
+                         text_unit("", TextRole.MOTION_CAPTION, 3, 3)],
+                  features=["text", "md5-span", "empty-text", "unicode"]))
+    E.append(it2v("aux_units", "metadata, padding, unknown skippable units", p8, [0, 7],
+                  extra_units=[(UnitType.METADATA, MetadataUnit(key="encoder", value="conformance")),
+                               (UnitType.PADDING, PaddingUnit(padding_data=bytes(9))),
+                               (UnitType.PADDING, PaddingUnit(padding_data=b"")),
+                               build_unit(0x42, b"future optional data", skippable=True),
+                               build_unit(0xFF, b"", skippable=True)],
+                  features=["metadata", "padding", "unknown-skippable"]))
+    E.append(it2v("av1_keyframes", "AV1 keyframes as one sequence", sequence(48, 32, 9), [0, 4, 8], codec=CodecId.AV1,
+                  assets=assets, quality=40, features=["av1"]))
+    E.append(it2v("avif_keyframes", "AVIF keyframes, §7.2.2 colour conversion", p8, [0, 7], codec=CodecId.AVIF,
+                  assets=assets, quality=60, features=["avif"]))
+    E.append(it2v("webp_keyframes", "WebP keyframes, §7.2.2 colour conversion", p8, [0, 7], codec=CodecId.WEBP,
+                  assets=assets, quality=60, features=["webp"]))
+    rife = ModelEntry(model_role=ModelRole.RECONSTRUCTION, model_name=RIFE_V4.name, model_sha256=bytes.fromhex(RIFE_V4.sha256))
+    E.append(it2v("rife_main", "RIFE reconstruction (tolerance-defined)", sequence(64, 48, 6), [0, 5],
+                  recon=ReconProfile.RIFE, profile=Profile.MAIN, models=[rife], recon_model=0,
+                  interp={0: (4, ParamCoding.EXP_GOLOMB, [14, 10, 6, 3], None)}, features=["rife"]))
+    E.append(it2v("rife_scale1", "RIFE with flow estimated at half resolution", sequence(64, 48, 4), [0, 3],
+                  recon=ReconProfile.RIFE, profile=Profile.MAIN, models=[rife], recon_model=0, recon_param=1,
+                  features=["rife", "recon_param"]))
+    return E
+
+
+def validate_only_entries() -> list[Entry]:
+    """Valid streams of generative tools, checked by validation only (the reference decoder lacks the models)."""
+    E = []
+    models = [ModelEntry(model_role=r, model_name=n, model_sha256=hashlib.sha256(n.encode()).digest())
+              for r, n in ((ModelRole.KEYFRAME_CODEC, "bmshj2018-hyperprior-q1"), (ModelRole.RECONSTRUCTION, "sd15-lora"),
+                           (ModelRole.TEXT_MODEL, "text-lm"), (ModelRole.GENERATION, "t2v"))]
+    sh = make_sequence_header(64, 64, 4, [0, 3], recon_profile=ReconProfile.SD_LORA, recon_model=1, models=models)
+    w = StreamWriter(Profile.GENERATIVE, 10)
+    w.add(UnitType.SEQUENCE_HEADER, sh)
+    for i, f in enumerate((0, 3)):
+        w.add(UnitType.KEYFRAME, KeyframeUnit(frame_index=f, codec_id=CodecId.HYPERPRIOR, keyframe_data=b"\x01\x02\x03\x04",
+                                              codec_params=HyperpriorParams(model_index=0, quality=3, latent_height=1,
+                                                                            latent_width=1, y_string_size=2)))
+    w.add(UnitType.INTERP_PARAMS, InterpParamsUnit(segment_index=0, w_bits=8, flags=InterpFlags(has_w_i=True, has_w_l=True,
+                                                                                                reserved_zero_6bits=0),
+                                                   param_coding=ParamCoding.EXP_GOLOMB,
+                                                   param_data=encode_values(2, 8, [170, 85], [160, 90], ParamCoding.EXP_GOLOMB)))
+    E.append(Entry("sd_lora_hyperprior", "SD_LORA reconstruction, HYPERPRIOR keyframes, all model roles", True, w.finish(),
+                   ["sd_lora", "hyperprior", "generative"], decodable=False))
+    sh = make_sequence_header(64, 64, 8, [], mode=1, recon_profile=ReconProfile.T2V_PIPELINE, recon_model=0,
+                              models=[ModelEntry(model_role=ModelRole.GENERATION, model_name="t2v", model_sha256=bytes(32))])
+    w = StreamWriter(Profile.GENERATIVE, 10)
+    w.add(UnitType.SEQUENCE_HEADER, sh)
+    w.add(UnitType.TEXT, text_unit("a cat walks on a wall at sunset", TextRole.GLOBAL, 0, 7))
+    E.append(Entry("tt2v_text_only", "TT2V: only text", True, w.finish(), ["tt2v"], decodable=False))
+    return E
+
+
+def _raw_stream(profile, level, units: list[bytes], header: bytes | None = None) -> bytes:
+    return (header or build_file_header(profile, level)) + b"".join(units)
+
+
+def _header(magic=b"CMVC", major=1, profile=0, level=10) -> bytes:
+    import zlib
+
+    head = magic + bytes([major, 0, profile, level])
+    return head + (zlib.crc32(head) & 0xFFFFFFFF).to_bytes(4, "big")
+
+
+def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
+    from cmvc.parse import parse
+    from cmvc.syntax import SEQUENCE_HEADER
+    from cmvc.write import build_payload
+
+    base = E_valid["blend_png_basic"].data
+    ps = parse(base)
+    units = [base[u.offset:u.offset + u.size] for u in ps.units]  # SH, KF0, KF3, KF7, FRAME_HASH, EOS
+    sh = ps.sequence_header
+    eos = units[-1]
+    body = lambda *us: _raw_stream(Profile.BASELINE, 10, list(us))  # noqa: E731
+    kf_units = units[1:4]
+
+    def unit(t, payload, skippable=None):
+        return build_unit(t, payload, skippable=skippable)
+
+    def payload_of(t, obj):
+        return build_payload(t, obj)
+
+    out: list[tuple[str, str, bytes, str]] = []  # name, purpose, data, stage
+    out.append(("E001_bad_magic", "magic is not CMVC", _header(b"CMVX") + b"".join(units), "validate"))
+    out.append(("E002_truncated", "data ends inside the last unit", base[:-3], "validate"))
+    out.append(("E003_major_version", "major_version 2", _header(major=2) + b"".join(units), "validate"))
+    out.append(("E004_profile", "unregistered profile 9", _header(profile=9) + b"".join(units), "validate"))
+    out.append(("E005_level", "unregistered level 11", _header(level=11) + b"".join(units), "validate"))
+    bad = bytearray(base)
+    bad[ps.units[1].payload_offset + 5] ^= 0x10
+    out.append(("E006_crc", "one payload bit flipped in a keyframe unit", bytes(bad), "validate"))
+    sh_payload = SEQUENCE_HEADER.build(sh)
+    nonmin = bytes([UnitType.SEQUENCE_HEADER, 0]) + bytes([0x80 | (len(sh_payload) & 0x7F), len(sh_payload) >> 7 or 0])
+    out.append(("E007_leb128_not_minimal", "payload_size coded in two bytes, the last 0x00",
+                _raw_stream(0, 10, [nonmin + sh_payload + b"\0\0\0\0"]), "validate"))
+    big = dataclasses.replace(sh, width=2000)
+    out.append(("E008_level_width", "width 2000 exceeds level 1.0", body(unit(1, SEQUENCE_HEADER.build(big)), *units[1:]), "validate"))
+    out.append(("E009_unknown_mandatory", "unregistered unit_type 0x42 with skippable_flag 0",
+                body(units[0], unit(0x42, b"x", skippable=False), *units[1:]), "validate"))
+    flags = bytearray(units[1])
+    flags[1] |= 0x01
+    import zlib
+    flags[-4:] = (zlib.crc32(bytes(flags[:-4])) & 0xFFFFFFFF).to_bytes(4, "big")
+    out.append(("E010_reserved_bit", "reserved bit of a unit's flags set", body(units[0], bytes(flags), *units[2:]), "validate"))
+    kp = bytearray(ps.units[1].payload)
+    kp[1] = 99  # codec_id
+    out.append(("E011_codec_id", "unregistered codec_id 99", body(units[0], unit(2, bytes(kp)), *units[2:]), "validate"))
+    meta = payload_of(UnitType.METADATA, MetadataUnit(key="k", value="v")) + b"!"
+    out.append(("E012_trailing_payload", "a byte after the metadata syntax", body(*units[:-1], unit(6, meta), eos), "validate"))
+    out.append(("E013_first_unit", "first unit is a keyframe", body(*units[1:]), "validate"))
+    out.append(("E015_after_eos", "a byte after END_OF_STREAM", base + b"\0", "validate"))
+    sh16 = dataclasses.replace(sh, keyframe_index=[0, 3, 3], num_keyframes=3)
+    out.append(("E016_keyframe_order", "keyframe_index not strictly increasing",
+                body(unit(1, SEQUENCE_HEADER.build(sh16)), *units[1:]), "validate"))
+    out.append(("E017_missing_keyframe", "the keyframe unit of frame 3 is missing", body(units[0], units[1], *units[3:]), "validate"))
+    sh18 = dataclasses.replace(sh, recon_profile=ReconProfile.RIFE, recon_model=255)
+    out.append(("E018_undeclared_model", "RIFE without a declared model",
+                _raw_stream(Profile.MAIN, 10, [unit(1, SEQUENCE_HEADER.build(sh18)), *units[1:]]), "validate"))
+    ip = InterpParamsUnit(segment_index=0, w_bits=2, flags=InterpFlags(has_w_i=True, has_w_l=False, reserved_zero_6bits=0),
+                          param_coding=ParamCoding.FIXED, param_data=bytes([0b11100100]))  # q = 7 > 4, then 1
+    out.append(("E019_weight_range", "q_i 7 exceeds 2^w_bits = 4", body(*units[:-1], unit(4, payload_of(4, ip)), eos), "validate"))
+    t20 = text_unit("hello", start=0, end=7)
+    t20.num_tokens = 6
+    out.append(("E020_text_tokens", "num_tokens 6 for 5 bytes of UTF-8", body(*units[:-1], unit(3, payload_of(3, t20)), eos), "validate"))
+    badutf = b"\x02\xc3\x28" + b"\x01v"
+    out.append(("E021_bad_utf8", "metadata key is not UTF-8", body(*units[:-1], unit(6, badutf), eos), "validate"))
+    t22 = text_unit("late", start=2, end=8)
+    out.append(("E022_frame_span", "text span ends after the last frame", body(*units[:-1], unit(3, payload_of(3, t22)), eos), "validate"))
+    hu = FrameHashUnit(hash_type=HashType.MD5, first_frame=0, num_frames=8, digest=[bytes(16)] * 8)
+    out.append(("E023_hash_mismatch", "frame hashes that no decoder reproduces",
+                body(*units[:4], unit(5, payload_of(5, hu)), eos), "decode"))
+    kf0 = KeyframeUnit(frame_index=0, codec_id=CodecId.PNG, codec_params=NoParams(), keyframe_data=b"\x89PNG\r\n\x1a\nbroken")
+    out.append(("E024_corrupt_png", "keyframe payload is not a decodable PNG",
+                body(units[0], unit(2, payload_of(2, kf0)), *units[2:]), "decode"))
+    ipg = InterpParamsUnit(segment_index=1, w_bits=4, flags=InterpFlags(has_w_i=True, has_w_l=False, reserved_zero_6bits=0),
+                           param_coding=ParamCoding.EXP_GOLOMB, param_data=encode_values(3, 4, [12, 8, 4], None, ParamCoding.EXP_GOLOMB))
+    out.append(("E025_duplicate_segment", "two parameter units for segment 1",
+                body(*units[:-1], unit(4, payload_of(4, ipg)), unit(4, payload_of(4, ipg)), eos), "validate"))
+    out.append(("E026_padding", "a non-zero padding byte", body(*units[:-1], unit(7, b"\0\0\x07"), eos), "validate"))
+    ipc = dataclasses.replace(ipg, param_data=encode_values(2, 4, [12, 8], None, ParamCoding.EXP_GOLOMB))
+    out.append(("E027_param_count", "two values for a segment of three frames",
+                body(*units[:-1], unit(4, payload_of(4, ipc)), eos), "validate"))
+    sh28 = dataclasses.replace(sh, recon_profile=ReconProfile.RIFE, recon_model=0, models=[
+        ModelEntry(model_role=ModelRole.RECONSTRUCTION, model_name=RIFE_V4.name, model_sha256=bytes.fromhex(RIFE_V4.sha256))],
+        num_models=1)
+    out.append(("E028_profile_tool", "RIFE in a BASELINE stream", body(unit(1, SEQUENCE_HEADER.build(sh28)), *units[1:]), "validate"))
+    entries = []
+    for name, purpose, data, stage in out:
+        code = name.split("_")[0]
+        got = _first_error(data, stage)
+        if got is None or got.code != code:
+            raise SystemExit(f"{name}: expected {code}, reference implementation gives {got}")
+        entries.append(Entry(name, purpose, False, data, [code], stage=stage, error=code, offset=got.offset))
+    return entries
+
+
+def _first_error(data: bytes, stage: str):
+    from cmvc.errors import CmvcError
+    from cmvc.validate import validate
+
+    rep = validate(data)
+    if rep.errors:
+        return rep.errors[0]
+    if stage == "decode":
+        try:
+            decode(data, verify=True)
+        except CmvcError as e:
+            return e
+    return None
+
+
+def yuv_bytes(pics: list[Picture]) -> bytes:
+    return b"".join(np.ascontiguousarray(pl).tobytes() for p in pics for pl in p.planes())
+
+
+def write_suite(out: Path, assets: Assets) -> dict:
+    from cmvc.parse import parse
+
+    valid = valid_entries(assets) + validate_only_entries()
+    invalid = invalid_entries({e.name: e for e in valid})
+    for sub in ("streams", "invalid", "reference"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    manifest = {"format": "CMVC 1.0", "generator": "conformance/generate.py",
+                "hash_scope": "MD5 of Y, then Cb, then Cr of each output frame, raster order, 1 byte per sample (spec 7.9)",
+                "tolerance": {"max_abs": 2, "max_fraction": 0.001}, "streams": []}
+    for e in valid:
+        path = out / "streams" / f"{e.name}.cmvc"
+        path.write_bytes(e.data)
+        ps = parse(e.data)
+        sh = ps.sequence_header
+        item = {"name": e.name, "file": f"streams/{e.name}.cmvc", "purpose": e.purpose, "features": e.features,
+                "profile": Profile(ps.header.profile).name, "level": ps.header.level, "size": [sh.width, sh.height],
+                "frames": sh.frame_count, "sha256": hashlib.sha256(e.data).hexdigest(), "valid": True}
+        if not e.decodable:
+            item["expect"] = {"valid": True, "decode": False}
+        else:
+            pics = decode(e.data).pictures
+            md5s = [p.md5().hex() for p in pics]
+            if e.tolerance:
+                ref = out / "reference" / f"{e.name}.yuv"
+                ref.write_bytes(yuv_bytes(pics))
+                item["expect"] = {"tolerance": True, "reference": f"reference/{e.name}.yuv", "reference_md5": md5s}
+            else:
+                item["expect"] = {"frame_md5": md5s}
+        manifest["streams"].append(item)
+    for e in invalid:
+        path = out / "invalid" / f"{e.name}.cmvc"
+        path.write_bytes(e.data)
+        manifest["streams"].append({"name": e.name, "file": f"invalid/{e.name}.cmvc", "purpose": e.purpose,
+                                    "features": e.features, "valid": False, "sha256": hashlib.sha256(e.data).hexdigest(),
+                                    "expect": {"error": e.error, "offset": e.offset, "stage": e.stage}})
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=HERE)
+    ap.add_argument("--refresh-assets", action="store_true")
+    a = ap.parse_args(argv)
+    m = write_suite(a.out, Assets(HERE, a.refresh_assets))
+    nv = sum(1 for s in m["streams"] if s["valid"])
+    print(f"wrote {nv} valid and {len(m['streams']) - nv} invalid streams to {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
