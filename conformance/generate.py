@@ -324,6 +324,21 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
     return entries
 
 
+def regression_entries() -> list[Entry]:
+    """Inputs that once crashed the reference implementation (found by fuzz/fuzz_stream.py)."""
+    out = []
+    for path in sorted((HERE.parent / "fuzz" / "regressions").glob("*.cmvc")):
+        data = path.read_bytes()
+        err = _first_error(data, "validate")
+        name = f"fuzz_{path.stem}"
+        if err is None:
+            out.append(Entry(name, f"fuzz regression {path.name}: valid", True, data, ["fuzz-regression"], decodable=False))
+        else:
+            out.append(Entry(name, f"fuzz regression {path.name}: {err.code}", False, data, ["fuzz-regression"],
+                             error=err.code, offset=err.offset))
+    return out
+
+
 def _first_error(data: bytes, stage: str):
     from cmvc.errors import CmvcError
     from cmvc.validate import validate
@@ -348,6 +363,8 @@ def write_suite(out: Path, assets: Assets) -> dict:
 
     valid = valid_entries(assets) + validate_only_entries()
     invalid = invalid_entries({e.name: e for e in valid})
+    for e in regression_entries():
+        (valid if e.valid else invalid).append(e)
     for sub in ("streams", "invalid", "reference"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     manifest = {"format": "CMVC 1.0", "generator": "conformance/generate.py",

@@ -72,3 +72,30 @@ def test_corrupt_payloads_are_e024():
         with pytest.raises(CmvcError) as e:
             dec.decode(KeyframeUnit(frame_index=0, codec_id=cid, codec_params=None, keyframe_data=b"\x00garbage"))
         assert e.value.code == "E024"
+
+
+def test_hyperprior_with_random_initialised_model(tmp_path, monkeypatch, testsrc_pics):
+    """The real CompressAI integration on a randomly initialised bmshj2018-hyperprior (no weights offline)."""
+    pytest.importorskip("compressai")
+    import torch
+
+    from cmvc.decode import decode
+    from cmvc.encoder import EncoderConfig, encode
+    from cmvc.keyframes.hyperprior import build_model
+
+    monkeypatch.setenv("CMVC_CACHE", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    ckpt = tmp_path / "hp.pth"
+    torch.save(build_model(1).state_dict(), ckpt)
+    pics = testsrc_pics[0][:5]
+    res = encode(pics, EncoderConfig(profile="blend", codec="hyperprior", interval=2, quality=1,
+                                     hyperprior_checkpoint=str(ckpt)))
+    dec = decode(res.data, verify=True)
+    assert dec.hash_checked == 5 and dec.stream.header.profile == 1
+    entry = dec.stream.sequence_header.models[0]
+    assert entry.model_role == 0 and entry.model_name == "bmshj2018-hyperprior-q1"
+    # a decoder without the weights reports E201
+    monkeypatch.setenv("CMVC_CACHE", str(tmp_path / "empty"))
+    with pytest.raises(CmvcError) as e:
+        decode(res.data)
+    assert e.value.code == "E201"

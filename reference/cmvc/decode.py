@@ -36,10 +36,8 @@ def reconstructor(sh, net=None):
     if sh.recon_profile == ReconProfile.RIFE:
         from .recon.rife import RifeReconstructor
         return RifeReconstructor(sh, net=net)
-    if sh.recon_profile == ReconProfile.SD_LORA:
-        from .recon.sd_lora import SdLoraReconstructor  # generative profile (optional extra)
-        return SdLoraReconstructor(sh)
-    raise error("E201", f"reconstruction profile {sh.recon_profile.name} needs the generative extra")
+    raise error("E201", f"this decoder does not implement reconstruction profile {sh.recon_profile.name} "
+                        f"(generative profile)")
 
 
 def segment_weights(ps: ParsedStream, s: int, n: int) -> tuple[list[int], list[int], int]:
@@ -62,8 +60,7 @@ def decode(source: bytes | BinaryIO, *, verify: bool = False, net=None,
     ps = rep.stream
     sh = ps.sequence_header
     if sh.mode == Mode.TT2V:
-        from .generative.tt2v import decode_tt2v  # optional extra
-        return decode_tt2v(ps)
+        raise error("E201", "this decoder does not implement TT2V generation (generative profile)")
     frames: list[Picture | None] = [None] * sh.frame_count
     kf_units = ps.of_type(UnitType.KEYFRAME)
     from .keyframes import get_codec

@@ -52,6 +52,7 @@ class EncoderConfig:
     rife_scale: int = 0  # recon_param: log2 of the flow-estimation downscale
     downscale: int = 1  # code keyframes and reconstruct at ceil(size / downscale); §7.8 upsamples
     metadata: bool = False  # write encoder / source metadata units (informative, costs bits)
+    hyperprior_checkpoint: str | None = None  # CompressAI bmshj2018-hyperprior state dict (codec hyperprior)
     w_bits: int = 4
     fit: str = "search"
     search_radius: int = 2
@@ -116,13 +117,26 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
     # 2. keyframe coding, closed loop
     codec = get_codec(codec_id)
     quality = DEFAULT_QUALITY[codec_id] if cfg.quality is None else cfg.quality
-    coded = codec.encode([src[i] for i in kf], quality, colour)
     models = []
     recon_model = 255
     if recon_profile == ReconProfile.RIFE:
         models.append(ModelEntry(model_role=ModelRole.RECONSTRUCTION, model_name=RIFE_V4.name,
                                  model_sha256=bytes.fromhex(RIFE_V4.sha256)))
         recon_model = 0
+    if codec_id == CodecId.HYPERPRIOR:
+        from .zoo import add_model, load_state_dict
+
+        if not cfg.hyperprior_checkpoint:
+            raise error("E101", "codec hyperprior needs --hyperprior-checkpoint PATH (no weights ship offline)")
+        digest = add_model(cfg.hyperprior_checkpoint)  # the decoder finds it in the model store
+        models.append(ModelEntry(model_role=ModelRole.KEYFRAME_CODEC, model_name=f"bmshj2018-hyperprior-q{quality}",
+                                 model_sha256=bytes.fromhex(digest)))
+        from pathlib import Path
+
+        hp = codec.build_model(quality, load_state_dict(Path(cfg.hyperprior_checkpoint)))
+        coded = codec.encode([src[i] for i in kf], quality, colour, model=hp, model_index=len(models) - 1)
+    else:
+        coded = codec.encode([src[i] for i in kf], quality, colour)
     sh = make_sequence_header(w, h, t, kf, fps=(fps.numerator, fps.denominator), recon_profile=recon_profile,
                               coded_size=(cw, ch), recon_model=recon_model, recon_param=cfg.rife_scale if recon_profile == ReconProfile.RIFE else 0,
                               rng_seed=cfg.seed, models=models, matrix_coefficients=colour.matrix_coefficients,

@@ -117,3 +117,56 @@ def weights_path(name: str, *, fetch: bool = True) -> Path:
         raise error("E202", f"{path} was converted from weights with SHA-256 {meta.get('source_sha256')}, "
                             f"expected {spec.sha256}")
     return path
+
+
+# ---------------------------------------------------------------- content-addressed store
+def store_dir() -> Path:
+    return cache_dir() / "models" / "by-sha256"
+
+
+def add_model(path: str | os.PathLike) -> str:
+    """Copy a weights file into the store under its SHA-256; return the hash (``cmvc models add``)."""
+    import shutil
+
+    src = Path(path)
+    if not src.is_file():
+        raise error("E102", f"{src} is not a file")
+    digest = sha256_file(src)
+    dst = store_dir() / digest
+    if not dst.exists():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_suffix(".part")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    return digest
+
+
+def find_model(name: str, sha256: str) -> Path:
+    """The stored weights a stream declares (by SHA-256); E201 when absent, E202 when corrupted."""
+    path = store_dir() / sha256
+    if not path.exists():
+        raise error("E201", f"model {name!r} with SHA-256 {sha256} is not installed; add its weights with "
+                            f"`cmvc models add FILE`")
+    got = sha256_file(path)
+    if got != sha256:
+        raise error("E202", f"stored weights {path} have SHA-256 {got}, not {sha256}")
+    return path
+
+
+def load_state_dict(path: Path) -> dict:
+    """Weights loaded safely: safetensors, or torch.load with weights_only=True."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[8:9] == b"{":  # safetensors: 8-byte header length, then JSON
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    import torch
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise error("E202", f"{path} is not a loadable weights file: {e}") from None
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    return obj

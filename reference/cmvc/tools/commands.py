@@ -72,7 +72,8 @@ def cmd_encode(args) -> int:
                         feature=args.features, codec=args.codec, quality=args.quality, profile=args.profile,
                         rife_scale=args.rife_scale, w_bits=args.w_bits, fit=args.fit, lam=args.lam, captions=caps,
                         seed=args.seed, source_name=Path(args.input).name, write_hash=args.hash != "none",
-                        hash_type=args.hash, downscale=args.downscale or 1, metadata=args.metadata)
+                        hash_type=args.hash, downscale=args.downscale or 1, metadata=args.metadata,
+                        hyperprior_checkpoint=args.hyperprior_checkpoint)
     fps = info.fps
     target = None
     if args.bpp is not None:
@@ -144,6 +145,12 @@ def cmd_decode(args) -> int:
 def cmd_models(args) -> int:
     from ..zoo import ZOO, cache_dir, weights_path
 
+    if args.action == "add":
+        from ..zoo import add_model
+
+        for path in args.names:
+            print(f"{path}: stored as {add_model(path)}")
+        return 0
     if args.action == "list":
         for m in ZOO.values():
             path = cache_dir() / "models" / f"{m.name}.safetensors"
@@ -178,6 +185,7 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--downscale", type=int, default=None,
                    help="code at 1/N of the size (default: chosen by rate control, else 1)")
     s.add_argument("--metadata", action="store_true", help="write encoder/source metadata units")
+    s.add_argument("--hyperprior-checkpoint", help="CompressAI bmshj2018-hyperprior weights (codec hyperprior)")
     s.add_argument("--hash", choices=["span", "frame", "none"], default="span",
                    help="frame hashes: one MD5 for all frames (16 bytes), one per frame, or none")
     s.add_argument("--caption", help="a global caption")
@@ -200,7 +208,7 @@ def register(sub) -> None:
     s.set_defaults(func=cmd_decode)
 
     s = sub.add_parser("models", help="list or fetch model weights")
-    s.add_argument("action", choices=["list", "fetch"])
+    s.add_argument("action", choices=["list", "fetch", "add"], help="add: put weights files into the model store")
     s.add_argument("names", nargs="*")
     s.set_defaults(func=cmd_models)
 
