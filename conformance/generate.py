@@ -140,6 +140,14 @@ def text_unit(s: str, role=TextRole.MOTION_CAPTION, start=0, end=0) -> TextUnit:
                     text_data=b)
 
 
+def t1_unit(s: str, role=TextRole.MOTION_CAPTION, start=0, end=0) -> TextUnit:
+    from cmvc.text import encode_text_unit
+
+    n, d = encode_text_unit(TextMethod.CMVC_T1, s)
+    return TextUnit(role=role, frame_start=start, frame_end=end, coding_method=TextMethod.CMVC_T1, num_tokens=n,
+                    text_data=d)
+
+
 def valid_entries(assets: Assets) -> list[Entry]:
     E = []
     p8 = sequence(32, 24, 8)
@@ -167,7 +175,8 @@ def valid_entries(assets: Assets) -> list[Entry]:
                   texts=[text_unit("A square slides across a gradient.", TextRole.GLOBAL, 0, 7),
                          text_unit("a grey square", TextRole.KEYFRAME_CAPTION, 0, 0),
                          text_unit("it moves right and down — ünïcødé ✓", TextRole.MOTION_CAPTION, 0, 7),
-                         text_unit("", TextRole.MOTION_CAPTION, 3, 3)],
+                         text_unit("", TextRole.MOTION_CAPTION, 3, 3),
+                         t1_unit("Then the square stops near the Corner; CAMERA is static.", TextRole.MOTION_CAPTION, 4, 7)],
                   features=["text", "md5-span", "empty-text", "unicode"]))
     E.append(it2v("aux_units", "metadata, padding, unknown skippable units", p8, [0, 7],
                   extra_units=[(UnitType.METADATA, MetadataUnit(key="encoder", value="conformance")),

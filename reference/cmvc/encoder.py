@@ -52,6 +52,7 @@ class EncoderConfig:
     rife_scale: int = 0  # recon_param: log2 of the flow-estimation downscale
     downscale: int = 1  # code keyframes and reconstruct at ceil(size / downscale); §7.8 upsamples
     metadata: bool = False  # write encoder / source metadata units (informative, costs bits)
+    text_method: int = 1  # TextMethod.CMVC_T1
     hyperprior_checkpoint: str | None = None  # CompressAI bmshj2018-hyperprior state dict (codec hyperprior)
     w_bits: int = 4
     fit: str = "search"
@@ -169,15 +170,16 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
 
     # 4. stream
     def build(hash_unit: FrameHashUnit | None) -> bytes:
-        tokens = max([len(c.text.encode()) for c in cfg.captions] or [0])
+        tokens = max([encode_text_unit(TextMethod(cfg.text_method), c.text)[0] for c in cfg.captions] or [0])
         level = smallest_level(w, h, t, max_unit=max(len(d) for _, d in coded) + 64, max_tokens=tokens,
                                stream_size=sum(len(d) for _, d in coded) * 2 + 4096)
         wr = StreamWriter(profile, level.level)
         wr.add(UnitType.SEQUENCE_HEADER, sh)
         for c in cfg.captions:
-            num, data = encode_text_unit(TextMethod.UTF8, c.text)
+            method = TextMethod(cfg.text_method)
+            num, data = encode_text_unit(method, c.text)
             wr.add(UnitType.TEXT, TextUnit(role=c.role, frame_start=c.start, frame_end=c.end,
-                                           coding_method=TextMethod.UTF8, num_tokens=num, text_data=data))
+                                           coding_method=method, num_tokens=num, text_data=data))
         for s, unit in enumerate(kunits):
             wr.add(UnitType.KEYFRAME, unit)
             q = q_lists.get(s - 1)

@@ -97,6 +97,7 @@ class TextMethod(DocEnum):
     """Table 10-7: text coding methods (§8)."""
 
     UTF8 = 0, "Plain UTF-8 bytes; num_tokens is the byte count (§8.1)."
+    CMVC_T1 = 1, "Word/byte symbols, static context model t1-v1, ANS coding (§8.2-8.5); num_tokens is the symbol count."
 
 
 class ParamCoding(DocEnum):

@@ -142,6 +142,27 @@ def cmd_decode(args) -> int:
     return 0
 
 
+def cmd_text(args) -> int:
+    """stdin -> stdout: ``cmvc text encode`` writes the coded caption, ``decode`` the UTF-8 text."""
+    from .. import text
+
+    data = sys.stdin.buffer.read()
+    if args.action == "encode":
+        try:
+            s = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise error("E102", f"stdin is not UTF-8: {e}") from None
+        out = text.encode(s)
+        if args.stats:
+            print(f"{len(data)} bytes of UTF-8 -> {len(out)} bytes ({8 * len(out) / max(1, len(s)):.2f} bits/char)",
+                  file=sys.stderr)
+        sys.stdout.buffer.write(out)
+    else:
+        sys.stdout.buffer.write(text.decode(data).encode("utf-8"))
+    sys.stdout.buffer.flush()
+    return 0
+
+
 def cmd_models(args) -> int:
     from ..zoo import ZOO, cache_dir, weights_path
 
@@ -206,6 +227,11 @@ def register(sub) -> None:
     s.add_argument("--verify", action="store_true", help="check decoded frames against the frame hash unit")
     s.add_argument("--md5", action="store_true", help="print the MD5 of every decoded frame")
     s.set_defaults(func=cmd_decode)
+
+    s = sub.add_parser("text", help="code one caption: stdin -> stdout (CMVC-T1)")
+    s.add_argument("action", choices=["encode", "decode"])
+    s.add_argument("--stats", action="store_true", help="print sizes to stderr")
+    s.set_defaults(func=cmd_text)
 
     s = sub.add_parser("models", help="list or fetch model weights")
     s.add_argument("action", choices=["list", "fetch", "add"], help="add: put weights files into the model store")

@@ -1,0 +1,60 @@
+"""Caption coding: bytes per caption of CMVC-T1 against brotli-11, zstd-19 and gzip-9 on the
+held-out split, and encode/decode throughput (target >= 1 MB/s), in one run.
+
+    python benchmarks/text_rate.py
+"""
+from __future__ import annotations
+
+import gzip
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import brotli
+import zstandard
+
+from cmvc.text.model import load_model
+from cmvc.text.t1 import decode_text, encode_text
+from cmvc.tools.build_t1 import split
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    lines = [l for l in (ROOT / "tests" / "data" / "captions" / "all.txt").read_text().split("\n") if l]
+    train, held = split(lines)
+    m = load_model()
+    for s in train:  # warm-up: builds the coder's model objects once
+        n, d = encode_text(s, m)
+        decode_text(d, n, m)
+    utf8 = sum(len(s.encode()) for s in held)
+    t = time.perf_counter()
+    coded = [encode_text(s, m) for s in held]
+    t_enc = time.perf_counter() - t
+    t = time.perf_counter()
+    back = [decode_text(d, n, m) for n, d in coded]
+    t_dec = time.perf_counter() - t
+    assert back == held
+    z = zstandard.ZstdCompressor(level=19)
+    rows = {
+        "cmvc-t1": [len(d) for _, d in coded],
+        "brotli-11": [len(brotli.compress(s.encode(), quality=11)) for s in held],
+        "zstd-19": [len(z.compress(s.encode())) for s in held],
+        "gzip-9": [len(gzip.compress(s.encode(), 9, mtime=0)) for s in held],
+        "utf-8": [len(s.encode()) for s in held],
+    }
+    chars = statistics.mean(len(s) for s in held)
+    print(f"held-out split: {len(held)} captions, mean {chars:.1f} characters")
+    base = statistics.mean(rows["cmvc-t1"])
+    for k, v in rows.items():
+        mean = statistics.mean(v)
+        print(f"{k:<10} {mean:7.2f} bytes/caption {8 * mean / chars:5.2f} bits/char   cmvc-t1 is {base / mean:.3f}x")
+    print(f"targets: <= 0.4x brotli-11: {'met' if base <= 0.4 * statistics.mean(rows['brotli-11']) else 'NOT met'}; "
+          f"<= 0.5x zstd-19: {'met' if base <= 0.5 * statistics.mean(rows['zstd-19']) else 'NOT met'}")
+    print(f"throughput: encode {utf8 / t_enc / 1e6:.2f} MB/s, decode {utf8 / t_dec / 1e6:.2f} MB/s (target >= 1 MB/s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
