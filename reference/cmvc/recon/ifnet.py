@@ -97,7 +97,11 @@ class IFNet(nn.Module):
         """
         n, _, h, w = img0.shape
         ts = t.view(-1, 1, 1, 1).to(img0.dtype).expand(n, 1, h, w)
-        f0, f1 = self.encode(img0), self.encode(img1)
+        if n > 1 and img0.stride(0) == 0 and img1.stride(0) == 0:  # one keyframe pair for every time step
+            f0 = self.encode(img0[:1]).expand(n, -1, -1, -1)
+            f1 = self.encode(img1[:1]).expand(n, -1, -1, -1)
+        else:
+            f0, f1 = self.encode(img0), self.encode(img1)
         flow = mask = feat = None
         wi0, wi1 = img0, img1
         for i, s in enumerate(SCALES):
