@@ -238,7 +238,8 @@ def register(sub) -> None:
     s.add_argument("names", nargs="*")
     s.set_defaults(func=cmd_models)
 
-    from . import conformance, demo
+    from . import bench, conformance, demo
 
     demo.register(sub)
     conformance.register(sub)
+    bench.register(sub)

@@ -11,6 +11,7 @@ import os
 import subprocess
 import tempfile
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 
@@ -75,3 +76,133 @@ def all_metrics(dist: list[Picture], ref: list[Picture], fps: Fraction = Fractio
             write_y4m(os.path.join(d, "r.y4m"), ref, fps)
             out["vmaf"] = vmaf(os.path.join(d, "d.y4m"), os.path.join(d, "r.y4m"))
     return out
+
+
+# ---------------------------------------------------------------- temporal quality
+def flicker(dist: list[Picture], ref: list[Picture]) -> float:
+    """Temporal flicker: mean over t of mean |(D_t - D_{t-1}) - (S_t - S_{t-1})| on luma (8-bit units).
+    0 when the decoded video changes from frame to frame exactly as the source does; lower is better."""
+    vals = []
+    for t in range(1, len(dist)):
+        dd = dist[t].y.astype(np.int32) - dist[t - 1].y.astype(np.int32)
+        ds = ref[t].y.astype(np.int32) - ref[t - 1].y.astype(np.int32)
+        vals.append(float(np.mean(np.abs(dd - ds))))
+    return float(np.mean(vals)) if vals else 0.0
+
+
+def consistency(dist: list[Picture], ref: list[Picture] | None = None) -> float:
+    """Subject/background consistency in the spirit of VBench: mean cosine similarity of the
+    features (cmvc.features thumbnail) of consecutive frames, in [-1, 1]; with *ref*, the decoded
+    value minus the source's (0 = as consistent as the source, negative = less)."""
+    from ..features import cosine, thumbnail_features
+
+    def score(pics):
+        f = thumbnail_features(pics)
+        return float(np.mean([cosine(f[t], f[t - 1]) for t in range(1, len(pics))])) if len(pics) > 1 else 1.0
+
+    return score(dist) - (score(ref) if ref is not None else 0.0)
+
+
+def motion_smoothness(dist: list[Picture], net=None) -> float:
+    """VBench's motion smoothness: drop every odd frame, re-create it with a frame interpolator
+    (RIFE) from its neighbours, and score 1 - mean |interpolated - actual| / 255 (1 = perfectly smooth)."""
+    from ..recon.rife import RifeReconstructor, load_ifnet
+    from ..write import make_sequence_header
+
+    if len(dist) < 3:
+        return 1.0
+    sh = make_sequence_header(dist[0].width, dist[0].height, 3, [0, 2], recon_profile=1, recon_model=0)
+    r = RifeReconstructor(sh, net=net or load_ifnet())
+    vals = []
+    for t in range(1, len(dist) - 1, 2):
+        mid = r.frames_at(dist[t - 1], dist[t + 1], [0.5])[0]
+        vals.append(1.0 - float(np.mean(np.abs(mid.y.astype(np.int32) - dist[t].y.astype(np.int32)))) / 255.0)
+    return float(np.mean(vals))
+
+
+# ---------------------------------------------------------------- learned metrics (weights from the user)
+def _rgb_batch(pics: list[Picture]):
+    import torch
+
+    from ..colour import picture_to_rgb_float
+
+    return torch.from_numpy(np.stack([picture_to_rgb_float(p, 1, False) for p in pics])).permute(0, 3, 1, 2).float()
+
+
+def lpips_distance(dist: list[Picture], ref: list[Picture], backbone: str) -> float:
+    """LPIPS (Zhang et al. 2018, AlexNet v0.1) with the linear layers shipped in the ``lpips``
+    package and the AlexNet backbone from *backbone* (a torchvision ``alexnet`` state dict)."""
+    import torch
+
+    from ..errors import error
+    from ..zoo import load_state_dict
+
+    try:
+        import lpips
+    except ImportError:
+        raise error("E203", "LPIPS needs the 'eval' extra (pip install 'cmvc[eval]')") from None
+    model = lpips.LPIPS(pretrained=True, net="alex", pnet_rand=True, verbose=False)
+    sd = load_state_dict(Path(backbone))
+    where = {}
+    for name, _ in model.net.named_modules():
+        parts = name.split(".")
+        if len(parts) == 2 and parts[0].startswith("slice"):
+            where[parts[1]] = parts[0]
+    mapped = {}
+    for k, v in sd.items():
+        m = k.split(".")
+        if m[0] == "features" and m[1] in where:
+            mapped[f"{where[m[1]]}.{m[1]}.{m[2]}"] = v
+    missing = model.net.load_state_dict(mapped, strict=False).missing_keys
+    if missing:
+        raise error("E202", f"{backbone} is not an AlexNet state dict (missing {missing[:3]})")
+    vals = []
+    with torch.no_grad():
+        for k in range(0, len(dist), 8):
+            a, b = _rgb_batch(dist[k:k + 8]) * 2 - 1, _rgb_batch(ref[k:k + 8]) * 2 - 1
+            vals += model(a, b).flatten().tolist()
+    return float(np.mean(vals))
+
+
+def fid(dist: list[Picture], ref: list[Picture], weights: str) -> float:
+    """Frechet Inception Distance between the frames of two videos, with Inception-v3 pool features
+    (torchvision architecture, weights from *weights*).  With fewer frames than feature dimensions
+    (2048) the covariances are singular and FID is a coarse, biased figure: compare it only between
+    codecs on the same clip."""
+    import torch
+    import torch.nn.functional as F
+    from torchvision.models import inception_v3
+
+    from ..zoo import load_state_dict
+
+    net = inception_v3(weights=None, aux_logits=True, init_weights=False)
+    net.load_state_dict(load_state_dict(Path(weights)), strict=False)
+    net.fc = torch.nn.Identity()
+    net.eval()
+
+    def feats(pics):
+        out = []
+        with torch.no_grad():
+            for k in range(0, len(pics), 8):
+                x = F.interpolate(_rgb_batch(pics[k:k + 8]), size=(299, 299), mode="bilinear", align_corners=False)
+                x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+                out.append(net(x).double().numpy())
+        return np.concatenate(out)
+
+    a, b = feats(dist), feats(ref)
+    return frechet_distance(a, b)
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """||mu_a - mu_b||^2 + Tr(S_a) + Tr(S_b) - 2 Tr(sqrt(S_a S_b)) for feature rows *a*, *b*.
+
+    With centred features A, B the non-zero eigenvalues of S_a S_b are the squared singular values
+    of M = A B^T / sqrt((n_a - 1)(n_b - 1)), so Tr(sqrt(S_a S_b)) is the sum of M's singular values:
+    exact, and cheap when there are fewer samples than feature dimensions.
+    """
+    mu1, mu2 = a.mean(0), b.mean(0)
+    A, B = a - mu1, b - mu2
+    na, nb = max(len(a) - 1, 1), max(len(b) - 1, 1)
+    tr_sqrt = np.linalg.svd(A @ B.T / math.sqrt(na * nb), compute_uv=False).sum()
+    return float(((mu1 - mu2) ** 2).sum() + (A * A).sum() / na + (B * B).sum() / nb - 2 * tr_sqrt)
+

