@@ -28,7 +28,7 @@ class Decoded:
     hash_checked: int = 0  # frames whose hash was compared
 
 
-def reconstructor(sh, net=None):
+def reconstructor(sh, net=None, sd_model: str | None = None, caption: str = "", device: str = "cpu"):
     """The reconstruction process of the stream's profile (§7.3)."""
     if sh.recon_profile == ReconProfile.BLEND:
         from .recon.blend import BlendReconstructor
@@ -36,8 +36,11 @@ def reconstructor(sh, net=None):
     if sh.recon_profile == ReconProfile.RIFE:
         from .recon.rife import RifeReconstructor
         return RifeReconstructor(sh, net=net)
-    raise error("E201", f"this decoder does not implement reconstruction profile {sh.recon_profile.name} "
-                        f"(generative profile)")
+    if sh.recon_profile == ReconProfile.SD_LORA:
+        from .generative.sd_lora import SdLoraReconstructor
+
+        return SdLoraReconstructor(sh, sd_model, device, caption)
+    raise error("E201", f"reconstruction profile {sh.recon_profile.name} cannot reconstruct inner frames")
 
 
 def segment_weights(ps: ParsedStream, s: int, n: int) -> tuple[list[int], list[int], int]:
@@ -53,14 +56,20 @@ def segment_weights(ps: ParsedStream, s: int, n: int) -> tuple[list[int], list[i
 
 
 def decode(source: bytes | BinaryIO, *, verify: bool = False, net=None,
-           progress: Callable[[int], None] | None = None) -> Decoded:
+           progress: Callable[[int], None] | None = None, sd_model: str | None = None,
+           t2v_model: str | None = None, device: str = "cpu") -> Decoded:
     rep = validate(source, keep_payloads=False)
     if not rep.valid:
         raise rep.errors[0]
     ps = rep.stream
     sh = ps.sequence_header
     if sh.mode == Mode.TT2V:
-        raise error("E201", "this decoder does not implement TT2V generation (generative profile)")
+        from .generative.tt2v import generate
+
+        out = generate(ps, t2v_model, device)
+        if verify:
+            out.hash_checked = verify_hashes(out)
+        return out
     frames: list[Picture | None] = [None] * sh.frame_count
     kf_units = ps.of_type(UnitType.KEYFRAME)
     from .keyframes import get_codec
@@ -81,7 +90,12 @@ def decode(source: bytes | BinaryIO, *, verify: bool = False, net=None,
         frames[k.frame_index] = pic
         if progress:
             progress(1)
-    recon = reconstructor(sh, net)
+    caption = ""
+    if sh.recon_profile == ReconProfile.SD_LORA:
+        from .generative.tt2v import prompt_of
+
+        caption = prompt_of(ps)
+    recon = reconstructor(sh, net, sd_model, caption, device)
     kf = sh.keyframe_index
     for s in range(len(kf) - 1):
         n = kf[s + 1] - kf[s] - 1

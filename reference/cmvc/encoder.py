@@ -53,6 +53,13 @@ class EncoderConfig:
     downscale: int = 1  # code keyframes and reconstruct at ceil(size / downscale); §7.8 upsamples
     metadata: bool = False  # write encoder / source metadata units (informative, costs bits)
     text_method: int = 1  # TextMethod.CMVC_T1
+    mode: str = "it2v"  # it2v | tt2v
+    sd_model: str | None = None  # diffusers Stable Diffusion directory (profile sd_lora)
+    t2v_model: str | None = None  # diffusers text-to-video directory (mode tt2v)
+    preset: int = 0  # SD_LORA / TT2V steps preset (recon_param): 0 paper, 1 fast, 2 fastest
+    captioner: str | None = None  # transformers image-to-text model: adds keyframe and motion captions
+    fit_iters: int = 10  # gradient steps of the SD_LORA weight fit (Eq. 7-8)
+    device: str = "cpu"
     hyperprior_checkpoint: str | None = None  # CompressAI bmshj2018-hyperprior state dict (codec hyperprior)
     w_bits: int = 4
     fit: str = "search"
@@ -93,9 +100,11 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
     if cfg.fit not in FIT_METHODS:
         raise error("E101", f"unknown fit method {cfg.fit!r} ({', '.join(FIT_METHODS)})")
     codec_id = CODEC_NAMES[cfg.codec]
-    recon_profile = {"blend": ReconProfile.BLEND, "rife": ReconProfile.RIFE}.get(cfg.profile)
+    if cfg.mode == "tt2v":
+        return _encode_tt2v(pics, cfg, fps, colour)
+    recon_profile = {"blend": ReconProfile.BLEND, "rife": ReconProfile.RIFE, "sd_lora": ReconProfile.SD_LORA}.get(cfg.profile)
     if recon_profile is None:
-        raise error("E101", f"unknown reconstruction profile {cfg.profile!r} (blend, rife; sd_lora needs the generative extra)")
+        raise error("E101", f"unknown reconstruction profile {cfg.profile!r} (blend, rife, sd_lora)")
     profile = next(p for p in Profile if recon_profile in PROFILE_TOOLS[p]["recon"] and codec_id in PROFILE_TOOLS[p]["codec"])
     say = progress or (lambda stage, done, total: None)
 
@@ -124,6 +133,19 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
         models.append(ModelEntry(model_role=ModelRole.RECONSTRUCTION, model_name=RIFE_V4.name,
                                  model_sha256=bytes.fromhex(RIFE_V4.sha256)))
         recon_model = 0
+    if recon_profile == ReconProfile.SD_LORA:
+        from .generative import dir_sha256
+
+        if not cfg.sd_model:
+            raise error("E101", "profile sd_lora needs --sd-model PATH (a diffusers Stable Diffusion directory)")
+        models.append(ModelEntry(model_role=ModelRole.RECONSTRUCTION, model_name="stable-diffusion-lora",
+                                 model_sha256=bytes.fromhex(dir_sha256(cfg.sd_model))))
+        recon_model = 0
+    if cfg.captioner:
+        from .generative.captioner import Captioner
+
+        cfg = dataclasses.replace(cfg, captions=list(cfg.captions) + Captioner(cfg.captioner, cfg.device).captions(
+            pics, kf, colour.matrix_coefficients, colour.full_range))
     if codec_id == CodecId.HYPERPRIOR:
         from .zoo import add_model, load_state_dict
 
@@ -139,7 +161,8 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
     else:
         coded = codec.encode([src[i] for i in kf], quality, colour)
     sh = make_sequence_header(w, h, t, kf, fps=(fps.numerator, fps.denominator), recon_profile=recon_profile,
-                              coded_size=(cw, ch), recon_model=recon_model, recon_param=cfg.rife_scale if recon_profile == ReconProfile.RIFE else 0,
+                              coded_size=(cw, ch), recon_model=recon_model,
+                              recon_param={ReconProfile.RIFE: cfg.rife_scale, ReconProfile.SD_LORA: cfg.preset}.get(recon_profile, 0),
                               rng_seed=cfg.seed, models=models, matrix_coefficients=colour.matrix_coefficients,
                               full_range=colour.full_range, colour_primaries=colour_primaries,
                               transfer_characteristics=transfer)
@@ -148,14 +171,30 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
     dec_kf = [kdec.decode(u) for u in kunits]
 
     # 3. weights
-    recon = reconstructor(sh, net)
+    glob = ". ".join([c.text for c in cfg.captions if c.role == TextRole.GLOBAL and c.text] +
+                     [c.text for c in cfg.captions if c.role == TextRole.MOTION_CAPTION and c.text])  # = tt2v.prompt_of
+    recon = reconstructor(sh, net, cfg.sd_model, glob, cfg.device)
     q_lists: dict[int, list[int]] = {}
+    ql_lists: dict[int, list[int]] = {}
     stats = {"frames": 0, "winner": {}, "bits": 0, "mse": []}
     done = 0
     inner_total = t - len(kf)
     for s in range(len(kf) - 1):
         a, b = kf[s], kf[s + 1]
         if b - a < 2:
+            continue
+        if recon_profile == ReconProfile.SD_LORA:
+            from .generative.sd_lora import fit_weights
+
+            if cfg.fit == "none":
+                n_in = b - a - 1
+                q_lists[s] = ql_lists[s] = [predict(j, n_in, cfg.w_bits) for j in range(1, n_in + 1)]
+            else:
+                qi, ql, hist = fit_weights(recon, dec_kf[s], dec_kf[s + 1], src[a + 1: b], cfg.w_bits, cfg.fit_iters)
+                q_lists[s], ql_lists[s] = qi, ql
+                stats.setdefault("sd_loss", []).extend(hist)
+            done += b - a - 1
+            say("weight fit", done, inner_total)
             continue
         res = fit_segment(recon, dec_kf[s], dec_kf[s + 1], src[a + 1: b], cfg.w_bits, cfg.fit, cfg.lam,
                           cfg.search_radius, cfg.gd_steps)
@@ -183,14 +222,16 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
         for s, unit in enumerate(kunits):
             wr.add(UnitType.KEYFRAME, unit)
             q = q_lists.get(s - 1)
+            ql = ql_lists.get(s - 1)
             if s > 0 and q is not None:
                 nn = len(q)
-                if q != [predict(j, nn, cfg.w_bits) for j in range(1, nn + 1)]:
+                pred = [predict(j, nn, cfg.w_bits) for j in range(1, nn + 1)]
+                if q != pred or ql is not None:
                     wr.add(UnitType.INTERP_PARAMS, InterpParamsUnit(
                         segment_index=s - 1, w_bits=cfg.w_bits,
-                        flags=InterpFlags(has_w_i=True, has_w_l=False, reserved_zero_6bits=0),
+                        flags=InterpFlags(has_w_i=True, has_w_l=ql is not None, reserved_zero_6bits=0),
                         param_coding=ParamCoding.EXP_GOLOMB,
-                        param_data=encode_values(nn, cfg.w_bits, q, None, ParamCoding.EXP_GOLOMB)))
+                        param_data=encode_values(nn, cfg.w_bits, q, ql, ParamCoding.EXP_GOLOMB)))
         if hash_unit is not None:
             wr.add(UnitType.FRAME_HASH, hash_unit)
         if cfg.metadata:
@@ -203,7 +244,7 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
     settings.update(quality=quality, keyframes=len(kf))
     data = build(None)
     say("closed-loop decode", 0, 1)
-    dec = decode(data, net=net)
+    dec = decode(data, net=net, sd_model=cfg.sd_model, device=cfg.device)
     say("closed-loop decode", 1, 1)
     if cfg.write_hash:
         if cfg.hash_type == "frame":
@@ -212,3 +253,46 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
             hu = FrameHashUnit(hash_type=HashType.MD5_SPAN, first_frame=0, num_frames=t, digest=[span_md5(dec.pictures)])
         data = build(hu)
     return EncodeResult(data=data, keyframes=kf, decoded=dec.pictures, fit_stats=stats, settings=settings)
+
+
+def _encode_tt2v(pics: list[Picture], cfg: EncoderConfig, fps: Fraction, colour: Colour) -> EncodeResult:
+    """TT2V (§7.7): the stream carries only the sequence header and captions."""
+    from .generative import dir_sha256
+
+    if not cfg.t2v_model:
+        raise error("E101", "mode tt2v needs --t2v-model PATH (a diffusers text-to-video pipeline directory)")
+    t, w, h = len(pics), pics[0].width, pics[0].height
+    caps = list(cfg.captions)
+    if cfg.captioner:
+        from .generative.captioner import Captioner
+
+        c = Captioner(cfg.captioner, cfg.device).caption(pics[t // 2], colour.matrix_coefficients, colour.full_range)
+        caps.append(Caption(TextRole.GLOBAL, 0, t - 1, c))
+    if not caps:
+        raise error("E101", "mode tt2v needs a caption (--caption, --captions or --captioner)")
+    sh = make_sequence_header(w, h, t, [], fps=(fps.numerator, fps.denominator), mode=1, recon_profile=ReconProfile.T2V_PIPELINE,
+                              recon_model=0, recon_param=cfg.preset, rng_seed=cfg.seed,
+                              models=[ModelEntry(model_role=ModelRole.GENERATION, model_name="text-to-video",
+                                                 model_sha256=bytes.fromhex(dir_sha256(cfg.t2v_model)))],
+                              matrix_coefficients=colour.matrix_coefficients, full_range=colour.full_range)
+    method = TextMethod(cfg.text_method)
+    tokens = max(encode_text_unit(method, c.text)[0] for c in caps)
+
+    def build(hash_unit):
+        level = smallest_level(w, h, t, max_unit=4096, max_tokens=tokens)
+        wr = StreamWriter(Profile.GENERATIVE, level.level)
+        wr.add(UnitType.SEQUENCE_HEADER, sh)
+        for c in caps:
+            num, data = encode_text_unit(method, c.text)
+            wr.add(UnitType.TEXT, TextUnit(role=c.role, frame_start=c.start, frame_end=max(c.start, c.end),
+                                           coding_method=method, num_tokens=num, text_data=data))
+        if hash_unit is not None:
+            wr.add(UnitType.FRAME_HASH, hash_unit)
+        return wr.finish()
+
+    data = build(None)
+    dec = decode(data, t2v_model=cfg.t2v_model, device=cfg.device)
+    if cfg.write_hash:
+        data = build(FrameHashUnit(hash_type=HashType.MD5_SPAN, first_frame=0, num_frames=t, digest=[span_md5(dec.pictures)]))
+    return EncodeResult(data=data, keyframes=[], decoded=dec.pictures, fit_stats={"winner": {}},
+                        settings={k: v for k, v in dataclasses.asdict(cfg).items() if k != "captions"})

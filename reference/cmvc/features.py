@@ -43,9 +43,16 @@ def clip_features(pics: list[Picture], spec: str, matrix: int = 1, full_range: b
 
     from .colour import picture_to_rgb8
 
-    arch, _, path = spec.partition(":")
+    arch, _, path = spec.rpartition(":") if spec.count(":") > 1 or spec.endswith(".json") else spec.partition(":")
+    if spec.count(":") > 1:
+        arch, path = spec.split(":", 1)
     if not path:
         raise error("E101", "CLIP features need ARCH:CHECKPOINT_PATH, e.g. ViT-B-32:/path/open_clip.pt")
+    if arch.endswith(".json"):  # a model config file: register it under its file name
+        from pathlib import Path as _P
+
+        open_clip.add_model_config(arch)
+        arch = _P(arch).stem
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=path)
     except Exception as e:

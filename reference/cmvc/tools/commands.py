@@ -73,7 +73,9 @@ def cmd_encode(args) -> int:
                         rife_scale=args.rife_scale, w_bits=args.w_bits, fit=args.fit, lam=args.lam, captions=caps,
                         seed=args.seed, source_name=Path(args.input).name, write_hash=args.hash != "none",
                         hash_type=args.hash, downscale=args.downscale or 1, metadata=args.metadata,
-                        hyperprior_checkpoint=args.hyperprior_checkpoint)
+                        hyperprior_checkpoint=args.hyperprior_checkpoint, mode=args.mode, sd_model=args.sd_model,
+                        t2v_model=args.t2v_model, preset=args.preset, captioner=args.captioner,
+                        device=_device(args.device))
     fps = info.fps
     target = None
     if args.bpp is not None:
@@ -126,7 +128,8 @@ def cmd_decode(args) -> int:
 
     total = parse(data).sequence_header.frame_count
     with tqdm(total=total, desc="decode", unit="frame", disable=None, file=sys.stderr, leave=False) as bar:
-        dec = decode(data, verify=args.verify, progress=bar.update)
+        dec = decode(data, verify=args.verify, progress=bar.update, sd_model=args.sd_model,
+                     t2v_model=args.t2v_model, device=_device(args.device))
     sh = dec.stream.sequence_header
     if args.md5:
         for i, p in enumerate(dec.pictures):
@@ -140,6 +143,12 @@ def cmd_decode(args) -> int:
             write_video(tmp, dec.pictures, fps, sh.matrix_coefficients, sh.colour_flags.full_range_flag)
         print(f"{args.output}: {len(dec.pictures)} frames {sh.width}x{sh.height}", file=sys.stderr)
     return 0
+
+
+def _device(name: str) -> str:
+    from ..generative import device
+
+    return device(name)
 
 
 def cmd_text(args) -> int:
@@ -193,7 +202,7 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     g.add_argument("--kbps", type=float, help="target kilobits per second (rate control)")
     g.add_argument("--keyframes", type=int, help="number of keyframes")
     g.add_argument("--interval", type=int, default=8, help="a keyframe every N frames (default 8)")
-    s.add_argument("--profile", choices=["blend", "rife"], default="rife", help="reconstruction profile")
+    s.add_argument("--profile", choices=["blend", "rife", "sd_lora"], default="rife", help="reconstruction profile")
     s.add_argument("--codec", choices=["av1", "avif", "webp", "png", "hyperprior"], default="av1")
     s.add_argument("--quality", type=int, help="AV1 CRF 0..63 (default 50) or AVIF/WebP quality 0..100")
     s.add_argument("--strategy", choices=STRATEGIES, default="feature", help="keyframe selection (default Eq. 1)")
@@ -207,6 +216,13 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
                    help="code at 1/N of the size (default: chosen by rate control, else 1)")
     s.add_argument("--metadata", action="store_true", help="write encoder/source metadata units")
     s.add_argument("--hyperprior-checkpoint", help="CompressAI bmshj2018-hyperprior weights (codec hyperprior)")
+    s.add_argument("--mode", choices=["it2v", "tt2v"], default="it2v")
+    s.add_argument("--sd-model", help="diffusers Stable Diffusion directory (profile sd_lora)")
+    s.add_argument("--t2v-model", help="diffusers text-to-video pipeline directory (mode tt2v)")
+    s.add_argument("--preset", type=int, choices=[0, 1, 2], default=0,
+                   help="sd_lora/tt2v steps: 0 = paper (100 LoRA steps, 50 sampling steps), 1 = 20/10, 2 = 4/3")
+    s.add_argument("--captioner", help="transformers image-to-text model (path or hub id): adds captions")
+    s.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     s.add_argument("--hash", choices=["span", "frame", "none"], default="span",
                    help="frame hashes: one MD5 for all frames (16 bytes), one per frame, or none")
     s.add_argument("--caption", help="a global caption")
@@ -226,6 +242,9 @@ def register(sub) -> None:
     s.add_argument("-o", "--output", help="OUT.y4m, OUT.mp4 or a directory for PNG frames")
     s.add_argument("--verify", action="store_true", help="check decoded frames against the frame hash unit")
     s.add_argument("--md5", action="store_true", help="print the MD5 of every decoded frame")
+    s.add_argument("--sd-model", help="Stable Diffusion directory for SD_LORA streams")
+    s.add_argument("--t2v-model", help="text-to-video pipeline directory for TT2V streams")
+    s.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     s.set_defaults(func=cmd_decode)
 
     s = sub.add_parser("text", help="code one caption: stdin -> stdout (CMVC-T1)")
