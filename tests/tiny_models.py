@@ -36,16 +36,22 @@ def tiny_vae():
                          norm_num_groups=4, sample_size=32)
 
 
+def tiny_scheduler():
+    from diffusers import DDIMScheduler
+
+    return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                         set_alpha_to_one=False)
+
+
 def tiny_sd(path: Path) -> Path:
-    from diffusers import DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4,
                                 out_channels=4, down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
                                 up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=16,
                                 attention_head_dim=2, norm_num_groups=4)
-    sched = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                          set_alpha_to_one=False)
+    sched = tiny_scheduler()
     pipe = StableDiffusionPipeline(vae=tiny_vae(), text_encoder=tiny_text_encoder(),
                                    tokenizer=tiny_clip_tokenizer(path / "_tok"), unet=unet, scheduler=sched,
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
@@ -54,15 +60,14 @@ def tiny_sd(path: Path) -> Path:
 
 
 def tiny_t2v(path: Path) -> Path:
-    from diffusers import DDIMScheduler, TextToVideoSDPipeline, UNet3DConditionModel
+    from diffusers import TextToVideoSDPipeline, UNet3DConditionModel
 
     torch.manual_seed(0)
     unet = UNet3DConditionModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4,
                                 out_channels=4, down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
                                 up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"), cross_attention_dim=16,
                                 attention_head_dim=4, norm_num_groups=4)
-    sched = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                          set_alpha_to_one=False)
+    sched = tiny_scheduler()
     pipe = TextToVideoSDPipeline(vae=tiny_vae(), text_encoder=tiny_text_encoder(),
                                  tokenizer=tiny_clip_tokenizer(path / "_tok2"), unet=unet, scheduler=sched)
     pipe.save_pretrained(path / "t2v")
