@@ -10,7 +10,7 @@ from cmvc.encoder import Caption, EncoderConfig, encode  # noqa: E402
 from cmvc.errors import CmvcError  # noqa: E402
 from cmvc.registry import ReconProfile, TextRole  # noqa: E402
 from cmvc.validate import validate  # noqa: E402
-import tiny_models  # noqa: E402
+from cmvc.generative import tiny as tiny_models  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -333,6 +333,13 @@ def ablation_tables(rows: list[dict]) -> str:
 def cmd_bench(args) -> int:
     clips = load_dataset(args.dataset, args.frames, args.resize64)
     out = Path(args.out)
+    if args.all:  # one command: RD results, plots and ablation tables
+        args.all = False
+        args.ablations = False
+        cmd_bench(args)
+        args.ablations = True
+        args.frames = min(args.frames, args.ablation_frames)
+        return cmd_bench(args)
     if args.ablations:
         jobs = ablation_jobs(clips)
     else:
@@ -365,6 +372,8 @@ def register(sub) -> None:
     s.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster ('local' starts one here)")
     s.add_argument("--resize64", action="store_true", help="resize to multiples of 64 as in the paper")
     s.add_argument("--ablations", action="store_true", help="produce the ablation tables instead")
+    s.add_argument("--all", action="store_true", help="RD results and plots, then the ablation tables")
+    s.add_argument("--ablation-frames", type=int, default=32, help="frames per clip for the ablations (with --all)")
     s.add_argument("--no-temporal", action="store_true", help="skip flicker/consistency/smoothness")
     s.add_argument("--cmvc-point", action="append", help='CMVC encoder settings as JSON, e.g. \'{"interval": 8}\'')
     s.add_argument("--peer", action="append", help="conventional codec point CODEC:Q, e.g. vvenc:63")

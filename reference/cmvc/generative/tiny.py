@@ -1,4 +1,4 @@
-"""Tiny randomly initialised models (a few thousand parameters) built from configs, saved with the
+"""Tiny randomly initialised models for tests, benchmarks and smoke tests: (a few thousand parameters) built from configs, saved with the
 libraries' own ``save_pretrained`` so that the real loading code runs on them."""
 import json
 from pathlib import Path
