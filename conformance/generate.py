@@ -20,15 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from cmvc.decode import decode
-from cmvc.encoder import Caption, EncoderConfig, encode
 from cmvc.keyframes import Colour, get_codec
 from cmvc.picture import Picture, span_md5
 from cmvc.registry import (CodecId, HashType, ModelRole, ParamCoding, Profile, ReconProfile, TextMethod, TextRole,
                            UnitType)
 from cmvc.syntax import (Av1Params, FrameHashUnit, HyperpriorParams, ImageParams, InterpFlags, InterpParamsUnit,
                          KeyframeUnit, MetadataUnit, ModelEntry, NoParams, PaddingUnit, TextUnit)
-from cmvc.syntax.descriptors import encode_leb128
-from cmvc.syntax.interp import encode_values, predict
+from cmvc.syntax.interp import encode_values
 from cmvc.write import StreamWriter, build_file_header, build_unit, make_sequence_header
 from cmvc.zoo import RIFE_V4
 
@@ -251,7 +249,6 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
     sh = ps.sequence_header
     eos = units[-1]
     body = lambda *us: _raw_stream(Profile.BASELINE, 10, list(us))  # noqa: E731
-    kf_units = units[1:4]
 
     def unit(t, payload, skippable=None):
         return build_unit(t, payload, skippable=skippable)

@@ -1,6 +1,4 @@
 """Encoder and decoder end to end (IT2V), weight fitting, keyframe selection, rate control."""
-import dataclasses
-from fractions import Fraction
 
 import numpy as np
 import pytest

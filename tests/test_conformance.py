@@ -1,11 +1,7 @@
 """Conformance suite: reproducible, passing, 100% covered; the external-decoder mode works."""
-import filecmp
 import json
-import subprocess
 import sys
-from pathlib import Path
 
-import pytest
 
 from cmvc.tools import conformance as C
 

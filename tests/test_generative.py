@@ -114,3 +114,15 @@ def test_clip_features_with_checkpoint(tmp_path, clip):
     assert f.shape == (5, 16) and np.isfinite(f).all()
     kf = select_keyframes(clip, 3, "feature", f"clip:{conf}:{ckpt}")
     assert kf[0] == 0 and kf[-1] == 4 and len(kf) == 3
+
+
+def test_cli_tt2v_end_to_end(models, tmp_path, testsrc_y4m, capsys):
+    from cmvc.tools.cli import main
+
+    out = tmp_path / "t.cmvc"
+    rc = main(["encode", str(testsrc_y4m), "-o", str(out), "--frames", "4", "--mode", "tt2v", "--t2v-model",
+               models["t2v"], "--preset", "2", "--caption", "a red car", "--json"])
+    assert rc == 0 and out.exists()
+    assert main(["decode", str(out), "-o", str(tmp_path / "o.y4m"), "--verify", "--t2v-model", models["t2v"]]) == 0
+    assert main(["decode", str(out), "-o", str(tmp_path / "o2.y4m")]) == 2  # no model given: E201, exit 2
+    assert "E201" in capsys.readouterr().err

@@ -53,7 +53,6 @@ def test_still_codecs_size_and_determinism(codec_id, testsrc_pics):
 
 @pytest.mark.parametrize("size", [(64, 48), (33, 17), (8, 6)])
 def test_av1_sequence_roundtrip(size, testsrc_pics):
-    from cmvc.tools.video import read_video
 
     pics = [Picture(p.y[: size[1], : size[0]].copy(), p.u[: (size[1] + 1) // 2, : (size[0] + 1) // 2].copy(),
                     p.v[: (size[1] + 1) // 2, : (size[0] + 1) // 2].copy()) for p in testsrc_pics[0][:4]]

@@ -1,9 +1,7 @@
 """§6 parsing: bit flips, truncations, garbage and level-busting inputs."""
 import io
-import random
 import tracemalloc
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

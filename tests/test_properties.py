@@ -1,6 +1,5 @@
 """Property tests: random valid parameters round-trip; mutations only yield the package's errors;
 validate and decode agree on validity."""
-import random
 import time
 
 import numpy as np
@@ -42,7 +41,6 @@ BASE = encode(pics_of(16, 12, 6, 1), EncoderConfig(profile="blend", codec="png",
 @given(st.lists(st.tuples(st.integers(0, len(BASE) - 1), st.integers(0, 255)), min_size=1, max_size=4), st.booleans())
 @settings(max_examples=150, deadline=None)
 def test_mutations_validate_and_decode_agree(edits, fix_crc):
-    from cmvc.parse import crc32
 
     b = bytearray(BASE)
     for pos, val in edits:

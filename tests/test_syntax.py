@@ -1,5 +1,4 @@
 """§4 syntax: every structure builds, parses back to the same object, and re-builds to the same bytes."""
-import io
 
 import pytest
 from hypothesis import given

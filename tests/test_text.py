@@ -11,7 +11,7 @@ from cmvc.errors import CmvcError
 from cmvc.registry import TextMethod
 from cmvc.text.t1 import decode_text, encode_text
 from cmvc.tools.build_t1 import split
-from independent_t1 import DecodeError, decode as independent_decode, load_model as independent_load
+from independent_t1 import decode as independent_decode, load_model as independent_load
 
 DATA = Path(__file__).parent / "data"
 MODEL_FILE = Path(T.__file__).resolve().parent.parent / "data" / "t1-v1.bin"

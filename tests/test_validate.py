@@ -1,9 +1,7 @@
 """§6.5 semantic checks: one case per rule, each with its code, offset and path."""
-import pytest
 
 import cmvc.syntax as S
-from cmvc.registry import CodecId, ModelRole, ParamCoding, Profile, ReconProfile, TextRole, UnitType
-from cmvc.syntax.interp import InterpFlags
+from cmvc.registry import CodecId, ModelRole, ParamCoding, Profile, ReconProfile, UnitType
 from cmvc.validate import validate
 from cmvc.write import StreamWriter, build_unit, make_sequence_header
 from streams import interp, kf, text

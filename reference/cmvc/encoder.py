@@ -9,7 +9,6 @@ Not normative: any encoder whose output conforms is a CMVC encoder.  Steps:
 from __future__ import annotations
 
 import dataclasses
-import json
 from fractions import Fraction
 from typing import Callable
 

@@ -74,7 +74,6 @@ class _Decoder:
         return self.model
 
     def decode(self, unit):
-        import torch
 
         p = unit.codec_params
         m = self._model(p)

@@ -30,7 +30,7 @@ def pack(pic: Picture) -> np.ndarray:
 
 def unpack(img: np.ndarray, width: int, height: int) -> Picture:
     cw, ch = (width + 1) // 2, (height + 1) // 2
-    return Picture(img[:height, :width].copy(), img[height:, :cw].copy(), img[height:, cw:].copy())
+    return Picture(img[:height, :width].copy(), img[height:height + ch, :cw].copy(), img[height:height + ch, cw:2 * cw].copy())
 
 
 def encode(pictures, quality: int = 0, colour=None):

@@ -357,7 +357,7 @@ def cmd_bench(args) -> int:
             w.writerows(rows)
         print((out / "ablations.md").read_text())
         return 0
-    summ = write_outputs(rows, out)
+    write_outputs(rows, out)
     print((out / "summary.md").read_text())
     print(f"wrote {out}/results.csv, results.json, summary.md and rd_*.png/svg", file=sys.stderr)
     return 0

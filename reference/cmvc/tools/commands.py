@@ -7,7 +7,7 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-from ..errors import CmvcError, error
+from ..errors import error
 
 
 class Progress:

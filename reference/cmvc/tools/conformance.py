@@ -13,7 +13,6 @@ import json
 import re
 import shlex
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -178,7 +177,7 @@ def coverage(root: Path) -> dict:
     import dataclasses as dc
 
     from ..parse import parse
-    from ..registry import REGISTRIES, UnitType
+    from ..registry import REGISTRIES
     from ..syntax import CODEC_PARAMS
     from . import specgen
 
