@@ -1,21 +1,45 @@
-"""Rate control: choose the keyframe interval and the keyframe codec's quality for a bit budget.
+"""Rate control: choose the coded size, the keyframe spacing and the keyframe quality for a bit budget.
 
-Keyframes dominate the rate, so trial-encoding only the keyframes predicts the stream size well.
-Starting from an interval of 8 frames (the best quality per bit measured on real clips), the encoder
-takes the best quality (lowest AV1 CRF / highest AVIF or WebP quality) whose keyframes fit the
-budget; if even the lowest quality does not fit, it spaces keyframes further apart; if the best
-quality fits with room to spare, it places them closer.
+Not normative.  Keyframes carry nearly all the bits, so trial-encoding only the keyframes predicts
+the size of a stream to a few bytes (:func:`fixed_bytes` adds the rest).  For every candidate
+coded size (``downscale``) and keyframe interval of a ladder, a binary search finds the best quality
+(lowest AV1 CRF, highest AVIF / WebP quality) whose keyframes fit the budget.  The candidates that
+fit are then compared by an estimate of the decoded quality: the decoded keyframes plus a sample of
+reconstructed inner frames (one per 8 frames of each segment, predicted weights, §7.4-7.5),
+upsampled to the output size (§7.8) and scored against the source with luma MS-SSIM (or PSNR),
+each sample weighted by the frames it stands for.  Along the interval ladder the estimate rises
+while wider spacing buys better keyframes and falls once the gaps are too long to interpolate; the
+search walks up from the smallest interval that fits and stops when the estimate has fallen twice.
+
+``evaluate=False`` skips the estimate (for reconstruction profiles too slow to sample, such as
+SD_LORA): then the interval closest to 8 frames (the best quality per bit measured on real clips)
+that fits is taken.
 """
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 
 from .errors import error
 from .keyframe_select import select_keyframes
-from .keyframes import CODEC_NAMES, get_codec
+from .keyframes import CODEC_NAMES, Colour, get_codec
 from .registry import CodecId
 
 UNIT_FRAMING = 3 + 4  # unit_type, flags, payload_size (1 byte below 128) and unit_crc
+LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+METRICS = ("ms-ssim", "psnr")
+SAMPLE_SPACING = 8  # one reconstructed inner frame is scored per this many inner frames of a segment
+
+
+@dataclasses.dataclass
+class Candidate:
+    """One operating point the search looked at."""
+
+    downscale: int
+    interval: int
+    quality: int
+    predicted_bytes: int
+    score: float | None = None  # estimated MS-SSIM (or PSNR, dB) of the decoded video
 
 
 @dataclasses.dataclass
@@ -23,19 +47,15 @@ class RatePlan:
     interval: int
     quality: int
     predicted_bytes: int
-    trials: int
+    trials: int  # keyframe trial encodes
+    downscale: int = 1
+    score: float | None = None
+    candidates: list[Candidate] = dataclasses.field(default_factory=list)
 
-
-def _keyframe_bytes(pics, cfg, interval: int, quality: int, cache: dict) -> int:
-    key = (interval, quality)
-    if key not in cache:
-        from .encoder import n_keyframes
-
-        c = dataclasses.replace(cfg, interval=interval, keyframes=None)
-        kf = select_keyframes(pics, n_keyframes(len(pics), c), cfg.strategy, cfg.feature, seed=cfg.seed)
-        coded = get_codec(CODEC_NAMES[cfg.codec]).encode([pics[i] for i in kf], quality)
-        cache[key] = sum(len(d) + 4 + UNIT_FRAMING for _, d in coded) + fixed_bytes(pics, cfg, kf)
-    return cache[key]
+    def apply(self, cfg):
+        """*cfg* (an :class:`~cmvc.encoder.EncoderConfig`) with this plan's interval, quality and size."""
+        return dataclasses.replace(cfg, interval=self.interval, quality=self.quality, downscale=self.downscale,
+                                   keyframes=None)
 
 
 def fixed_bytes(pics, cfg, kf: list[int]) -> int:
@@ -62,49 +82,195 @@ def fixed_bytes(pics, cfg, kf: list[int]) -> int:
     return n
 
 
-def plan(pics, cfg, target_bits: float) -> RatePlan:
-    codec = CODEC_NAMES[cfg.codec]
-    if cfg.downscale > 1:
-        from .resample import downsample
+class _Trials:
+    """Trial keyframe encodes at one coded size, cached by (interval, quality)."""
 
-        w, h = -(-pics[0].width // cfg.downscale), -(-pics[0].height // cfg.downscale)
-        pics = [downsample(p, w, h) for p in pics]
+    def __init__(self, pics, cfg, downscale: int, colour: Colour) -> None:
+        from .features import features
+
+        self.cfg = dataclasses.replace(cfg, downscale=downscale, keyframes=None)
+        self.downscale = downscale
+        self.colour = colour
+        w, h = -(-pics[0].width // downscale), -(-pics[0].height // downscale)
+        if downscale > 1:
+            from .resample import downsample
+
+            pics = [downsample(p, w, h) for p in pics]
+        self.pics = pics
+        self.codec = CODEC_NAMES[cfg.codec]
+        self.feats = features(pics, cfg.feature) if cfg.strategy == "feature" else None
+        self.kf: dict[int, list[int]] = {}
+        self.coded: dict[tuple[int, int], list] = {}
+        self.size: dict[tuple[int, int], int] = {}
+
+    def keyframes(self, interval: int) -> list[int]:
+        if interval not in self.kf:
+            from .encoder import n_keyframes
+
+            c = dataclasses.replace(self.cfg, interval=interval)
+            self.kf[interval] = select_keyframes(self.pics, n_keyframes(len(self.pics), c), self.cfg.strategy,
+                                                 self.cfg.feature, seed=self.cfg.seed, feats=self.feats)
+        return self.kf[interval]
+
+    def bytes(self, interval: int, quality: int) -> int:
+        key = (interval, quality)
+        if key not in self.size:
+            kf = self.keyframes(interval)
+            coded = get_codec(self.codec).encode([self.pics[i] for i in kf], quality, self.colour)
+            self.coded[key] = coded
+            self.size[key] = sum(len(d) + 4 + UNIT_FRAMING for _, d in coded) + fixed_bytes(self.pics, self.cfg, kf)
+        return self.size[key]
+
+
+def _qualities(codec: CodecId) -> list[int]:
     if codec == CodecId.AV1:
-        qualities = list(range(10, 64))  # CRF, best quality first
-    elif codec in (CodecId.AVIF, CodecId.WEBP):
-        qualities = list(range(95, -1, -5))
-    else:
-        raise error("E101", f"rate control supports av1, avif and webp keyframes, not {cfg.codec}")
-    budget = target_bits / 8
-    cache: dict = {}
-    t = len(pics)
+        return list(range(10, 64))  # CRF, best quality first
+    if codec in (CodecId.AVIF, CodecId.WEBP):
+        return list(range(95, -1, -5))
+    raise error("E101", f"rate control supports av1, avif and webp keyframes, not {codec.name.lower()}")
 
-    def best_quality(interval: int):
-        lo, hi = 0, len(qualities) - 1  # find the first (best) quality that fits
-        if _keyframe_bytes(pics, cfg, interval, qualities[hi], cache) > budget:
-            return None
+
+def _best_quality(tr: _Trials, interval: int, qualities: list[int], budget: float) -> int | None:
+    """The best quality whose keyframes fit *budget* bytes at *interval*, or None."""
+    lo, hi = 0, len(qualities) - 1
+    if tr.bytes(interval, qualities[hi]) > budget:
+        return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if tr.bytes(interval, qualities[mid]) <= budget:
+            hi = mid
+        else:
+            lo = mid + 1
+    return qualities[lo]
+
+
+def estimate_quality(src, tr: _Trials, interval: int, quality: int, metric: str = "ms-ssim", net=None) -> float:
+    """Estimated quality of the decoded video for trial (interval, quality): decoded keyframes and
+    sampled inner frames, reconstructed as a decoder would with the predicted weights."""
+    from .decode import reconstructor
+    from .fit import _reconstruct
+    from .quality import ms_ssim_frames, psnr_frames
+    from .registry import ReconProfile
+    from .syntax import KeyframeUnit, ModelEntry
+    from .syntax.interp import predict
+    from .write import make_sequence_header
+    from .zoo import RIFE_V4
+
+    kf = tr.keyframes(interval)
+    coded = tr.coded[(interval, quality)]
+    w, h = src[0].width, src[0].height
+    rife = tr.cfg.profile == "rife"
+    sh = make_sequence_header(w, h, len(src), kf, fps=(25, 1), coded_size=(tr.pics[0].width, tr.pics[0].height),
+                              recon_profile=ReconProfile.RIFE if rife else ReconProfile.BLEND,
+                              recon_model=0 if rife else 255, recon_param=tr.cfg.rife_scale if rife else 0,
+                              models=[ModelEntry(model_role=1, model_name=RIFE_V4.name,
+                                                 model_sha256=bytes.fromhex(RIFE_V4.sha256))] if rife else [],
+                              matrix_coefficients=tr.colour.matrix_coefficients, full_range=tr.colour.full_range)
+    dec = get_codec(tr.codec).decoder(sh)
+    kpics = [dec.decode(KeyframeUnit(frame_index=i, codec_id=tr.codec, codec_params=p, keyframe_data=d))
+             for i, (p, d) in zip(kf, coded)]
+    recon = reconstructor(sh, net)
+    top = 1 << tr.cfg.w_bits
+    out, idx, weight = list(kpics), list(kf), [1.0] * len(kf)
+    for s in range(len(kf) - 1):
+        n = kf[s + 1] - kf[s] - 1
+        if n <= 0:
+            continue
+        m = max(1, round(n / SAMPLE_SPACING))
+        js = [1 + ((2 * k + 1) * n) // (2 * m) for k in range(m)]
+        out += _reconstruct(recon, kpics[s], kpics[s + 1], [predict(j, n, tr.cfg.w_bits) for j in js], top)
+        idx += [kf[s] + j for j in js]
+        weight += [n / m] * m
+    if tr.downscale > 1:
+        from .resample import upsample
+
+        out = [upsample(p, w, h) for p in out]
+    ref = [src[i] for i in idx]
+    vals = ms_ssim_frames(out, ref) if metric == "ms-ssim" else psnr_frames(out, ref)
+    return sum(v * x for v, x in zip(vals, weight)) / sum(weight)
+
+
+def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = None, metric: str = "ms-ssim",
+         evaluate: bool | None = None, colour: Colour | None = None, net=None,
+         progress: Callable[[str], None] | None = None) -> RatePlan:
+    """The operating point for *target_bits* (see the module docstring).
+
+    *downscales*: coded sizes to consider (default: ``cfg.downscale`` only; pass e.g. ``(1, 2)`` to
+    let rate control choose).  *evaluate*: compare candidates by estimated quality (default: for the
+    BLEND and RIFE profiles).
+    """
+    if metric not in METRICS:
+        raise error("E101", f"unknown rate-control metric {metric!r} ({', '.join(METRICS)})")
+    if cfg.codec not in CODEC_NAMES:
+        raise error("E101", f"unknown codec {cfg.codec!r} ({', '.join(CODEC_NAMES)})")
+    qualities = _qualities(CODEC_NAMES[cfg.codec])
+    if evaluate is None:
+        evaluate = cfg.profile in ("blend", "rife")
+    downscales = tuple(downscales or (cfg.downscale,))
+    budget = target_bits / 8
+    t = len(pics)
+    ladder = sorted({min(i, t - 1) for i in LADDER if i < t - 1} | {max(1, t - 1)})
+    say = progress or (lambda msg: None)
+    cands: list[Candidate] = []
+    trials = 0
+    for ds in downscales:
+        if ds > 1 and min(-(-pics[0].width // ds), -(-pics[0].height // ds)) < 16:
+            continue
+        tr = _Trials(pics, cfg, ds, colour or Colour())
+        # smallest interval whose keyframes fit at the lowest quality (sizes fall as the interval grows)
+        lo, hi = 0, len(ladder) - 1
+        if tr.bytes(ladder[hi], qualities[-1]) > budget:
+            cands.append(Candidate(ds, ladder[hi], qualities[-1], tr.bytes(ladder[hi], qualities[-1])))
+            trials += len(tr.size)
+            continue
         while lo < hi:
             mid = (lo + hi) // 2
-            if _keyframe_bytes(pics, cfg, interval, qualities[mid], cache) <= budget:
+            if tr.bytes(ladder[mid], qualities[-1]) <= budget:
                 hi = mid
             else:
                 lo = mid + 1
-        return qualities[lo]
-
-    interval = min(8, t - 1)
-    q = best_quality(interval)
-    if q is None:  # too many bits even at the lowest quality: fewer keyframes
-        for interval in [12, 16, 24, 32, 48, 64, 96, 128, 256, 512, 1024]:
-            interval = min(interval, t - 1)
-            q = best_quality(interval)
-            if q is not None or interval == t - 1:
+        if not evaluate:
+            k = max(lo, min(range(len(ladder)), key=lambda i: abs(ladder[i] - 8)))
+            q = _best_quality(tr, ladder[k], qualities, budget)
+            while q == qualities[0] and k > lo:  # room to spare: closer keyframes while they fit
+                q2 = _best_quality(tr, ladder[k - 1], qualities, budget)
+                if q2 is None:
+                    break
+                k, q = k - 1, q2
+            if q is not None:
+                cands.append(Candidate(ds, ladder[k], q, tr.bytes(ladder[k], q)))
+            trials += len(tr.size)
+            continue
+        best: Candidate | None = None
+        worse = 0
+        seen: set[tuple[int, ...]] = set()
+        for interval in ladder[lo:]:
+            if tuple(tr.keyframes(interval)) in seen:  # same keyframes as a smaller interval
+                continue
+            seen.add(tuple(tr.keyframes(interval)))
+            q = _best_quality(tr, interval, qualities, budget)
+            if q is None:  # sizes are not strictly monotone in the interval: skip this one
+                continue
+            c = Candidate(ds, interval, q, tr.bytes(interval, q))
+            cands.append(c)
+            c.score = estimate_quality(pics, tr, interval, q, metric, net)
+            say(f"rate control: downscale {ds} interval {interval} quality {q}: {8 * c.predicted_bytes} bits, "
+                f"estimated {metric} {c.score:.4f}")
+            if best is None or c.score > best.score:
+                best, worse = c, 0
+            else:
+                worse += 1
+                if worse == 2:
+                    break
+            if q == qualities[0]:  # already the best quality: wider spacing can only lose
                 break
-        if q is None:
-            q = qualities[-1]
-    elif q == qualities[0]:  # room to spare: more keyframes
-        for smaller in [6, 4, 3, 2, 1]:
-            q2 = best_quality(smaller)
-            if q2 is None:
-                break
-            interval, q = smaller, q2
-    return RatePlan(interval, q, _keyframe_bytes(pics, cfg, interval, q, cache), len(cache))
+        trials += len(tr.size)
+    fitting = [c for c in cands if c.predicted_bytes <= budget]
+    if not fitting:  # nothing fits: the fewest bits
+        chosen = min(cands, key=lambda c: c.predicted_bytes)
+    elif evaluate:
+        chosen = max(fitting, key=lambda c: c.score)
+    else:
+        chosen = min(fitting, key=lambda c: (abs(c.interval - 8), c.downscale))
+    return RatePlan(chosen.interval, chosen.quality, chosen.predicted_bytes, trials, chosen.downscale, chosen.score,
+                    cands)

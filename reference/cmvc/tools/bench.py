@@ -32,8 +32,10 @@ import numpy as np
 
 PEER_POINTS = [("vvenc", 63), ("vvenc", 52), ("vvenc", 47), ("vvenc", 42), ("x264", 51), ("x264", 45),
                ("x265", 51), ("x265", 45), ("svtav1", 63), ("svtav1", 55)]
-CMVC_POINTS = [{"interval": 32, "quality": 63}, {"interval": 16, "quality": 63}, {"interval": 8, "quality": 63},
-               {"interval": 8, "quality": 55}, {"interval": 8, "quality": 45}]
+# CMVC operating points: rate-controlled (coded size, keyframe interval and CRF chosen by
+# cmvc.rate_control) to multiples of the bits vvenc spends at QP 63 on the same clip; a point may
+# also give "bpp", or fixed encoder settings such as {"interval": 8, "quality": 55}.
+CMVC_POINTS = [{"rate": r} for r in (0.35, 0.5, 0.75, 1.0, 1.5, 2.5)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,8 +106,20 @@ def run_job(job: Job) -> dict[str, Any]:
         from ..encoder import EncoderConfig, encode
         from ..keyframes import Colour
 
+        colour = Colour(info.matrix_coefficients, info.full_range)
+        target = params.pop("bpp", None)
+        if target is not None:
+            target *= pics[0].width * pics[0].height * len(pics)
+        if "rate" in params:
+            target = params.pop("rate") * run_peer(vvenc(63), pics, fps)[0]
         cfg = EncoderConfig(**_cmvc_params(params))
-        res = encode(pics, cfg, fps=fps, colour=Colour(info.matrix_coefficients, info.full_range))
+        if target is not None:
+            from ..rate_control import plan
+
+            p = plan(pics, cfg, target, downscales=(1, 2), colour=colour)
+            cfg = p.apply(cfg)
+            row.update(target_bits=target, downscale=p.downscale, interval=p.interval, quality=p.quality)
+        res = encode(pics, cfg, fps=fps, colour=colour)
         bits, dec = 8 * len(res.data), res.decoded
         row["keyframes"] = len(res.keyframes)
         row["fit_winner"] = json.dumps(res.fit_stats["winner"], sort_keys=True)
@@ -276,7 +290,9 @@ def write_outputs(rows: list[dict], out: Path, title: str = "CMVC benchmark") ->
     lines += ["", "| clip | codec point | bits | bpp | PSNR-Y | MS-SSIM | VMAF | flicker | consistency | smoothness |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r["clip"], r["codec"], r["bits"])):
-        lines.append(f"| {r['clip']} | {r['label']} | {r['bits']} | {r['bpp']:.5f} | {r['psnr_y']:.2f} | {r['ms_ssim']:.4f} | "
+        label = r["label"] + (f" (downscale {r['downscale']}, interval {r['interval']}, CRF {r['quality']})"
+                              if "downscale" in r and r.get("downscale") == r.get("downscale") else "")
+        lines.append(f"| {r['clip']} | {label} | {r['bits']} | {r['bpp']:.5f} | {r['psnr_y']:.2f} | {r['ms_ssim']:.4f} | "
                      f"{r['vmaf']:.2f} | {r.get('flicker', float('nan')):.2f} | {r.get('consistency', float('nan')):+.4f} | "
                      f"{r.get('smoothness', float('nan')):.4f} |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")

@@ -86,10 +86,14 @@ def cmd_encode(args) -> int:
     if target is not None:
         from ..rate_control import plan
 
-        rp = plan(pics, cfg, target)
-        cfg.interval, cfg.quality, cfg.keyframes = rp.interval, rp.quality, None
-        print(f"rate control: interval {rp.interval}, quality {rp.quality} ({rp.trials} trial encodes, "
-              f"predicted {8 * rp.predicted_bytes} bits for a target of {target:.0f})", file=sys.stderr)
+        rp = plan(pics, cfg, target, downscales=(args.downscale,) if args.downscale else (1, 2), metric=args.rc_metric,
+                  colour=Colour(info.matrix_coefficients, info.full_range),
+                  progress=(lambda m: print(m, file=sys.stderr)) if args.verbose else None)
+        cfg = rp.apply(cfg)
+        est = "" if rp.score is None else f", estimated {args.rc_metric} {rp.score:.4f}"
+        print(f"rate control: downscale {rp.downscale}, interval {rp.interval}, quality {rp.quality} "
+              f"({len(rp.candidates)} candidates, {rp.trials} trial encodes; predicted {8 * rp.predicted_bytes} bits "
+              f"for a target of {target:.0f}{est})", file=sys.stderr)
     res = encode(pics, cfg, fps=Fraction(fps), colour=Colour(info.matrix_coefficients, info.full_range), progress=prog)
     prog.close()
     write_atomic(args.output, res.data)
@@ -214,6 +218,9 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--downscale", type=int, default=None,
                    help="code at 1/N of the size (default: chosen by rate control, else 1)")
+    s.add_argument("--rc-metric", choices=["ms-ssim", "psnr"], default="ms-ssim",
+                   help="quality estimate by which rate control compares operating points")
+    s.add_argument("--verbose", action="store_true", help="report every operating point rate control tries")
     s.add_argument("--metadata", action="store_true", help="write encoder/source metadata units")
     s.add_argument("--hyperprior-checkpoint", help="CompressAI bmshj2018-hyperprior weights (codec hyperprior)")
     s.add_argument("--mode", choices=["it2v", "tt2v"], default="it2v")

@@ -16,31 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..picture import Picture
-
-
-def psnr_y(a: list[Picture], b: list[Picture]) -> float:
-    """Mean over frames of the luma PSNR (dB), a frame's PSNR capped at 100."""
-    vals = []
-    for x, y in zip(a, b):
-        m = float(np.mean((x.y.astype(np.float64) - y.y.astype(np.float64)) ** 2))
-        vals.append(100.0 if m == 0 else min(100.0, 10 * math.log10(255 ** 2 / m)))
-    return float(np.mean(vals))
-
-
-def ms_ssim_y(a: list[Picture], b: list[Picture]) -> float:
-    """Mean MS-SSIM of luma; the Gaussian window is 11 when the smaller side exceeds 160, else 7
-    (5 scales need a side larger than (win - 1) * 16)."""
-    import torch
-    from pytorch_msssim import ms_ssim
-
-    side = min(a[0].height, a[0].width)
-    win = 11 if side > 160 else 7 if side > 96 else 3
-    vals = []
-    for k in range(0, len(a), 16):
-        x = torch.from_numpy(np.stack([p.y for p in a[k:k + 16]]).astype(np.float32))[:, None]
-        y = torch.from_numpy(np.stack([p.y for p in b[k:k + 16]]).astype(np.float32))[:, None]
-        vals += ms_ssim(x, y, data_range=255, size_average=False, win_size=win).tolist()
-    return float(np.mean(vals))
+from ..quality import ms_ssim_y, psnr_y  # re-exported: the metrics of the evaluation
 
 
 def ffmpeg_exe() -> str:

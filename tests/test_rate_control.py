@@ -1,0 +1,69 @@
+"""cmvc.rate_control: operating points that fit a bit budget, chosen by estimated quality."""
+import dataclasses
+
+import pytest
+
+from cmvc.encoder import EncoderConfig, encode
+from cmvc.errors import CmvcError
+from cmvc.keyframes import Colour
+from cmvc.parse import parse
+from cmvc.quality import ms_ssim_y
+from cmvc.rate_control import _Trials, estimate_quality, plan
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    from conftest import make_testsrc
+
+    from cmvc.tools.video import read_video
+
+    return read_video(make_testsrc(tmp_path_factory.mktemp("rc") / "t.y4m", 96, 64, 24))[0]
+
+
+def test_plan_fits_and_takes_the_best_estimate(clip):
+    cfg = EncoderConfig(profile="blend", fit="none")
+    budget = 8 * 1400
+    p = plan(clip, cfg, budget, downscales=(1, 2))
+    assert {c.downscale for c in p.candidates} == {1, 2}
+    fitting = [c for c in p.candidates if c.predicted_bytes * 8 <= budget]
+    assert fitting and all(c.score is not None for c in fitting)
+    assert p.score == max(c.score for c in fitting)
+    assert 8 * p.predicted_bytes <= budget
+    res = encode(clip, p.apply(cfg))
+    assert 8 * len(res.data) <= budget * 1.05
+    sh = parse(res.data).sequence_header
+    assert (sh.coded_width, sh.coded_height) == (-(-96 // p.downscale), -(-64 // p.downscale))
+    assert len(res.keyframes) == len(set(res.keyframes))
+
+
+def test_estimate_follows_quality_and_predicts_the_encode(clip):
+    cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
+    tr = _Trials(clip, cfg, 1, Colour())
+    tr.bytes(4, 20), tr.bytes(4, 63)
+    good, bad = estimate_quality(clip, tr, 4, 20), estimate_quality(clip, tr, 4, 63)
+    assert good > bad
+    real = ms_ssim_y(encode(clip, dataclasses.replace(cfg, interval=4, quality=20)).decoded, clip)
+    assert abs(good - real) < 0.05
+    assert estimate_quality(clip, tr, 4, 20, metric="psnr") > estimate_quality(clip, tr, 4, 63, metric="psnr")
+
+
+def test_plan_without_estimate_prefers_interval_8(clip):
+    cfg = EncoderConfig(profile="blend", fit="none")
+    p = plan(clip, cfg, 8 * 3000, evaluate=False)
+    assert p.score is None and p.downscale == 1
+    assert p.interval <= 8 and 8 * p.predicted_bytes <= 8 * 3000
+
+
+def test_plan_tiny_budget_gives_fewest_bits(clip):
+    p = plan(clip, EncoderConfig(profile="blend", fit="none"), 8, downscales=(1,))
+    assert p.predicted_bytes == min(c.predicted_bytes for c in p.candidates)
+    assert p.interval == len(clip) - 1
+
+
+def test_plan_bad_arguments(clip):
+    with pytest.raises(CmvcError) as e:
+        plan(clip, EncoderConfig(), 1e4, metric="vmaf")
+    assert e.value.code == "E101"
+    with pytest.raises(CmvcError) as e:
+        plan(clip, EncoderConfig(codec="png"), 1e4)
+    assert e.value.code == "E101"
