@@ -3,14 +3,13 @@
     python benchmarks/rd_vs_peers.py [--frames 64] [--clips carphone_pristine.mp4 bikes.mp4] [--json out.json]
 
 For each clip: vvenc QP 63 (and QP 52), x265 QP 51, SVT-AV1 CRF 63; CMVC (RIFE, AV1 keyframes)
-rate-controlled to 0.5x the bits of vvenc QP 63, to 0.75x the bits of SVT-AV1 CRF 63, and to the
+rate-controlled (coded size, keyframe strategy, interval and CRF chosen by cmvc.rate_control) to 0.5x the bits of vvenc QP 63, to 0.75x the bits of SVT-AV1 CRF 63, and to the
 bits of vvenc QP 63.  Prints bits, bpp, PSNR-Y, MS-SSIM, VMAF, the issue's targets with met/not met,
 and RIFE decoding speed at 416x240 as a ratio to ffmpeg decoding the vvenc stream.
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import subprocess
@@ -30,11 +29,14 @@ from cmvc.tools.peers import run_peer, svtav1, vvenc, x265
 from cmvc.tools.video import read_video, write_y4m
 
 
-def cmvc_at(pics, info, target_bits, **kw):
-    cfg = EncoderConfig(strategy=kw.get("strategy", "feature"), fit=kw.get("fit", "search"))
-    p = plan(pics, cfg, target_bits)
-    cfg = dataclasses.replace(cfg, interval=p.interval, quality=p.quality)
-    res = encode(pics, cfg, fps=Fraction(info.fps), colour=Colour(info.matrix_coefficients, info.full_range))
+def cmvc_at(pics, info, target_bits, fit: str = "search"):
+    """CMVC rate-controlled to *target_bits*: coded size, keyframe strategy, interval and CRF chosen by
+    cmvc.rate_control (as `cmvc encode --bpp` does)."""
+    colour = Colour(info.matrix_coefficients, info.full_range)
+    cfg = EncoderConfig(fit=fit)
+    p = plan(pics, cfg, target_bits, downscales=(1, 2), strategies=("feature", "uniform"), colour=colour)
+    cfg = p.apply(cfg)
+    res = encode(pics, cfg, fps=Fraction(info.fps), colour=colour)
     return 8 * len(res.data), res, cfg
 
 
@@ -87,6 +89,7 @@ def main() -> int:
                               ("cmvc@1.0x-vvenc63", rows["vvenc-qp63"]["bits"])):
             bits, res, cfg = cmvc_at(pics, info, target)
             rows[label] = {"bits": bits, "bpp": bits / px, "interval": cfg.interval, "crf": cfg.quality,
+                           "downscale": cfg.downscale, "strategy": cfg.strategy,
                            **all_metrics(res.decoded, pics, fps)}
         v, s = rows["vvenc-qp63"], rows["svtav1-crf63"]
         c1, c2 = rows["cmvc@0.5x-vvenc63"], rows["cmvc@0.75x-svtav1"]
@@ -101,7 +104,8 @@ def main() -> int:
         print(f"\n{clip}: {len(pics)} frames {info.width}x{info.height}")
         print(f"{'codec':<20} {'bits':>8} {'bpp':>9} {'PSNR-Y':>7} {'MS-SSIM':>8} {'VMAF':>6}  settings")
         for k, r in rows.items():
-            extra = f"interval {r['interval']} crf {r['crf']}" if "interval" in r else ""
+            extra = (f"{r['strategy']} keyframes, downscale {r['downscale']}, interval {r['interval']}, crf {r['crf']}"
+                     if "interval" in r else "")
             print(f"{k:<20} {r['bits']:>8} {r['bpp']:>9.5f} {r['psnr_y']:>7.2f} {r['ms_ssim']:>8.4f} {r['vmaf']:>6.2f}  {extra}")
         for k, ok in targets.items():
             print(f"  target {k}: {'met' if ok else 'NOT met'}")

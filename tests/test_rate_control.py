@@ -67,3 +67,29 @@ def test_plan_bad_arguments(clip):
     with pytest.raises(CmvcError) as e:
         plan(clip, EncoderConfig(codec="png"), 1e4)
     assert e.value.code == "E101"
+
+
+def test_plan_compares_strategies(clip):
+    cfg = EncoderConfig(profile="blend", fit="none")
+    p = plan(clip, cfg, 8 * 1400, strategies=("feature", "uniform"))
+    assert {c.strategy for c in p.candidates} == {"feature", "uniform"}
+    assert p.apply(cfg).strategy == p.strategy
+    assert p.score == max(c.score for c in p.candidates if c.score is not None and 8 * c.predicted_bytes <= 8 * 1400)
+
+
+def test_cli_bpp_reports_the_plan(tmp_path, capsys):
+    import json
+
+    from conftest import make_testsrc
+
+    from cmvc.tools.cli import main
+
+    src = make_testsrc(tmp_path / "s.y4m", 96, 64, 16)
+    target_bpp = 8 * 1200 / (96 * 64 * 16)
+    assert main(["encode", str(src), "-o", str(tmp_path / "o.cmvc"), "--bpp", str(target_bpp), "--profile", "blend",
+                 "--fit", "none", "--verbose", "--json"]) == 0
+    cap = capsys.readouterr()
+    rep = json.loads(cap.out)
+    assert rep["achieved_vs_target"] <= 1.05
+    assert "rate control:" in cap.err and "estimated ms-ssim" in cap.err
+    assert rep["settings"]["strategy"] in ("feature", "uniform") and rep["settings"]["downscale"] in (1, 2)

@@ -2,8 +2,9 @@
 
 Not normative.  Keyframes carry nearly all the bits, so trial-encoding only the keyframes predicts
 the size of a stream to a few bytes (:func:`fixed_bytes` adds the rest).  For every candidate
-coded size (``downscale``) and keyframe interval of a ladder, a binary search finds the best quality
-(lowest AV1 CRF, highest AVIF / WebP quality) whose keyframes fit the budget.  The candidates that
+coded size (``downscale``), keyframe selection strategy (paper Eq. 1 or evenly spaced) and keyframe
+interval of a ladder, a binary search finds the best quality (lowest AV1 CRF, highest AVIF / WebP
+quality) whose keyframes fit the budget.  The candidates that
 fit are then compared by an estimate of the decoded quality: the decoded keyframes plus a sample of
 reconstructed inner frames (one per 8 frames of each segment, predicted weights, §7.4-7.5),
 upsampled to the output size (§7.8) and scored against the source with luma MS-SSIM (or PSNR),
@@ -40,6 +41,7 @@ class Candidate:
     quality: int
     predicted_bytes: int
     score: float | None = None  # estimated MS-SSIM (or PSNR, dB) of the decoded video
+    strategy: str = "feature"
 
 
 @dataclasses.dataclass
@@ -51,11 +53,12 @@ class RatePlan:
     downscale: int = 1
     score: float | None = None
     candidates: list[Candidate] = dataclasses.field(default_factory=list)
+    strategy: str = "feature"
 
     def apply(self, cfg):
-        """*cfg* (an :class:`~cmvc.encoder.EncoderConfig`) with this plan's interval, quality and size."""
+        """*cfg* (an :class:`~cmvc.encoder.EncoderConfig`) with this plan's interval, quality, size and strategy."""
         return dataclasses.replace(cfg, interval=self.interval, quality=self.quality, downscale=self.downscale,
-                                   keyframes=None)
+                                   strategy=self.strategy, keyframes=None)
 
 
 def fixed_bytes(pics, cfg, kf: list[int]) -> int:
@@ -85,10 +88,11 @@ def fixed_bytes(pics, cfg, kf: list[int]) -> int:
 class _Trials:
     """Trial keyframe encodes at one coded size, cached by (interval, quality)."""
 
-    def __init__(self, pics, cfg, downscale: int, colour: Colour) -> None:
+    def __init__(self, pics, cfg, downscale: int, colour: Colour, strategy: str | None = None) -> None:
         from .features import features
 
-        self.cfg = dataclasses.replace(cfg, downscale=downscale, keyframes=None)
+        self.cfg = dataclasses.replace(cfg, downscale=downscale, keyframes=None, strategy=strategy or cfg.strategy)
+        cfg = self.cfg
         self.downscale = downscale
         self.colour = colour
         w, h = -(-pics[0].width // downscale), -(-pics[0].height // downscale)
@@ -190,13 +194,15 @@ def estimate_quality(src, tr: _Trials, interval: int, quality: int, metric: str 
     return sum(v * x for v, x in zip(vals, weight)) / sum(weight)
 
 
-def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = None, metric: str = "ms-ssim",
+def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = None,
+         strategies: Sequence[str] | None = None, metric: str = "ms-ssim",
          evaluate: bool | None = None, colour: Colour | None = None, net=None,
          progress: Callable[[str], None] | None = None) -> RatePlan:
     """The operating point for *target_bits* (see the module docstring).
 
     *downscales*: coded sizes to consider (default: ``cfg.downscale`` only; pass e.g. ``(1, 2)`` to
-    let rate control choose).  *evaluate*: compare candidates by estimated quality (default: for the
+    let rate control choose).  *strategies*: keyframe selection strategies to consider (default:
+    ``cfg.strategy`` only; e.g. ``("feature", "uniform")``: Eq. 1 against evenly spaced keyframes).  *evaluate*: compare candidates by estimated quality (default: for the
     BLEND and RIFE profiles).
     """
     if metric not in METRICS:
@@ -207,20 +213,21 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
     if evaluate is None:
         evaluate = cfg.profile in ("blend", "rife")
     downscales = tuple(downscales or (cfg.downscale,))
+    strategies = tuple(strategies or (cfg.strategy,)) if evaluate else (cfg.strategy,)
     budget = target_bits / 8
     t = len(pics)
     ladder = sorted({min(i, t - 1) for i in LADDER if i < t - 1} | {max(1, t - 1)})
     say = progress or (lambda msg: None)
     cands: list[Candidate] = []
     trials = 0
-    for ds in downscales:
+    for ds, strategy in [(d, st) for d in downscales for st in strategies]:
         if ds > 1 and min(-(-pics[0].width // ds), -(-pics[0].height // ds)) < 16:
             continue
-        tr = _Trials(pics, cfg, ds, colour or Colour())
+        tr = _Trials(pics, cfg, ds, colour or Colour(), strategy)
         # smallest interval whose keyframes fit at the lowest quality (sizes fall as the interval grows)
         lo, hi = 0, len(ladder) - 1
         if tr.bytes(ladder[hi], qualities[-1]) > budget:
-            cands.append(Candidate(ds, ladder[hi], qualities[-1], tr.bytes(ladder[hi], qualities[-1])))
+            cands.append(Candidate(ds, ladder[hi], qualities[-1], tr.bytes(ladder[hi], qualities[-1]), None, strategy))
             trials += len(tr.size)
             continue
         while lo < hi:
@@ -238,7 +245,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
                     break
                 k, q = k - 1, q2
             if q is not None:
-                cands.append(Candidate(ds, ladder[k], q, tr.bytes(ladder[k], q)))
+                cands.append(Candidate(ds, ladder[k], q, tr.bytes(ladder[k], q), None, strategy))
             trials += len(tr.size)
             continue
         best: Candidate | None = None
@@ -251,10 +258,10 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
             q = _best_quality(tr, interval, qualities, budget)
             if q is None:  # sizes are not strictly monotone in the interval: skip this one
                 continue
-            c = Candidate(ds, interval, q, tr.bytes(interval, q))
+            c = Candidate(ds, interval, q, tr.bytes(interval, q), None, strategy)
             cands.append(c)
             c.score = estimate_quality(pics, tr, interval, q, metric, net)
-            say(f"rate control: downscale {ds} interval {interval} quality {q}: {8 * c.predicted_bytes} bits, "
+            say(f"rate control: {strategy} keyframes, downscale {ds}, interval {interval}, quality {q}: {8 * c.predicted_bytes} bits, "
                 f"estimated {metric} {c.score:.4f}")
             if best is None or c.score > best.score:
                 best, worse = c, 0
@@ -273,4 +280,4 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
     else:
         chosen = min(fitting, key=lambda c: (abs(c.interval - 8), c.downscale))
     return RatePlan(chosen.interval, chosen.quality, chosen.predicted_bytes, trials, chosen.downscale, chosen.score,
-                    cands)
+                    cands, chosen.strategy)

@@ -116,9 +116,11 @@ def run_job(job: Job) -> dict[str, Any]:
         if target is not None:
             from ..rate_control import plan
 
-            p = plan(pics, cfg, target, downscales=(1, 2), colour=colour)
+            strategies = (cfg.strategy,) if "strategy" in params else ("feature", "uniform")
+            p = plan(pics, cfg, target, downscales=(1, 2), strategies=strategies, colour=colour)
             cfg = p.apply(cfg)
-            row.update(target_bits=target, downscale=p.downscale, interval=p.interval, quality=p.quality)
+            row.update(target_bits=target, downscale=p.downscale, interval=p.interval, quality=p.quality,
+                       strategy=p.strategy)
         res = encode(pics, cfg, fps=fps, colour=colour)
         bits, dec = 8 * len(res.data), res.decoded
         row["keyframes"] = len(res.keyframes)
@@ -290,7 +292,7 @@ def write_outputs(rows: list[dict], out: Path, title: str = "CMVC benchmark") ->
     lines += ["", "| clip | codec point | bits | bpp | PSNR-Y | MS-SSIM | VMAF | flicker | consistency | smoothness |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r["clip"], r["codec"], r["bits"])):
-        label = r["label"] + (f" (downscale {r['downscale']}, interval {r['interval']}, CRF {r['quality']})"
+        label = r["label"] + (f" ({r['strategy']}, downscale {r['downscale']}, interval {r['interval']}, CRF {r['quality']})"
                               if "downscale" in r and r.get("downscale") == r.get("downscale") else "")
         lines.append(f"| {r['clip']} | {label} | {r['bits']} | {r['bpp']:.5f} | {r['psnr_y']:.2f} | {r['ms_ssim']:.4f} | "
                      f"{r['vmaf']:.2f} | {r.get('flicker', float('nan')):.2f} | {r.get('consistency', float('nan')):+.4f} | "

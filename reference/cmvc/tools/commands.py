@@ -68,7 +68,7 @@ def cmd_encode(args) -> int:
     for c in caps:
         if c.end < 0:
             c.end = len(pics) - 1
-    cfg = EncoderConfig(keyframes=args.keyframes, interval=args.interval, strategy=args.strategy,
+    cfg = EncoderConfig(keyframes=args.keyframes, interval=args.interval, strategy=args.strategy or "feature",
                         feature=args.features, codec=args.codec, quality=args.quality, profile=args.profile,
                         rife_scale=args.rife_scale, w_bits=args.w_bits, fit=args.fit, lam=args.lam, captions=caps,
                         seed=args.seed, source_name=Path(args.input).name, write_hash=args.hash != "none",
@@ -87,11 +87,13 @@ def cmd_encode(args) -> int:
         from ..rate_control import plan
 
         rp = plan(pics, cfg, target, downscales=(args.downscale,) if args.downscale else (1, 2), metric=args.rc_metric,
+                  strategies=(args.strategy,) if args.strategy else ("feature", "uniform"),
                   colour=Colour(info.matrix_coefficients, info.full_range),
                   progress=(lambda m: print(m, file=sys.stderr)) if args.verbose else None)
         cfg = rp.apply(cfg)
         est = "" if rp.score is None else f", estimated {args.rc_metric} {rp.score:.4f}"
-        print(f"rate control: downscale {rp.downscale}, interval {rp.interval}, quality {rp.quality} "
+        print(f"rate control: {rp.strategy} keyframes, downscale {rp.downscale}, interval {rp.interval}, "
+              f"quality {rp.quality} "
               f"({len(rp.candidates)} candidates, {rp.trials} trial encodes; predicted {8 * rp.predicted_bytes} bits "
               f"for a target of {target:.0f}{est})", file=sys.stderr)
     res = encode(pics, cfg, fps=Fraction(fps), colour=Colour(info.matrix_coefficients, info.full_range), progress=prog)
@@ -209,7 +211,9 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--profile", choices=["blend", "rife", "sd_lora"], default="rife", help="reconstruction profile")
     s.add_argument("--codec", choices=["av1", "avif", "webp", "png", "hyperprior"], default="av1")
     s.add_argument("--quality", type=int, help="AV1 CRF 0..63 (default 50) or AVIF/WebP quality 0..100")
-    s.add_argument("--strategy", choices=STRATEGIES, default="feature", help="keyframe selection (default Eq. 1)")
+    s.add_argument("--strategy", choices=STRATEGIES, default=None,
+                   help="keyframe selection (default: Eq. 1 'feature'; with --bpp/--kbps rate control compares "
+                        "'feature' and 'uniform')")
     s.add_argument("--features", default="thumbnail", help="thumbnail (offline default) or clip:ARCH:CHECKPOINT")
     s.add_argument("--fit", choices=FIT_METHODS, default="search", help="w fitting method")
     s.add_argument("--lam", type=float, default=1000.0, help="lambda of D + lambda R")

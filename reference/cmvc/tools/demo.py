@@ -63,7 +63,8 @@ def cmd_demo(args) -> int:
     t_enc = t_dec = 0.0
     for share in args.shares:
         cfg = EncoderConfig(profile=args.profile, source_name=src.name)
-        p = plan(pics, cfg, share * vbits, downscales=(1, 2), colour=Colour(info.matrix_coefficients, info.full_range))
+        p = plan(pics, cfg, share * vbits, downscales=(1, 2), strategies=("feature", "uniform"),
+                 colour=Colour(info.matrix_coefficients, info.full_range))
         cfg = p.apply(cfg)
         prog = Progress()
         t0 = time.perf_counter()
