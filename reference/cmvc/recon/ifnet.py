@@ -58,26 +58,45 @@ class IFBlock(nn.Module):
         self.convblock = nn.Sequential(*[ResConv(c) for _ in range(8)])
         self.lastconv = nn.Sequential(nn.ConvTranspose2d(c, 4 * 13, 4, 2, 1), nn.PixelShuffle(2))
 
-    def forward(self, x: torch.Tensor, flow: torch.Tensor | None, scale: float):
+    def forward(self, parts: list[torch.Tensor], flow: torch.Tensor | None, scale: float):
+        """*parts* are the input's channel groups; resampling each before concatenating gives the same
+        values as resampling their concatenation (bilinear resampling works channel by channel) and
+        moves far less memory.  A group expanded from one batch item is resampled once."""
         if scale != 1:
-            x = F.interpolate(x, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
+            parts = [_down(p, scale) for p in parts]
         if flow is not None:
             if scale != 1:
                 flow = F.interpolate(flow, scale_factor=1.0 / scale, mode="bilinear", align_corners=False) / scale
-            x = torch.cat((x, flow), 1)
+            parts = [*parts, flow]
+        x = torch.cat(parts, 1).contiguous(memory_format=torch.channels_last)  # the convolutions' layout
         tmp = self.lastconv(self.convblock(self.conv0(x)))
         if scale != 1:
             tmp = F.interpolate(tmp, scale_factor=scale, mode="bilinear", align_corners=False)
         return tmp[:, :4] * scale, tmp[:, 4:5], tmp[:, 5:]
 
 
+def _down(x: torch.Tensor, scale: float) -> torch.Tensor:
+    if x.shape[0] > 1 and x.stride(0) == 0:
+        return _down(x[:1], scale).expand(x.shape[0], -1, -1, -1)
+    return F.interpolate(x, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
+
+
+_GRIDS: dict = {}
+
+
+def _grid(h: int, w: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    key = (h, w, dtype, device)
+    if key not in _GRIDS:
+        gy, gx = torch.meshgrid(torch.linspace(-1.0, 1.0, h, dtype=dtype, device=device),
+                                torch.linspace(-1.0, 1.0, w, dtype=dtype, device=device), indexing="ij")
+        norm = torch.tensor([(w - 1.0) / 2.0, (h - 1.0) / 2.0], dtype=dtype, device=device).view(1, 2, 1, 1)
+        _GRIDS[key] = (torch.stack((gx, gy), 0).unsqueeze(0), norm)
+    return _GRIDS[key]
+
+
 def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Backward warp: sample x at (position + flow), bilinear, border padding."""
-    n, _, h, w = flow.shape
-    gy, gx = torch.meshgrid(torch.linspace(-1.0, 1.0, h, dtype=flow.dtype, device=flow.device),
-                            torch.linspace(-1.0, 1.0, w, dtype=flow.dtype, device=flow.device), indexing="ij")
-    grid = torch.stack((gx, gy), 0).unsqueeze(0)
-    norm = torch.tensor([(w - 1.0) / 2.0, (h - 1.0) / 2.0], dtype=flow.dtype, device=flow.device).view(1, 2, 1, 1)
+    grid, norm = _grid(flow.shape[2], flow.shape[3], flow.dtype, flow.device)
     g = (grid + flow / norm).permute(0, 2, 3, 1)
     return F.grid_sample(x, g, mode="bilinear", padding_mode="border", align_corners=True)
 
@@ -108,10 +127,10 @@ class IFNet(nn.Module):
             blk = getattr(self, f"block{i}")
             s = s / scale
             if flow is None:
-                flow, mask, feat = blk(torch.cat((img0, img1, f0, f1, ts), 1), None, s)
+                flow, mask, feat = blk([img0, img1, f0, f1, ts], None, s)
             else:
                 wf0, wf1 = warp(f0, flow[:, :2]), warp(f1, flow[:, 2:4])
-                fd, mask, feat = blk(torch.cat((wi0, wi1, wf0, wf1, ts, mask, feat), 1), flow, s)
+                fd, mask, feat = blk([wi0, wi1, wf0, wf1, ts, mask, feat], flow, s)
                 flow = flow + fd
             wi0, wi1 = warp(img0, flow[:, :2]), warp(img1, flow[:, 2:4])
         return flow, mask

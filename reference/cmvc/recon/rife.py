@@ -38,6 +38,7 @@ def load_ifnet(name: str = RIFE_V4.name, sha256: str | None = None) -> IFNet:
         net = IFNet()
         net.load_state_dict(load_file(str(weights_path(name))), strict=True)
         net.eval()
+        net.to(memory_format=torch.channels_last)  # oneDNN convolutions run faster on NHWC weights
         _NETS[name] = net
     return _NETS[name]
 
