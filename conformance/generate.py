@@ -185,6 +185,10 @@ def valid_entries(assets: Assets) -> list[Entry]:
                   features=["metadata", "padding", "unknown-skippable"]))
     E.append(it2v("av1_keyframes", "AV1 keyframes as one sequence", sequence(48, 32, 9), [0, 4, 8], codec=CodecId.AV1,
                   assets=assets, quality=40, features=["av1"]))
+    E.append(it2v("av1_hidden_frames", "AV1 keyframes coded with a hierarchical structure: temporal units carry "
+                  "hidden alternate reference frames and show_existing_frame headers, one shown frame each",
+                  sequence(48, 32, 33), list(range(0, 33, 2)), codec=CodecId.AV1, assets=assets, quality=50,
+                  features=["av1", "av1-hidden-frames"]))
     E.append(it2v("avif_keyframes", "AVIF keyframes, §7.2.2 colour conversion", p8, [0, 7], codec=CodecId.AVIF,
                   assets=assets, quality=60, features=["avif"]))
     E.append(it2v("webp_keyframes", "WebP keyframes, §7.2.2 colour conversion", p8, [0, 7], codec=CodecId.WEBP,
