@@ -50,16 +50,35 @@ def test_ray_gives_the_same_results(tiny_jobs):
     assert got == B.execute(tiny_jobs[:2], workers=1, progress=False)
 
 
-def test_ablation_tables(testsrc_y4m, monkeypatch):
+def test_ablation_tables(testsrc_y4m, monkeypatch, tmp_path):
     monkeypatch.setattr(B, "ABLATIONS", {"keyframe selection": [{"strategy": "uniform"}, {"strategy": "mse"}],
                                          "motion text": [{"captions": "none"}, {"captions": "motion"}]})
-    monkeypatch.setattr(B, "ABLATION_BASE", {"interval": 4, "quality": 63, "fit": "none", "profile": "blend"})
+    monkeypatch.setattr(B, "ABLATION_BASE", {"interval": 4, "quality": 63, "fit": "none", "profile": "blend",
+                                             "strategy": "uniform", "captions": "none"})
     jobs = B.ablation_jobs(B.load_dataset(str(testsrc_y4m), frames=8))
-    rows = B.execute(jobs, workers=1, progress=False)
+    seen = []
+    rows = B.execute_cached(jobs, tmp_path / "cache.jsonl", workers=1, progress=False,
+                            on_update=lambda rs: seen.append(sum(r is not None for r in rs)))
+    assert seen == [2, 3, 4]  # 3 runs for 4 rows: the base variant is in both tables but runs once
     md = B.ablation_tables(rows)
-    assert "## keyframe selection" in md and "strategy=mse" in md
+    assert "## keyframe selection" in md and "strategy=mse" in md and "Partial" not in md
+    assert md.count("| +0.0% | +0.00 |") == 2  # the base rows, against themselves
     text = {r["label"]: r["bits"] for r in rows}
     assert text["motion text: captions=motion"] > text["motion text: captions=none"]  # captions cost bits
+    assert "Partial: 1 of 4 jobs" in B.ablation_tables([rows[0], None, None, None])
+
+
+def test_results_cache_resumes(tiny_jobs, tmp_path, monkeypatch):
+    cache = tmp_path / "jobs.jsonl"
+    first = B.execute_cached(tiny_jobs[:2], cache, workers=1, progress=False)
+    with open(cache, "a") as f:
+        f.write('{"key": "cut sh')  # an interrupted write is ignored
+    ran = []
+    real = B.run_job
+    monkeypatch.setattr(B, "run_job", lambda j: ran.append(j.label) or real(j))
+    again = B.execute_cached(tiny_jobs, cache, workers=1, progress=False)
+    assert again[:2] == first and ran == [j.label for j in tiny_jobs[2:]]
+    assert again[2:] == B.execute(tiny_jobs[2:], workers=1, progress=False)
 
 
 def test_dataset_manifest(tmp_path, testsrc_y4m):

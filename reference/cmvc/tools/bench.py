@@ -101,6 +101,7 @@ def run_job(job: Job) -> dict[str, Any]:
     fps = Fraction(info.fps)
     params = dict(job.params)
     row: dict[str, Any] = {"clip": job.clip.name, "codec": job.codec, "label": job.label,
+                           "params": json.dumps(params, sort_keys=True),
                            "width": pics[0].width, "height": pics[0].height, "frames": len(pics)}
     if job.codec == "cmvc":
         from ..encoder import EncoderConfig, encode
@@ -157,10 +158,31 @@ def make_jobs(clips: list[Clip], cmvc_points=None, peer_points=None, temporal: b
     return jobs
 
 
-def execute(jobs: list[Job], workers: int = 0, ray_address: str | None = None, progress: bool = True) -> list[dict]:
-    """Run the jobs; results come back in job order whatever the executor."""
+def job_key(job: Job) -> str:
+    """A stable identity of what a job computes (clip, codec, settings), for result caching."""
+    c = job.clip
+    return json.dumps([c.name, c.path, c.frames, c.resize64, job.codec, [list(p) for p in job.params], job.temporal,
+                       [list(x) for x in job.learned]], default=str)
+
+
+def execute(jobs: list[Job], workers: int = 0, ray_address: str | None = None, progress: bool = True,
+            on_result=None) -> list[dict]:
+    """Run the jobs; results come back in job order whatever the executor.
+
+    ``on_result(index, row)`` is called as each job finishes (in completion order), so long runs can
+    write what they have so far.
+    """
     from tqdm import tqdm
 
+    done: dict[int, dict] = {}
+
+    def finish(i: int, row: dict) -> None:
+        done[i] = row
+        if on_result is not None:
+            on_result(i, row)
+
+    bar = tqdm(total=len(jobs), desc="bench" + (" (ray)" if ray_address is not None else ""),
+               disable=not progress or None, file=sys.stderr)
     if ray_address is not None:
         try:
             import ray
@@ -171,19 +193,64 @@ def execute(jobs: list[Job], workers: int = 0, ray_address: str | None = None, p
         ray.init(address=None if ray_address in ("", "local") else ray_address, ignore_reinit_error=True,
                  log_to_driver=False)
         remote = ray.remote(run_job)
-        refs = [remote.remote(j) for j in jobs]
-        out = []
-        for r in tqdm(refs, desc="bench (ray)", disable=not progress or None, file=sys.stderr):
-            out.append(ray.get(r))
-        return out
-    if workers == 1:
-        return [run_job(j) for j in tqdm(jobs, desc="bench", disable=not progress or None, file=sys.stderr)]
-    import multiprocessing
+        refs = {remote.remote(j): i for i, j in enumerate(jobs)}
+        pending = list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            finish(refs[ready[0]], ray.get(ready[0]))
+            bar.update()
+    elif workers == 1:
+        for i, j in enumerate(jobs):
+            finish(i, run_job(j))
+            bar.update()
+    else:
+        import multiprocessing
+        from concurrent.futures import as_completed
 
-    # spawn, not fork: forking a process whose torch/OpenMP thread pool is running can deadlock the child
-    with ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as ex:
-        return list(tqdm(ex.map(run_job, jobs), total=len(jobs), desc="bench", disable=not progress or None,
-                         file=sys.stderr))
+        # spawn, not fork: forking a process whose torch/OpenMP thread pool is running can deadlock the child
+        with ProcessPoolExecutor(max_workers=workers or os.cpu_count(),
+                                 mp_context=multiprocessing.get_context("spawn")) as ex:
+            futs = {ex.submit(run_job, j): i for i, j in enumerate(jobs)}
+            for f in as_completed(futs):
+                finish(futs[f], f.result())
+                bar.update()
+    bar.close()
+    return [done[i] for i in range(len(jobs))]
+
+
+def execute_cached(jobs: list[Job], cache: Path, workers: int = 0, ray_address: str | None = None,
+                   progress: bool = True, on_update=None) -> list[dict]:
+    """:func:`execute` with a results cache: each finished job is appended to *cache* (JSON lines)
+    at once, jobs already in it are not run again, and identical jobs run once.
+
+    ``on_update(rows)`` gets the rows known so far (job order, None where not done) after each job.
+    """
+    known: dict[str, dict] = {}
+    if cache.exists():
+        for line in cache.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+                known[rec["key"]] = rec["row"]
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by an interrupted run
+    keys = [job_key(j) for j in jobs]
+    todo_keys = list(dict.fromkeys(k for k in keys if k not in known))
+    todo = [jobs[keys.index(k)] for k in todo_keys]
+
+    def current() -> list[dict | None]:
+        return [dict(known[k], label=j.label) if k in known else None for k, j in zip(keys, jobs)]
+
+    def got(i: int, row: dict) -> None:
+        known[todo_keys[i]] = row
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with open(cache, "a") as f:
+            f.write(json.dumps({"key": todo_keys[i], "row": row}, default=float) + "\n")
+        if on_update is not None:
+            on_update(current())
+
+    if todo:
+        execute(todo, workers, ray_address, progress, on_result=got)
+    return current()
 
 
 def bd_rate(anchor: list[tuple[float, float]], test: list[tuple[float, float]]) -> float | None:
@@ -309,7 +376,7 @@ ABLATIONS = {
     "w fitting": [{"fit": f} for f in ("none", "gd", "search", "exhaustive")],
     "motion text": [{"captions": "none"}, {"captions": "motion"}],
 }
-ABLATION_BASE = {"interval": 8, "quality": 55, "fit": "none"}
+ABLATION_BASE = {"interval": 8, "quality": 55, "fit": "none", "strategy": "feature", "captions": "none"}
 
 
 def ablation_jobs(clips: list[Clip]) -> list[Job]:
@@ -336,16 +403,44 @@ def _cmvc_params(params: dict) -> dict:
     return p
 
 
-def ablation_tables(rows: list[dict]) -> str:
-    lines = ["# Ablations (paper Tables 2-3)", "", f"Base configuration: {ABLATION_BASE}; RIFE reconstruction; AV1 keyframes.", ""]
+def ablation_tables(rows: list[dict | None]) -> str:
+    """The ablation tables; rows not yet done are left out and counted in the header."""
+    have = [r for r in rows if r is not None]
+    lines = ["# Ablations (paper Tables 2-3)", "",
+             f"Base configuration: {ABLATION_BASE}; RIFE reconstruction; AV1 keyframes. Each table varies one "
+             "setting of the base; delta columns are against the base row of the same clip.", ""]
+    if len(have) < len(rows):
+        lines += [f"*Partial: {len(have)} of {len(rows)} jobs done.*", ""]
+    if have:
+        lines += [f"{have[0]['frames']} frames per clip.", ""]
+    base = {r["clip"]: r for r in have if r.get("params") == json.dumps(ABLATION_BASE, sort_keys=True)}
     for group in ABLATIONS:
-        rs = [r for r in rows if r["label"].startswith(group + ":")]
-        lines += [f"## {group}", "", "| variant | clip | bits | bpp | PSNR-Y | MS-SSIM | VMAF |", "|---|---|---|---|---|---|---|"]
+        rs = sorted((r for r in have if r["label"].startswith(group + ":")), key=lambda r: r["clip"])
+        lines += [f"## {group}", "", "| variant | clip | bits | bpp | PSNR-Y | MS-SSIM | VMAF | bits vs base | VMAF vs base |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for r in rs:
-            lines.append(f"| {r['label'].split(': ', 1)[1]} | {r['clip']} | {r['bits']} | {r['bpp']:.5f} | {r['psnr_y']:.2f} | "
-                         f"{r['ms_ssim']:.4f} | {r['vmaf']:.2f} |")
+            b = base.get(r["clip"])
+            d_bits = f"{100 * (r['bits'] / b['bits'] - 1):+.1f}%" if b else "n/a"
+            d_vmaf = f"{r['vmaf'] - b['vmaf']:+.2f}" if b else "n/a"
+            lines.append(f"| {r['label'].split(': ', 1)[1]} | {r['clip']} | {r['bits']} | {r['bpp']:.5f} | "
+                         f"{r['psnr_y']:.2f} | {r['ms_ssim']:.4f} | {r['vmaf']:.2f} | {d_bits} | {d_vmaf} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _write_ablations(rows: list[dict | None], out: Path) -> None:
+    from .fileio import write_atomic
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "ablations.md", ablation_tables(rows).encode())
+    have = [r for r in rows if r is not None]
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=sorted({k for r in have for k in r}))
+    w.writeheader()
+    w.writerows(have)
+    write_atomic(out / "ablations.csv", buf.getvalue().encode())
 
 
 def cmd_bench(args) -> int:
@@ -365,14 +460,14 @@ def cmd_bench(args) -> int:
         peer_points = [(p.split(":")[0], int(p.split(":")[1])) for p in args.peer] if args.peer else None
         learned = tuple((k, v) for k, v in (("lpips", args.lpips_backbone), ("fid", args.fid_weights)) if v)
         jobs = make_jobs(clips, cmvc_points, peer_points, temporal=not args.no_temporal, learned=learned)
-    rows = execute(jobs, args.workers, args.ray)
+    # every finished job is kept at once in a JSON-lines cache; --resume reuses it after an interruption
+    cache = out / ("ablation-jobs.jsonl" if args.ablations else "jobs.jsonl")
+    if not args.resume and cache.exists():
+        cache.unlink()
+    on_update = (lambda rows: _write_ablations(rows, out)) if args.ablations else None
+    rows = execute_cached(jobs, cache, args.workers, args.ray, on_update=on_update)
     if args.ablations:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "ablations.md").write_text(ablation_tables(rows))
-        with open(out / "ablations.csv", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=sorted({k for r in rows for k in r}))
-            w.writeheader()
-            w.writerows(rows)
+        _write_ablations(rows, out)
         print((out / "ablations.md").read_text())
         return 0
     write_outputs(rows, out)
@@ -392,6 +487,8 @@ def register(sub) -> None:
     s.add_argument("--ablations", action="store_true", help="produce the ablation tables instead")
     s.add_argument("--all", action="store_true", help="RD results and plots, then the ablation tables")
     s.add_argument("--ablation-frames", type=int, default=32, help="frames per clip for the ablations (with --all)")
+    s.add_argument("--resume", action="store_true",
+                   help="reuse the finished jobs of an interrupted run with the same --out (its jobs.jsonl)")
     s.add_argument("--no-temporal", action="store_true", help="skip flicker/consistency/smoothness")
     s.add_argument("--cmvc-point", action="append", help='CMVC encoder settings as JSON, e.g. \'{"interval": 8}\'')
     s.add_argument("--peer", action="append", help="conventional codec point CODEC:Q, e.g. vvenc:63")
