@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from cmvc.write import make_sequence_header
+
 from cmvc.decode import decode
 from cmvc.encoder import Caption, EncoderConfig, encode
 from cmvc.errors import CmvcError
@@ -96,6 +98,25 @@ def test_gd_decreases_loss():
     w = _gd(BlendReconstructor(None), a, b, truth, [128], 256, steps=50)
     assert w[0] > 0.5 + 0.03  # moved from 0.5 towards 0.625
     assert mse(blend(a, b, round(w[0] * 256), 8), truth[0]) < mse(blend(a, b, 128, 8), truth[0])
+    # Adam moves w by about lr per step: the paper's lr 0.001 cannot reach 0.625 in 50 steps, lr 0.01 can
+    assert w[0] < 0.5 + 50 * 0.001 + 1e-6
+    assert _gd(BlendReconstructor(None), a, b, truth, [128], 256, steps=50, lr=0.01)[0] == pytest.approx(0.625, abs=0.03)
+
+
+def test_gd_through_rife_differentiates_w_only():
+    import torch
+
+    from cmvc.fit import _gd
+    from cmvc.recon.ifnet import IFNet
+    from cmvc.recon.rife import RifeReconstructor
+
+    torch.manual_seed(0)
+    net = IFNet().eval()
+    a, b = random_picture(64, 64, 1), random_picture(64, 64, 2)
+    r = RifeReconstructor(make_sequence_header(64, 64, 3, [0, 2]), net=net)
+    w = _gd(r, a, b, [blend(a, b, 10, 4)], [8], 16, steps=3, lr=0.01)
+    assert 0 <= w[0] <= 1 and w[0] != 0.5  # the network's output depends on t, so w moved
+    assert all(p.grad is None for p in net.parameters())
 
 
 def test_rate_control_meets_budget(testsrc_pics):

@@ -56,3 +56,27 @@ def test_rife_odd_size(rife):
     r = RifeReconstructor(sh, net=rife.net)
     out = r.segment(random_picture(37, 21, 1), random_picture(37, 21, 2), [8], None, 4)
     assert out[0].y.shape == (21, 37) and out[0].u.shape == (11, 19)
+
+
+def test_ifnet_fold_keeps_the_function():
+    """Folding beta into the convolutions (done on load) changes only float rounding."""
+    import torch
+
+    from cmvc.recon.ifnet import IFNet
+
+    torch.manual_seed(0)
+    net = IFNet().eval()
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.endswith("beta"):
+                p.uniform_(0.2, 1.5)
+    a, b = torch.rand(1, 3, 64, 128), torch.rand(1, 3, 64, 128)
+    t = torch.tensor([0.25, 0.5, 0.75])
+    with torch.no_grad():
+        ref = net.flow(a.expand(3, -1, -1, -1), b.expand(3, -1, -1, -1), t)
+        net.fold()
+        got = net.flow(a.expand(3, -1, -1, -1), b.expand(3, -1, -1, -1), t)
+    assert all(float(x.abs().max()) > 0 for x in ref)
+    for x, y in zip(ref, got):
+        assert torch.allclose(x, y, rtol=1e-4, atol=1e-4 * float(x.abs().max()))
+    assert all(float(p.min()) == float(p.max()) == 1.0 for n, p in net.named_parameters() if n.endswith("beta"))

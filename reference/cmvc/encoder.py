@@ -64,6 +64,7 @@ class EncoderConfig:
     fit: str = "search"
     search_radius: int = 2
     gd_steps: int = 20
+    gd_lr: float = 1e-3  # Adam learning rate of the gd fit (paper: 0.001)
     lam: float = 1000.0
     captions: list[Caption] = dataclasses.field(default_factory=list)
     seed: int = 0
@@ -196,7 +197,7 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
             say("weight fit", done, inner_total)
             continue
         res = fit_segment(recon, dec_kf[s], dec_kf[s + 1], src[a + 1: b], cfg.w_bits, cfg.fit, cfg.lam,
-                          cfg.search_radius, cfg.gd_steps)
+                          cfg.search_radius, cfg.gd_steps, cfg.gd_lr)
         q_lists[s] = res.q
         stats["frames"] += len(res.q)
         stats["bits"] += res.bits

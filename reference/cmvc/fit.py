@@ -77,16 +77,16 @@ def _gd(recon, i0: Picture, i1: Picture, truth: list[Picture], pred: list[int], 
         run = lambda: (w.clamp(0, 1).view(n, 1, 1) * a_y + (1 - w.clamp(0, 1).view(n, 1, 1)) * b_y,  # noqa: E731
                        w.clamp(0, 1).view(n, 1, 1, 1) * a_c + (1 - w.clamp(0, 1).view(n, 1, 1, 1)) * b_c)
     for _ in range(steps):
-        opt.zero_grad()
         y, c = run()
         loss = ((y - ty) ** 2).sum() + ((c - tc) ** 2).sum()
-        loss.backward()
+        # gradient w.r.t. w only: no weight gradients of the network (most of backward's cost)
+        (w.grad,) = torch.autograd.grad(loss, [w])
         opt.step()
     return [float(x) for x in w.detach().clamp(0, 1)]
 
 
 def fit_segment(recon, i0: Picture, i1: Picture, truth: list[Picture], w_bits: int, method: str = "search",
-                lam: float = 1000.0, radius: int = 2, gd_steps: int = 20) -> FitResult:
+                lam: float = 1000.0, radius: int = 2, gd_steps: int = 20, gd_lr: float = 1e-3) -> FitResult:
     n = len(truth)
     top = 1 << w_bits
     pixels = truth[0].width * truth[0].height
@@ -108,7 +108,7 @@ def fit_segment(recon, i0: Picture, i1: Picture, truth: list[Picture], w_bits: i
             for q in cands[j]:
                 origin[(j, q)] = "exhaustive"
     if method in ("gd", "best"):
-        ws = _gd(recon, i0, i1, truth, pred, top, gd_steps)
+        ws = _gd(recon, i0, i1, truth, pred, top, gd_steps, gd_lr)
         for j, w in enumerate(ws):
             q = int(round(w * top))
             cands[j].add(q)

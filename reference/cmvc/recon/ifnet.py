@@ -44,9 +44,22 @@ class ResConv(nn.Module):
         self.conv = nn.Conv2d(c, c, 3, 1, 1)
         self.beta = nn.Parameter(torch.ones(1, c, 1, 1))
         self.act = nn.LeakyReLU(0.2, True)
+        self.folded = False  # beta multiplied into conv (see fold)
+
+    @torch.no_grad()
+    def fold(self) -> None:
+        """Multiply beta into the convolution's weights and bias and set beta to 1: the same function
+        without a per-channel multiply, which on NHWC tensors costs about as much as the convolution."""
+        self.conv.weight.mul_(self.beta.view(-1, 1, 1, 1))
+        self.conv.bias.mul_(self.beta.view(-1))
+        self.beta.fill_(1.0)
+        self.folded = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.conv(x) * self.beta + x)
+        y = self.conv(x)
+        if not self.folded:
+            y = y * self.beta
+        return self.act(y.add_(x))
 
 
 class IFBlock(nn.Module):
@@ -108,6 +121,13 @@ class IFNet(nn.Module):
         for i in range(1, 5):
             setattr(self, f"block{i}", IFBlock(6 + 2 * FEAT + 1 + 1 + 8 + 4, WIDTHS[i]))
         self.encode = Head()
+
+    def fold(self) -> "IFNet":
+        """Fold every ResConv's beta into its convolution (after loading weights; see ResConv.fold)."""
+        for m in self.modules():
+            if isinstance(m, ResConv):
+                m.fold()
+        return self
 
     def flow(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor, scale: float = 1.0):
         """Flow (N,4,H,W: to img0, to img1), mask logits (N,1,H,W) for time steps t (N,) in [0,1].

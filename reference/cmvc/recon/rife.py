@@ -38,6 +38,8 @@ def load_ifnet(name: str = RIFE_V4.name, sha256: str | None = None) -> IFNet:
         net = IFNet()
         net.load_state_dict(load_file(str(weights_path(name))), strict=True)
         net.eval()
+        net.requires_grad_(False)  # inference only: the encoder's Eq. 7-8 fit differentiates w.r.t. t alone
+        net.fold()
         net.to(memory_format=torch.channels_last)  # oneDNN convolutions run faster on NHWC weights
         _NETS[name] = net
     return _NETS[name]

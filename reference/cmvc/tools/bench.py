@@ -373,7 +373,9 @@ ABLATIONS = {
     "keyframe selection": [{"strategy": s} for s in ("feature", "uniform", "random", "mse")],
     "keyframe quality (AV1 CRF)": [{"quality": q} for q in (63, 55, 45, 35)],
     "number of keyframes (interval)": [{"interval": i} for i in (4, 8, 16, 32)],
-    "w fitting": [{"fit": f} for f in ("none", "gd", "search", "exhaustive")],
+    # gd at the paper's lr 0.001 moves w by at most steps x lr = 0.02, less than half a step of the
+    # 4-bit alphabet (1/32), so it also runs at lr 0.01
+    "w fitting": [{"fit": "none"}, {"fit": "gd"}, {"fit": "gd", "gd_lr": 0.01}, {"fit": "search"}, {"fit": "exhaustive"}],
     "motion text": [{"captions": "none"}, {"captions": "motion"}],
 }
 ABLATION_BASE = {"interval": 8, "quality": 55, "fit": "none", "strategy": "feature", "captions": "none"}
