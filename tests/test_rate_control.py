@@ -69,6 +69,40 @@ def test_plan_bad_arguments(clip):
     assert e.value.code == "E101"
 
 
+def test_scorer_sees_the_whole_reconstruction_and_drives_the_choice(clip):
+    """A sequence scorer gets every frame of the candidate's decode, in order, and its ranking decides."""
+    cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
+    calls = []
+
+    def psnr_scorer(dist, ref):
+        assert len(dist) == len(ref) == len(clip) and all(r is s for r, s in zip(ref, clip))
+        calls.append(len(dist))
+        from cmvc.quality import psnr_y
+        return psnr_y(dist, ref)
+
+    tr = _Trials(clip, cfg, 1, Colour())
+    tr.bytes(4, 30)
+    real = encode(clip, dataclasses.replace(cfg, interval=4, quality=30)).decoded
+    from cmvc.quality import psnr_y
+    assert estimate_quality(clip, tr, 4, 30, scorer=psnr_scorer) == pytest.approx(psnr_y(real, clip), abs=0.05)  # w_bits of the prediction differ
+
+    # a scorer that prefers wide spacing makes the plan take the widest interval it tried
+    p = plan(clip, cfg, 8 * 1400, metric="spacing", scorer=lambda d, r: -sum(
+        int((a.y != b.y).any()) for a, b in zip(d, r)))
+    assert calls and p.score is not None
+    tried = [c for c in p.candidates if c.score is not None]
+    assert p.score == max(c.score for c in tried)
+
+
+def test_vmaf_scorer_ranks_quality(clip):
+    from cmvc.tools.metrics import vmaf_scorer
+
+    cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
+    tr = _Trials(clip, cfg, 1, Colour())
+    tr.bytes(4, 20), tr.bytes(4, 63)
+    assert estimate_quality(clip, tr, 4, 20, scorer=vmaf_scorer) > estimate_quality(clip, tr, 4, 63, scorer=vmaf_scorer)
+
+
 def test_plan_compares_strategies(clip):
     cfg = EncoderConfig(profile="blend", fit="none")
     p = plan(clip, cfg, 8 * 1400, strategies=("feature", "uniform"))

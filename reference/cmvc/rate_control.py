@@ -8,7 +8,9 @@ quality) whose keyframes fit the budget.  The candidates that
 fit are then compared by an estimate of the decoded quality: the decoded keyframes plus a sample of
 reconstructed inner frames (one per 8 frames of each segment, predicted weights, §7.4-7.5),
 upsampled to the output size (§7.8) and scored against the source with luma MS-SSIM (or PSNR),
-each sample weighted by the frames it stands for.  Along the interval ladder the estimate rises
+each sample weighted by the frames it stands for; or, given a sequence scorer such as VMAF, every
+inner frame is reconstructed and the whole sequence scored (slower, and VMAF's ranking of keyframe
+spacing differs from MS-SSIM's on some clips).  Along the interval ladder the estimate rises
 while wider spacing buys better keyframes and falls once the gaps are too long to interpolate; the
 search walks up from the smallest interval that fits and stops when the estimate has fallen twice.
 
@@ -29,6 +31,7 @@ from .registry import CodecId
 UNIT_FRAMING = 3 + 4  # unit_type, flags, payload_size (1 byte below 128) and unit_crc
 LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 METRICS = ("ms-ssim", "psnr")
+Scorer = Callable[[list, list], float]  # (decoded pictures, source pictures) -> quality, higher is better
 SAMPLE_SPACING = 8  # one reconstructed inner frame is scored per this many inner frames of a segment
 
 
@@ -148,9 +151,11 @@ def _best_quality(tr: _Trials, interval: int, qualities: list[int], budget: floa
     return qualities[lo]
 
 
-def estimate_quality(src, tr: _Trials, interval: int, quality: int, metric: str = "ms-ssim", net=None) -> float:
+def estimate_quality(src, tr: _Trials, interval: int, quality: int, metric: str = "ms-ssim", net=None,
+                     scorer: Scorer | None = None) -> float:
     """Estimated quality of the decoded video for trial (interval, quality): decoded keyframes and
-    sampled inner frames, reconstructed as a decoder would with the predicted weights."""
+    sampled inner frames, reconstructed as a decoder would with the predicted weights.  With a
+    *scorer*, every inner frame is reconstructed and ``scorer(decoded, source)`` scores the sequence."""
     from .decode import reconstructor
     from .fit import _reconstruct
     from .quality import ms_ssim_frames, psnr_frames
@@ -180,7 +185,7 @@ def estimate_quality(src, tr: _Trials, interval: int, quality: int, metric: str 
         n = kf[s + 1] - kf[s] - 1
         if n <= 0:
             continue
-        m = max(1, round(n / SAMPLE_SPACING))
+        m = n if scorer is not None else max(1, round(n / SAMPLE_SPACING))
         js = [1 + ((2 * k + 1) * n) // (2 * m) for k in range(m)]
         out += _reconstruct(recon, kpics[s], kpics[s + 1], [predict(j, n, tr.cfg.w_bits) for j in js], top)
         idx += [kf[s] + j for j in js]
@@ -189,6 +194,9 @@ def estimate_quality(src, tr: _Trials, interval: int, quality: int, metric: str 
         from .resample import upsample
 
         out = [upsample(p, w, h) for p in out]
+    if scorer is not None:
+        order = sorted(range(len(idx)), key=idx.__getitem__)
+        return float(scorer([out[k] for k in order], [src[idx[k]] for k in order]))
     ref = [src[i] for i in idx]
     vals = ms_ssim_frames(out, ref) if metric == "ms-ssim" else psnr_frames(out, ref)
     return sum(v * x for v, x in zip(vals, weight)) / sum(weight)
@@ -197,15 +205,17 @@ def estimate_quality(src, tr: _Trials, interval: int, quality: int, metric: str 
 def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = None,
          strategies: Sequence[str] | None = None, metric: str = "ms-ssim",
          evaluate: bool | None = None, colour: Colour | None = None, net=None,
-         progress: Callable[[str], None] | None = None) -> RatePlan:
+         progress: Callable[[str], None] | None = None, scorer: Scorer | None = None) -> RatePlan:
     """The operating point for *target_bits* (see the module docstring).
 
     *downscales*: coded sizes to consider (default: ``cfg.downscale`` only; pass e.g. ``(1, 2)`` to
     let rate control choose).  *strategies*: keyframe selection strategies to consider (default:
     ``cfg.strategy`` only; e.g. ``("feature", "uniform")``: Eq. 1 against evenly spaced keyframes).  *evaluate*: compare candidates by estimated quality (default: for the
-    BLEND and RIFE profiles).
+    BLEND and RIFE profiles).  *scorer*: score each candidate's full reconstruction with this
+    function instead of sampling (e.g. VMAF, :func:`cmvc.tools.metrics.vmaf_scorer`); *metric* then
+    only names it.
     """
-    if metric not in METRICS:
+    if scorer is None and metric not in METRICS:
         raise error("E101", f"unknown rate-control metric {metric!r} ({', '.join(METRICS)})")
     if cfg.codec not in CODEC_NAMES:
         raise error("E101", f"unknown codec {cfg.codec!r} ({', '.join(CODEC_NAMES)})")
@@ -260,7 +270,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
                 continue
             c = Candidate(ds, interval, q, tr.bytes(interval, q), None, strategy)
             cands.append(c)
-            c.score = estimate_quality(pics, tr, interval, q, metric, net)
+            c.score = estimate_quality(pics, tr, interval, q, metric, net, scorer)
             say(f"rate control: {strategy} keyframes, downscale {ds}, interval {interval}, quality {q}: {8 * c.predicted_bytes} bits, "
                 f"estimated {metric} {c.score:.4f}")
             if best is None or c.score > best.score:

@@ -11,7 +11,6 @@ Warping Y'CbCr keeps the keyframes' colour exactly: no RGB round trip touches th
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import torch
@@ -63,8 +62,7 @@ class RifeReconstructor:
             entry = sh.models[sh.recon_model] if models is None else models[sh.recon_model]
             net = load_ifnet(entry.model_name, entry.model_sha256.hex())
         self.net = net
-        self.batch = batch
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        self.batch = batch  # torch's thread count is the caller's choice (the bench pool sets 1 per job)
 
     def _prep(self, i0: Picture, i1: Picture):
         h, w = i0.height, i0.width

@@ -86,7 +86,11 @@ def cmd_encode(args) -> int:
     if target is not None:
         from ..rate_control import plan
 
+        scorer = None
+        if args.rc_metric == "vmaf":
+            from .metrics import vmaf_scorer as scorer
         rp = plan(pics, cfg, target, downscales=(args.downscale,) if args.downscale else (1, 2), metric=args.rc_metric,
+                  scorer=scorer,
                   strategies=(args.strategy,) if args.strategy else ("feature", "uniform"),
                   colour=Colour(info.matrix_coefficients, info.full_range),
                   progress=(lambda m: print(m, file=sys.stderr)) if args.verbose else None)
@@ -222,8 +226,9 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--downscale", type=int, default=None,
                    help="code at 1/N of the size (default: chosen by rate control, else 1)")
-    s.add_argument("--rc-metric", choices=["ms-ssim", "psnr"], default="ms-ssim",
-                   help="quality estimate by which rate control compares operating points")
+    s.add_argument("--rc-metric", choices=["ms-ssim", "psnr", "vmaf"], default="ms-ssim",
+                   help="quality estimate by which rate control compares operating points (ms-ssim, psnr: "
+                        "sampled inner frames; vmaf: every frame reconstructed and scored by libvmaf, slower)")
     s.add_argument("--verbose", action="store_true", help="report every operating point rate control tries")
     s.add_argument("--metadata", action="store_true", help="write encoder/source metadata units")
     s.add_argument("--hyperprior-checkpoint", help="CompressAI bmshj2018-hyperprior weights (codec hyperprior)")

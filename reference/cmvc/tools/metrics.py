@@ -42,15 +42,20 @@ def vmaf(dist_y4m: str, ref_y4m: str, threads: int | None = None) -> float:
             return float(json.load(f)["pooled_metrics"]["vmaf"]["mean"])
 
 
-def all_metrics(dist: list[Picture], ref: list[Picture], fps: Fraction = Fraction(25), with_vmaf: bool = True) -> dict:
+def vmaf_scorer(dist: list[Picture], ref: list[Picture], fps: Fraction = Fraction(25)) -> float:
+    """Pooled mean VMAF of two picture sequences (a rate-control scorer, :func:`cmvc.rate_control.plan`)."""
     from .video import write_y4m
 
+    with tempfile.TemporaryDirectory() as d:
+        write_y4m(os.path.join(d, "d.y4m"), dist, fps)
+        write_y4m(os.path.join(d, "r.y4m"), ref, fps)
+        return vmaf(os.path.join(d, "d.y4m"), os.path.join(d, "r.y4m"))
+
+
+def all_metrics(dist: list[Picture], ref: list[Picture], fps: Fraction = Fraction(25), with_vmaf: bool = True) -> dict:
     out = {"psnr_y": psnr_y(dist, ref), "ms_ssim": ms_ssim_y(dist, ref)}
     if with_vmaf:
-        with tempfile.TemporaryDirectory() as d:
-            write_y4m(os.path.join(d, "d.y4m"), dist, fps)
-            write_y4m(os.path.join(d, "r.y4m"), ref, fps)
-            out["vmaf"] = vmaf(os.path.join(d, "d.y4m"), os.path.join(d, "r.y4m"))
+        out["vmaf"] = vmaf_scorer(dist, ref, fps)
     return out
 
 
