@@ -29,7 +29,7 @@ from cmvc.tools.peers import run_peer, svtav1, vvenc, x265
 from cmvc.tools.video import read_video, write_y4m
 
 
-def cmvc_at(pics, info, target_bits, fit: str = "search"):
+def cmvc_at(pics, info, target_bits, fit: str = "exhaustive"):
     """CMVC rate-controlled to *target_bits*: coded size, keyframe strategy, interval and CRF chosen by
     cmvc.rate_control (as `cmvc encode --bpp` does)."""
     colour = Colour(info.matrix_coefficients, info.full_range)

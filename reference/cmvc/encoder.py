@@ -61,7 +61,7 @@ class EncoderConfig:
     device: str = "cpu"
     hyperprior_checkpoint: str | None = None  # CompressAI bmshj2018-hyperprior state dict (codec hyperprior)
     w_bits: int = 4
-    fit: str = "search"
+    fit: str = "exhaustive"  # every q: the best w at 2^B + 1 reconstructions per segment (fit._cands_eval)
     search_radius: int = 2
     gd_steps: int = 20
     gd_lr: float = 1e-3  # Adam learning rate of the gd fit (paper: 0.001)

@@ -42,10 +42,13 @@ class FitResult:
 
 
 def _cands_eval(recon, i0, i1, truth: list[Picture], cands: list[list[int]], top: int) -> dict[tuple[int, int], float]:
-    """MSE of every (frame, q) candidate; one batched reconstruction per distinct q set."""
-    jobs = [(j, q) for j, cs in enumerate(cands) for q in cs]
-    pics = _reconstruct(recon, i0, i1, [q for _, q in jobs], top)
-    return {(j, q): mse(p, truth[j]) for (j, q), p in zip(jobs, pics)}
+    """MSE of every (frame, q) candidate.  A reconstruction depends on q alone (both keyframes are
+    fixed within a segment), so each distinct q is reconstructed once, in one batch, and scored
+    against every frame that considers it: the exhaustive search costs 2^B + 1 reconstructions per
+    segment, not that many per frame."""
+    qs = sorted({q for cs in cands for q in cs})
+    pics = dict(zip(qs, _reconstruct(recon, i0, i1, qs, top)))
+    return {(j, q): mse(pics[q], truth[j]) for j, cs in enumerate(cands) for q in cs}
 
 
 def _reconstruct(recon, i0, i1, qs: list[int], top: int) -> list[Picture]:

@@ -219,7 +219,7 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
                    help="keyframe selection (default: Eq. 1 'feature'; with --bpp/--kbps rate control compares "
                         "'feature' and 'uniform')")
     s.add_argument("--features", default="thumbnail", help="thumbnail (offline default) or clip:ARCH:CHECKPOINT")
-    s.add_argument("--fit", choices=FIT_METHODS, default="search", help="w fitting method")
+    s.add_argument("--fit", choices=FIT_METHODS, default="exhaustive", help="w fitting method (paper Eq. 7-8: gd)")
     s.add_argument("--lam", type=float, default=1000.0, help="lambda of D + lambda R")
     s.add_argument("--w-bits", type=int, default=4, help="quantiser precision of w")
     s.add_argument("--rife-scale", type=int, default=0, choices=[0, 1, 2], help="RIFE flow downscale exponent")
