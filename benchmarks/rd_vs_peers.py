@@ -1,6 +1,7 @@
 """Rate and quality of CMVC next to conventional codecs at their lowest rates, in one run.
 
     python benchmarks/rd_vs_peers.py [--frames 64] [--clips carphone_pristine.mp4 bikes.mp4] [--json out.json]
+                                     [--rc-metric ms-ssim|psnr|vmaf] [--no-speed]
 
 For each clip: vvenc QP 63 (and QP 52), x265 QP 51, SVT-AV1 CRF 63; CMVC (RIFE, AV1 keyframes)
 rate-controlled (coded size, keyframe strategy, interval and CRF chosen by cmvc.rate_control) to 0.5x the bits of vvenc QP 63, to 0.75x the bits of SVT-AV1 CRF 63, and to the
@@ -29,12 +30,16 @@ from cmvc.tools.peers import run_peer, svtav1, vvenc, x265
 from cmvc.tools.video import read_video, write_y4m
 
 
-def cmvc_at(pics, info, target_bits, fit: str = "exhaustive"):
+def cmvc_at(pics, info, target_bits, fit: str = "exhaustive", rc_metric: str = "ms-ssim"):
     """CMVC rate-controlled to *target_bits*: coded size, keyframe strategy, interval and CRF chosen by
-    cmvc.rate_control (as `cmvc encode --bpp` does)."""
+    cmvc.rate_control (as `cmvc encode --bpp [--rc-metric vmaf]` does)."""
     colour = Colour(info.matrix_coefficients, info.full_range)
     cfg = EncoderConfig(fit=fit)
-    p = plan(pics, cfg, target_bits, downscales=(1, 2), strategies=("feature", "uniform"), colour=colour)
+    scorer = None
+    if rc_metric == "vmaf":
+        from cmvc.tools.metrics import vmaf_scorer as scorer
+    p = plan(pics, cfg, target_bits, downscales=(1, 2), strategies=("feature", "uniform"), colour=colour,
+             metric=rc_metric, scorer=scorer)
     cfg = p.apply(cfg)
     res = encode(pics, cfg, fps=Fraction(info.fps), colour=colour)
     return 8 * len(res.data), res, cfg
@@ -73,6 +78,8 @@ def main() -> int:
     ap.add_argument("--clips", nargs="+", default=["carphone_pristine.mp4", "bikes.mp4"])
     ap.add_argument("--json")
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--rc-metric", choices=["ms-ssim", "psnr", "vmaf"], default="ms-ssim",
+                    help="what CMVC's rate control maximises (as cmvc encode --rc-metric)")
     a = ap.parse_args()
     os.environ.setdefault("SVT_LOG", "1")
     results = {"clips": {}}
@@ -87,7 +94,7 @@ def main() -> int:
         for label, target in (("cmvc@0.5x-vvenc63", 0.5 * rows["vvenc-qp63"]["bits"]),
                               ("cmvc@0.75x-svtav1", 0.75 * rows["svtav1-crf63"]["bits"]),
                               ("cmvc@1.0x-vvenc63", rows["vvenc-qp63"]["bits"])):
-            bits, res, cfg = cmvc_at(pics, info, target)
+            bits, res, cfg = cmvc_at(pics, info, target, rc_metric=a.rc_metric)
             rows[label] = {"bits": bits, "bpp": bits / px, "interval": cfg.interval, "crf": cfg.quality,
                            "downscale": cfg.downscale, "strategy": cfg.strategy,
                            **all_metrics(res.decoded, pics, fps)}
