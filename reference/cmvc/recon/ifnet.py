@@ -81,7 +81,11 @@ class IFBlock(nn.Module):
             if scale != 1:
                 flow = F.interpolate(flow, scale_factor=1.0 / scale, mode="bilinear", align_corners=False) / scale
             parts = [*parts, flow]
-        x = torch.cat(parts, 1).contiguous(memory_format=torch.channels_last)  # the convolutions' layout
+        n = max(p.shape[0] for p in parts)
+        h, w = parts[0].shape[2:]
+        x = torch.empty((n, sum(p.shape[1] for p in parts), h, w), dtype=parts[0].dtype, device=parts[0].device,
+                        memory_format=torch.channels_last)  # the convolutions' layout, written once
+        torch.cat([p.expand(n, -1, -1, -1) for p in parts], 1, out=x)
         tmp = self.lastconv(self.convblock(self.conv0(x)))
         if scale != 1:
             tmp = F.interpolate(tmp, scale_factor=scale, mode="bilinear", align_corners=False)
@@ -105,6 +109,15 @@ def _grid(h: int, w: int, dtype: torch.dtype, device: torch.device) -> tuple[tor
         norm = torch.tensor([(w - 1.0) / 2.0, (h - 1.0) / 2.0], dtype=dtype, device=device).view(1, 2, 1, 1)
         _GRIDS[key] = (torch.stack((gx, gy), 0).unsqueeze(0), norm)
     return _GRIDS[key]
+
+
+def warp_pair(x0: torch.Tensor, x1: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``warp(x0, flow[:, :2])`` and ``warp(x1, flow[:, 2:4])`` in one grid_sample call (the same values:
+    every output sample depends on its own batch item only)."""
+    n = flow.shape[0]
+    y = warp(torch.cat((x0.expand(n, -1, -1, -1), x1.expand(n, -1, -1, -1)), 0),
+             torch.cat((flow[:, :2], flow[:, 2:4]), 0))
+    return y[:n], y[n:]
 
 
 def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -142,17 +155,19 @@ class IFNet(nn.Module):
         else:
             f0, f1 = self.encode(img0), self.encode(img1)
         flow = mask = feat = None
-        wi0, wi1 = img0, img1
+        # images and features are warped by the same flow before each refinement: one call for all four
+        shared = n > 1 and img0.stride(0) == 0 and img1.stride(0) == 0
+        x0, x1 = (torch.cat((img0[:1], f0[:1]), 1), torch.cat((img1[:1], f1[:1]), 1)) if shared else \
+            (torch.cat((img0, f0), 1), torch.cat((img1, f1), 1))
         for i, s in enumerate(SCALES):
             blk = getattr(self, f"block{i}")
             s = s / scale
             if flow is None:
                 flow, mask, feat = blk([img0, img1, f0, f1, ts], None, s)
             else:
-                wf0, wf1 = warp(f0, flow[:, :2]), warp(f1, flow[:, 2:4])
-                fd, mask, feat = blk([wi0, wi1, wf0, wf1, ts, mask, feat], flow, s)
+                w0, w1 = warp_pair(x0, x1, flow)
+                fd, mask, feat = blk([w0[:, :3], w1[:, :3], w0[:, 3:], w1[:, 3:], ts, mask, feat], flow, s)
                 flow = flow + fd
-            wi0, wi1 = warp(img0, flow[:, :2]), warp(img1, flow[:, 2:4])
         return flow, mask
 
     def forward(self, img0, img1, t, scale: float = 1.0):

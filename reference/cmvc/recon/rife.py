@@ -20,7 +20,7 @@ from ..colour import picture_to_rgb_float
 from ..errors import error
 from ..picture import Picture
 from ..zoo import RIFE_V4, weights_path
-from .ifnet import PAD, IFNet, warp
+from .ifnet import PAD, IFNet, warp_pair
 
 _NETS: dict[str, IFNet] = {}
 
@@ -90,10 +90,12 @@ class RifeReconstructor:
         n = len(t)
         flow, mask = self.net.flow(r0.expand(n, -1, -1, -1), r1.expand(n, -1, -1, -1), t, 2.0 ** -self.scale_exp)
         m = torch.sigmoid(mask)
-        y = warp(y0.expand(n, -1, -1, -1), flow[:, :2]) * m + warp(y1.expand(n, -1, -1, -1), flow[:, 2:4]) * (1 - m)
+        a, b = warp_pair(y0, y1, flow)
+        y = a * m + b * (1 - m)
         fc = F.avg_pool2d(flow, 2) / 2
         mc = F.avg_pool2d(m, 2)
-        c = warp(c0.expand(n, -1, -1, -1), fc[:, :2]) * mc + warp(c1.expand(n, -1, -1, -1), fc[:, 2:4]) * (1 - mc)
+        a, b = warp_pair(c0, c1, fc)
+        c = a * mc + b * (1 - mc)
         return y[:, 0, :h, :w], c[:, :, :ch, :cw]
 
     def prepare(self, i0: Picture, i1: Picture):
