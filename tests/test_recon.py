@@ -80,3 +80,36 @@ def test_ifnet_fold_keeps_the_function():
     for x, y in zip(ref, got):
         assert torch.allclose(x, y, rtol=1e-4, atol=1e-4 * float(x.abs().max()))
     assert all(float(p.min()) == float(p.max()) == 1.0 for n, p in net.named_parameters() if n.endswith("beta"))
+
+
+def test_warp_pair_is_two_warps():
+    """One grid_sample call for both keyframes gives exactly the two separate warps (ifnet.warp_pair)."""
+    import torch
+
+    from cmvc.recon.ifnet import warp, warp_pair
+
+    torch.manual_seed(1)
+    x0, x1 = torch.rand(1, 7, 32, 48), torch.rand(3, 7, 32, 48)
+    flow = torch.randn(3, 4, 32, 48) * 5
+    a, b = warp_pair(x0, x1, flow)
+    assert torch.equal(a, warp(x0.expand(3, -1, -1, -1), flow[:, :2]))
+    assert torch.equal(b, warp(x1, flow[:, 2:4]))
+    assert not torch.equal(a, x0.expand(3, -1, -1, -1))
+
+
+def test_ifnet_shared_keyframes_match_materialised_batch():
+    """The shortcut for one keyframe pair expanded over all time steps computes what a materialised
+    batch computes."""
+    import torch
+
+    from cmvc.recon.ifnet import IFNet
+
+    torch.manual_seed(2)
+    net = IFNet().eval()
+    a, b = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    t = torch.tensor([0.3, 0.6])
+    with torch.no_grad():
+        shared = net.flow(a.expand(2, -1, -1, -1), b.expand(2, -1, -1, -1), t)
+        full = net.flow(a.repeat(2, 1, 1, 1), b.repeat(2, 1, 1, 1), t)
+    for x, y in zip(shared, full):
+        assert torch.allclose(x, y, rtol=1e-5, atol=1e-5 * float(x.abs().max()))
