@@ -123,3 +123,25 @@ def test_frechet_distance_matches_the_full_formula():
     full = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real)
     assert frechet_distance(a, b) == pytest.approx(full, rel=1e-6)
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_rate_controlled_point_with_vmaf_estimate(testsrc_y4m, monkeypatch):
+    """rc_metric travels with a rate-controlled CMVC point into rate control as a VMAF scorer."""
+    import cmvc.rate_control as rc
+
+    seen = {}
+    real = rc.plan
+
+    def spy(*a, **k):
+        seen.update(metric=k.get("metric"), scorer=k.get("scorer"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(rc, "plan", spy)
+    clips = B.load_dataset(str(testsrc_y4m), frames=8)
+    job = B.make_jobs(clips, cmvc_points=[{"bpp": 0.05, "profile": "blend", "fit": "none", "rc_metric": "vmaf"}],
+                      peer_points=[], temporal=False)[0]
+    row = B.run_job(job)
+    from cmvc.tools.metrics import vmaf_scorer
+
+    assert seen == {"metric": "vmaf", "scorer": vmaf_scorer}
+    assert row["rc_metric"] == "vmaf" and row["bits"] > 0 and "vmaf" in row

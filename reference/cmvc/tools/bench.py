@@ -113,14 +113,19 @@ def run_job(job: Job) -> dict[str, Any]:
             target *= pics[0].width * pics[0].height * len(pics)
         if "rate" in params:
             target = params.pop("rate") * run_peer(vvenc(63), pics, fps)[0]
+        rc_metric = params.pop("rc_metric", "ms-ssim")
         cfg = EncoderConfig(**_cmvc_params(params))
         if target is not None:
             from ..rate_control import plan
 
             strategies = (cfg.strategy,) if "strategy" in params else ("feature", "uniform")
-            p = plan(pics, cfg, target, downscales=(1, 2), strategies=strategies, colour=colour)
+            scorer = None
+            if rc_metric == "vmaf":
+                from .metrics import vmaf_scorer as scorer
+            p = plan(pics, cfg, target, downscales=(1, 2), strategies=strategies, colour=colour, metric=rc_metric,
+                     scorer=scorer)
             cfg = p.apply(cfg)
-            row.update(target_bits=target, downscale=p.downscale, interval=p.interval, quality=p.quality,
+            row.update(target_bits=target, rc_metric=rc_metric, downscale=p.downscale, interval=p.interval, quality=p.quality,
                        strategy=p.strategy)
         res = encode(pics, cfg, fps=fps, colour=colour)
         bits, dec = 8 * len(res.data), res.decoded
@@ -461,6 +466,9 @@ def cmd_bench(args) -> int:
         cmvc_points = [json.loads(p) for p in args.cmvc_point] if args.cmvc_point else None
         peer_points = [(p.split(":")[0], int(p.split(":")[1])) for p in args.peer] if args.peer else None
         learned = tuple((k, v) for k, v in (("lpips", args.lpips_backbone), ("fid", args.fid_weights)) if v)
+        if args.rc_metric != "ms-ssim":  # rate-controlled points maximise another estimate
+            cmvc_points = [dict(p, rc_metric=args.rc_metric) if ("rate" in p or "bpp" in p) else p
+                           for p in cmvc_points or CMVC_POINTS]
         jobs = make_jobs(clips, cmvc_points, peer_points, temporal=not args.no_temporal, learned=learned)
     # every finished job is kept at once in a JSON-lines cache; --resume reuses it after an interruption
     cache = out / ("ablation-jobs.jsonl" if args.ablations else "jobs.jsonl")
@@ -492,6 +500,8 @@ def register(sub) -> None:
     s.add_argument("--resume", action="store_true",
                    help="reuse the finished jobs of an interrupted run with the same --out (its jobs.jsonl)")
     s.add_argument("--no-temporal", action="store_true", help="skip flicker/consistency/smoothness")
+    s.add_argument("--rc-metric", choices=["ms-ssim", "psnr", "vmaf"], default="ms-ssim",
+                   help="what rate control maximises for the rate-controlled CMVC points (as cmvc encode)")
     s.add_argument("--cmvc-point", action="append", help='CMVC encoder settings as JSON, e.g. \'{"interval": 8}\'')
     s.add_argument("--peer", action="append", help="conventional codec point CODEC:Q, e.g. vvenc:63")
     s.add_argument("--lpips-backbone", help="torchvision AlexNet weights: adds LPIPS (linear layers from the lpips package)")
