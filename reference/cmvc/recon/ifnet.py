@@ -82,10 +82,14 @@ class IFBlock(nn.Module):
                 flow = F.interpolate(flow, scale_factor=1.0 / scale, mode="bilinear", align_corners=False) / scale
             parts = [*parts, flow]
         n = max(p.shape[0] for p in parts)
-        h, w = parts[0].shape[2:]
-        x = torch.empty((n, sum(p.shape[1] for p in parts), h, w), dtype=parts[0].dtype, device=parts[0].device,
-                        memory_format=torch.channels_last)  # the convolutions' layout, written once
-        torch.cat([p.expand(n, -1, -1, -1) for p in parts], 1, out=x)
+        parts = [p.expand(n, -1, -1, -1) for p in parts]
+        if torch.is_grad_enabled() and any(p.requires_grad for p in parts):  # cat(out=) has no autograd
+            x = torch.cat(parts, 1).contiguous(memory_format=torch.channels_last)
+        else:
+            h, w = parts[0].shape[2:]
+            x = torch.empty((n, sum(p.shape[1] for p in parts), h, w), dtype=parts[0].dtype,
+                            device=parts[0].device, memory_format=torch.channels_last)  # the convolutions' layout
+            torch.cat(parts, 1, out=x)
         tmp = self.lastconv(self.convblock(self.conv0(x)))
         if scale != 1:
             tmp = F.interpolate(tmp, scale_factor=scale, mode="bilinear", align_corners=False)
