@@ -53,20 +53,25 @@ def decode_speed(frames: int = 33) -> dict:
     for scale in (0, 1, 2):
         res = encode(pics, EncoderConfig(interval=8, quality=55, fit="none", rife_scale=scale), fps=Fraction(25))
         decode(res.data)  # warm-up (model load)
-        t = time.perf_counter()
-        decode(res.data)
-        out[f"cmvc_rife_scale{scale}_fps"] = frames / (time.perf_counter() - t)
+        best = float("inf")
+        for _ in range(3):  # best of 3, as for ffmpeg below (which runs 3 times)
+            t = time.perf_counter()
+            decode(res.data)
+            best = min(best, time.perf_counter() - t)
+        out[f"cmvc_rife_scale{scale}_fps"] = frames / best
     with tempfile.TemporaryDirectory() as d:
         src = os.path.join(d, "s.y4m")
         write_y4m(src, pics, Fraction(25))
         vvc = os.path.join(d, "o.266")
         subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", src, "-c:v", "libvvenc", "-qp", "63", "-pix_fmt",
                         "yuv420p10le", "-f", "vvc", vvc], check=True)
-        t = time.perf_counter()
+        best = float("inf")
         for _ in range(3):
+            t = time.perf_counter()
             subprocess.run([ffmpeg_exe(), "-v", "error", "-threads", "2", "-f", "vvc", "-i", vvc, "-pix_fmt", "yuv420p",
                             "-f", "null", "-"], check=True)
-        out["ffmpeg_vvc_decode_fps"] = 3 * frames / (time.perf_counter() - t)
+            best = min(best, time.perf_counter() - t)
+        out["ffmpeg_vvc_decode_fps"] = frames / best
     for scale in (0, 1, 2):
         out[f"ratio_rife_scale{scale}_to_vvc"] = out[f"cmvc_rife_scale{scale}_fps"] / out["ffmpeg_vvc_decode_fps"]
     return out

@@ -71,16 +71,10 @@ class IFBlock(nn.Module):
         self.convblock = nn.Sequential(*[ResConv(c) for _ in range(8)])
         self.lastconv = nn.Sequential(nn.ConvTranspose2d(c, 4 * 13, 4, 2, 1), nn.PixelShuffle(2))
 
-    def forward(self, parts: list[torch.Tensor], flow: torch.Tensor | None, scale: float):
-        """*parts* are the input's channel groups; resampling each before concatenating gives the same
-        values as resampling their concatenation (bilinear resampling works channel by channel) and
-        moves far less memory.  A group expanded from one batch item is resampled once."""
-        if scale != 1:
-            parts = [_down(p, scale) for p in parts]
-        if flow is not None:
-            if scale != 1:
-                flow = F.interpolate(flow, scale_factor=1.0 / scale, mode="bilinear", align_corners=False) / scale
-            parts = [*parts, flow]
+    def forward(self, parts: list[torch.Tensor]) -> torch.Tensor:
+        """The block's 13 output channels (flow update, mask, features) at its own resolution, from
+        its input's channel groups *parts*, already at that resolution (a group of batch 1 is
+        broadcast over the batch)."""
         n = max(p.shape[0] for p in parts)
         parts = [p.expand(n, -1, -1, -1) for p in parts]
         if torch.is_grad_enabled() and any(p.requires_grad for p in parts):  # cat(out=) has no autograd
@@ -90,16 +84,54 @@ class IFBlock(nn.Module):
             x = torch.empty((n, sum(p.shape[1] for p in parts), h, w), dtype=parts[0].dtype,
                             device=parts[0].device, memory_format=torch.channels_last)  # the convolutions' layout
             torch.cat(parts, 1, out=x)
-        tmp = self.lastconv(self.convblock(self.conv0(x)))
-        if scale != 1:
-            tmp = F.interpolate(tmp, scale_factor=scale, mode="bilinear", align_corners=False)
-        return tmp[:, :4] * scale, tmp[:, 4:5], tmp[:, 5:]
+        return self.lastconv(self.convblock(self.conv0(x)))
 
 
 def _down(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """Bilinear downsampling by *scale* (align_corners=False); a batch expanded from one item is
+    resampled once."""
+    if scale == 1:
+        return x
     if x.shape[0] > 1 and x.stride(0) == 0:
         return _down(x[:1], scale).expand(x.shape[0], -1, -1, -1)
     return F.interpolate(x, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
+
+
+def _up(x: torch.Tensor, scale: float) -> torch.Tensor:
+    return x if scale == 1 else F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
+
+
+def _read_by_down(n: int, scale: float) -> torch.Tensor | None:
+    """The full-resolution indices that bilinear downsampling by *scale* reads (align_corners=False,
+    even integer scale s dividing n: output sample Y lies half-way between s*Y + s/2 - 1 and s*Y + s/2),
+    interleaved; None when that is every index (s <= 2) or the shortcut does not apply."""
+    s = int(scale)
+    if s != scale or s <= 2 or s % 2 or n % s:
+        return None
+    y = torch.arange(n // s)
+    return torch.stack((s * y + s // 2 - 1, s * y + s // 2), 1).reshape(-1)
+
+
+def _up_at(x: torch.Tensor, scale: float, rows: torch.Tensor | None, cols: torch.Tensor | None) -> torch.Tensor:
+    """``_up(x, scale)`` evaluated at the full-resolution *rows* x *cols* only (None: everywhere), with
+    the arithmetic of torch's bilinear upsampling: source position (i + 0.5) / scale - 0.5 clamped at
+    0, weights (1 - l, l), columns interpolated first, then rows."""
+    if rows is None or cols is None:
+        return _up(x, scale)
+    if scale == 1:
+        return x.index_select(2, rows).index_select(3, cols)
+
+    def taps(idx: torch.Tensor, n: int):
+        src = ((idx.to(x.dtype) + 0.5) * (1.0 / scale) - 0.5).clamp(min=0)
+        i0 = src.long()
+        lam = src - i0.to(x.dtype)
+        return i0, (i0 + 1).clamp(max=n - 1), lam
+
+    c0, c1, lc = taps(cols, x.shape[3])
+    xc = x.index_select(3, c0) * (1 - lc) + x.index_select(3, c1) * lc
+    r0, r1, lr = taps(rows, x.shape[2])
+    lr = lr.view(-1, 1)
+    return xc.index_select(2, r0) * (1 - lr) + xc.index_select(2, r1) * lr
 
 
 _GRIDS: dict = {}
@@ -115,20 +147,39 @@ def _grid(h: int, w: int, dtype: torch.dtype, device: torch.device) -> tuple[tor
     return _GRIDS[key]
 
 
-def warp_pair(x0: torch.Tensor, x1: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``warp(x0, flow[:, :2])`` and ``warp(x1, flow[:, 2:4])`` in one grid_sample call (the same values:
-    every output sample depends on its own batch item only)."""
+Positions = tuple[torch.Tensor, torch.Tensor] | None  # (rows, cols) of the full-resolution grid; None: all
+
+
+def _sampling_grid(x: torch.Tensor, flow: torch.Tensor, at: Positions) -> torch.Tensor:
+    """grid_sample's (N, h, w, 2) grid for a backward warp of x by *flow*, whose samples stand for the
+    full-resolution positions *at*."""
+    grid, norm = _grid(x.shape[2], x.shape[3], flow.dtype, flow.device)
+    if at is not None:
+        grid = grid.index_select(2, at[0]).index_select(3, at[1])
+    return (grid + flow / norm).permute(0, 2, 3, 1)
+
+
+def warp(x: torch.Tensor, flow: torch.Tensor, at: Positions = None) -> torch.Tensor:
+    """Backward warp: sample x at (position + flow), bilinear, border padding; with *at*, only at those
+    full-resolution positions (flow then holds their values)."""
+    return F.grid_sample(x, _sampling_grid(x, flow, at), mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def warp_pair(x0: torch.Tensor, x1: torch.Tensor, flow: torch.Tensor,
+              at: Positions = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``warp(x0, flow[:, :2], at)`` and ``warp(x1, flow[:, 2:4], at)`` in one grid_sample call (the same
+    values: grid_sample computes every output sample from its own grid point).  Keyframes of batch 1
+    are not copied for each time step: the time steps' grids are stacked along the height instead."""
     n = flow.shape[0]
+    if x0.shape[0] == 1 and x1.shape[0] == 1 and n > 1:
+        g = torch.cat((_sampling_grid(x0, flow[:, :2], at).reshape(1, -1, flow.shape[3], 2),
+                       _sampling_grid(x1, flow[:, 2:4], at).reshape(1, -1, flow.shape[3], 2)), 0)
+        y = F.grid_sample(torch.cat((x0, x1), 0), g, mode="bilinear", padding_mode="border", align_corners=True)
+        y = y.view(2, x0.shape[1], n, flow.shape[2], flow.shape[3]).transpose(1, 2)
+        return y[0], y[1]
     y = warp(torch.cat((x0.expand(n, -1, -1, -1), x1.expand(n, -1, -1, -1)), 0),
-             torch.cat((flow[:, :2], flow[:, 2:4]), 0))
+             torch.cat((flow[:, :2], flow[:, 2:4]), 0), at)
     return y[:n], y[n:]
-
-
-def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Backward warp: sample x at (position + flow), bilinear, border padding."""
-    grid, norm = _grid(flow.shape[2], flow.shape[3], flow.dtype, flow.device)
-    g = (grid + flow / norm).permute(0, 2, 3, 1)
-    return F.grid_sample(x, g, mode="bilinear", padding_mode="border", align_corners=True)
 
 
 class IFNet(nn.Module):
@@ -146,33 +197,81 @@ class IFNet(nn.Module):
                 m.fold()
         return self
 
-    def flow(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor, scale: float = 1.0):
-        """Flow (N,4,H,W: to img0, to img1), mask logits (N,1,H,W) for time steps t (N,) in [0,1].
-
-        img0, img1: (N,3,H,W) RGB in [0,1], H and W multiples of 64 / scale.
-        """
+    def flow_literal(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor, scale: float = 1.0):
+        """§7.5 step 2 as Practical-RIFE writes it: each block's output upsampled to full resolution,
+        images and features warped at full resolution, then downsampled for the next block.
+        :meth:`flow` computes the same values with less work; the tests compare the two."""
         n, _, h, w = img0.shape
         ts = t.view(-1, 1, 1, 1).to(img0.dtype).expand(n, 1, h, w)
-        if n > 1 and img0.stride(0) == 0 and img1.stride(0) == 0:  # one keyframe pair for every time step
-            f0 = self.encode(img0[:1]).expand(n, -1, -1, -1)
-            f1 = self.encode(img1[:1]).expand(n, -1, -1, -1)
-        else:
-            f0, f1 = self.encode(img0), self.encode(img1)
+        f0, f1 = self.encode(img0), self.encode(img1)
         flow = mask = feat = None
-        # images and features are warped by the same flow before each refinement: one call for all four
-        shared = n > 1 and img0.stride(0) == 0 and img1.stride(0) == 0
-        x0, x1 = (torch.cat((img0[:1], f0[:1]), 1), torch.cat((img1[:1], f1[:1]), 1)) if shared else \
-            (torch.cat((img0, f0), 1), torch.cat((img1, f1), 1))
         for i, s in enumerate(SCALES):
             blk = getattr(self, f"block{i}")
             s = s / scale
             if flow is None:
-                flow, mask, feat = blk([img0, img1, f0, f1, ts], None, s)
+                tmp = blk([_down(p, s) for p in (img0, img1, f0, f1, ts)])
             else:
-                w0, w1 = warp_pair(x0, x1, flow)
-                fd, mask, feat = blk([w0[:, :3], w1[:, :3], w0[:, 3:], w1[:, 3:], ts, mask, feat], flow, s)
-                flow = flow + fd
+                w = [warp(img0, flow[:, :2]), warp(img1, flow[:, 2:4]), warp(f0, flow[:, :2]), warp(f1, flow[:, 2:4])]
+                tmp = blk([_down(p, s) for p in (*w, ts, mask, feat)] + [_down(flow, s) / s])
+            tmp = _up(tmp, s)
+            fd, mask, feat = tmp[:, :4] * s, tmp[:, 4:5], tmp[:, 5:]
+            flow = fd if flow is None else flow + fd
         return flow, mask
+
+    def flow(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor, scale: float = 1.0):
+        """Flow (N,4,H,W: to img0, to img1), mask logits (N,1,H,W) for time steps t (N,) in [0,1].
+
+        img0, img1: (N,3,H,W) RGB in [0,1], H and W multiples of 64 / scale; a keyframe expanded from
+        one item (stride 0) is processed once.  The values of :meth:`flow_literal`, computed with less
+        work: a block at scale s >= 4 reads its full-resolution inputs only at the two rows and columns
+        per s x s cell that bilinear downsampling reads, so the images are warped, and the earlier
+        blocks' outputs upsampled, at those positions only (a quarter of the samples at s = 4, a
+        sixteenth at s = 8, ...); full-resolution flow and mask are made once, at the end.
+        """
+        n, _, h, w = img0.shape
+        m = 64 / scale
+        if h % m or w % m:
+            raise ValueError(f"IFNet input {w}x{h} is not a multiple of {m:g} (64 / scale) in both dimensions")
+        if n > 1 and img0.stride(0) == 0 and img1.stride(0) == 0:  # one keyframe pair for every time step
+            img0, img1 = img0[:1], img1[:1]
+        f0, f1 = self.encode(img0), self.encode(img1)
+        x0, x1 = torch.cat((img0, f0), 1), torch.cat((img1, f1), 1)  # warped together
+        tv = t.view(-1, 1, 1, 1).to(img0.dtype)
+        outs: list[tuple[torch.Tensor, float]] = []  # each block's output at its resolution, and its scale
+        full: list = [0, None]  # running full-resolution flow: blocks summed, sum
+
+        def flow_at(at: Positions) -> torch.Tensor:
+            if at is None:
+                for tmp, s in outs[full[0]:]:
+                    fd = _up(tmp[:, :4], s) * s
+                    full[1] = fd if full[1] is None else full[1] + fd
+                full[0] = len(outs)
+                return full[1]
+            acc = None
+            for tmp, s in outs:
+                fd = _up_at(tmp[:, :4], s, *at) * s
+                acc = fd if acc is None else acc + fd
+            return acc
+
+        for i, s in enumerate(SCALES):
+            blk = getattr(self, f"block{i}")
+            s = s / scale
+            ts = tv.expand(n, 1, round(h / s), round(w / s))  # a constant plane: its downsampling is itself
+            if not outs:
+                tmp = blk([_down(img0, s), _down(img1, s), _down(f0, s), _down(f1, s), ts])
+            else:
+                rows, cols = _read_by_down(h, s), _read_by_down(w, s)
+                at = None if rows is None or cols is None else (rows, cols)
+                fl = flow_at(at)
+                w0, w1 = warp_pair(x0, x1, fl, at)
+                ptmp, ps = outs[-1]
+                mf = _up_at(ptmp[:, 4:], ps, *(at or (None, None)))
+                down = (lambda z: _down(z, 2)) if at is not None else (lambda z: _down(z, s))
+                w0, w1, mf = down(w0), down(w1), down(mf)
+                tmp = blk([w0[:, :3], w1[:, :3], w0[:, 3:], w1[:, 3:], ts, mf[:, :1], mf[:, 1:], down(fl) / s])
+            outs.append((tmp, s))
+        tmp, s = outs[-1]
+        return flow_at(None), _up(tmp[:, 4:5], s)
 
     def forward(self, img0, img1, t, scale: float = 1.0):
         flow, mask = self.flow(img0, img1, t, scale)
