@@ -50,6 +50,18 @@ def test_leb128_rejects(data, why):
     assert e.value.code == "E007" and why in e.value.message and e.value.offset == 0
 
 
+def test_leb128_builds_any_integer_type_and_names_bad_values():
+    import numpy as np
+
+    from cmvc.errors import CmvcError
+
+    assert Leb128().build(np.int64(300)) == encode_leb128(300) == Leb128().build(np.uint16(300))
+    for bad in (True, -1, 2**32, 1.0, "1"):
+        with pytest.raises(CmvcError) as e:
+            Leb128().build(bad)
+        assert e.value.code == "E101" and type(bad).__name__ in e.value.message
+
+
 def test_payload_trailing_and_short():
     body = S.MetadataUnit(key="k", value="v")
     data = build_payload(UnitType.METADATA, body)

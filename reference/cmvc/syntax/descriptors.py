@@ -10,6 +10,8 @@ absolute with :meth:`cmvc.errors.CmvcError.relocate`.
 """
 from __future__ import annotations
 
+import operator
+
 from typing import Any, Callable
 
 import construct as cs
@@ -60,8 +62,14 @@ class Leb128(Construct):
         raise error("E007", "leb128() longer than 5 bytes", offset=start, path=field_path(path))
 
     def _build(self, obj, stream, context, path):
-        if not isinstance(obj, int) or isinstance(obj, bool) or not 0 <= obj <= 0xFFFFFFFF:
-            raise error("E101", f"leb128() value must be an int in 0..2^32-1, got {obj!r}", path=field_path(path))
+        try:  # any integer type (numpy's too), not bool
+            value = operator.index(obj) if not isinstance(obj, bool) else None
+        except TypeError:
+            value = None
+        if value is None or not 0 <= value <= 0xFFFFFFFF:
+            raise error("E101", f"leb128() value must be an integer in 0..2^32-1, got {obj!r} "
+                        f"({type(obj).__name__})", path=field_path(path))
+        obj = value
         data = encode_leb128(obj)
         stream_write(stream, data, len(data), path)
         return obj
