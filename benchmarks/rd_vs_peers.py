@@ -30,7 +30,8 @@ from cmvc.tools.peers import run_peer, svtav1, vvenc, x265
 from cmvc.tools.video import read_video, write_y4m
 
 
-def cmvc_at(pics, info, target_bits, fit: str = "exhaustive", rc_metric: str = "ms-ssim"):
+def cmvc_at(pics, info, target_bits, fit: str = "exhaustive", rc_metric: str = "ms-ssim",
+            strategies: tuple[str, ...] = ("feature", "uniform")):
     """CMVC rate-controlled to *target_bits*: coded size, keyframe strategy, interval and CRF chosen by
     cmvc.rate_control (as `cmvc encode --bpp [--rc-metric vmaf]` does)."""
     colour = Colour(info.matrix_coefficients, info.full_range)
@@ -38,7 +39,7 @@ def cmvc_at(pics, info, target_bits, fit: str = "exhaustive", rc_metric: str = "
     scorer = None
     if rc_metric == "vmaf":
         from cmvc.tools.metrics import vmaf_scorer as scorer
-    p = plan(pics, cfg, target_bits, downscales=(1, 2), strategies=("feature", "uniform"), colour=colour,
+    p = plan(pics, cfg, target_bits, downscales=(1, 2), strategies=strategies, colour=colour,
              metric=rc_metric, scorer=scorer)
     cfg = p.apply(cfg)
     res = encode(pics, cfg, fps=Fraction(info.fps), colour=colour)
@@ -85,6 +86,8 @@ def main() -> int:
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--rc-metric", choices=["ms-ssim", "psnr", "vmaf"], default="ms-ssim",
                     help="what CMVC's rate control maximises (as cmvc encode --rc-metric)")
+    ap.add_argument("--strategies", nargs="+", default=["feature", "uniform"],
+                    help="keyframe strategies rate control compares (cmvc.keyframe_select.STRATEGIES)")
     a = ap.parse_args()
     os.environ.setdefault("SVT_LOG", "1")
     results = {"clips": {}}
@@ -99,7 +102,7 @@ def main() -> int:
         for label, target in (("cmvc@0.5x-vvenc63", 0.5 * rows["vvenc-qp63"]["bits"]),
                               ("cmvc@0.75x-svtav1", 0.75 * rows["svtav1-crf63"]["bits"]),
                               ("cmvc@1.0x-vvenc63", rows["vvenc-qp63"]["bits"])):
-            bits, res, cfg = cmvc_at(pics, info, target, rc_metric=a.rc_metric)
+            bits, res, cfg = cmvc_at(pics, info, target, rc_metric=a.rc_metric, strategies=tuple(a.strategies))
             rows[label] = {"bits": bits, "bpp": bits / px, "interval": cfg.interval, "crf": cfg.quality,
                            "downscale": cfg.downscale, "strategy": cfg.strategy,
                            **all_metrics(res.decoded, pics, fps)}

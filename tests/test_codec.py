@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cmvc.write import make_sequence_header
 
@@ -69,6 +71,53 @@ def test_keyframe_selection():
         assert kf[0] == 0 and kf[-1] == 9 and len(kf) == 4 and kf == sorted(set(kf))
     assert select_keyframes(pics, 4, "mse") == [0, 4, 8, 9]
     assert select_keyframes(pics, 4, "uniform") == [0, 3, 7, 9]
+
+
+@given(st.integers(2, 9), st.data())
+def test_min_cost_keyframes_is_optimal(t, data):
+    """The dynamic programme of strategy interp finds the cheapest admissible placement (brute force)."""
+    import itertools
+
+    from cmvc.keyframe_select import min_cost_keyframes
+
+    n = data.draw(st.integers(2, t))
+    gap = data.draw(st.integers(-(-(t - 1) // (n - 1)), t))
+    costs = {(i, j): data.draw(st.integers(0, 50)) for i in range(t) for j in range(i + 1, t)}
+    kf = min_cost_keyframes(t, n, lambda i, j: costs[i, j], gap)
+    assert kf[0] == 0 and kf[-1] == t - 1 and len(kf) == n and kf == sorted(set(kf))
+    assert all(b - a <= gap for a, b in zip(kf, kf[1:]))
+
+    def total(k):
+        return sum(costs[a, b] for a, b in zip(k, k[1:]))
+
+    best = min(total((0, *mid, t - 1)) for mid in itertools.combinations(range(1, t - 1), n - 2)
+               if all(b - a <= gap for a, b in zip((0, *mid, t - 1), (*mid, t - 1))))
+    assert total(kf) == best
+
+
+@pytest.mark.parametrize("profile", ["blend", "rife"])
+def test_interp_strategy_puts_keyframes_where_the_motion_is(profile):
+    """A still first half and an unpredictable second half (a new texture every frame): interp spends
+    its keyframes where interpolation fails, where uniform intervals spread them evenly, and the
+    reconstruction error falls."""
+    from cmvc.keyframe_select import InterpolationCost, min_cost_keyframes
+
+    r = np.random.default_rng(5)
+    tex = np.kron(r.integers(30, 220, (24, 40)), np.ones((4, 4))).astype(np.uint8)
+    grey = np.full((32, 48), 128, np.uint8)
+    pics = [Picture(tex[:64, :96].copy(), grey, grey) for _ in range(16)]
+    pics += [Picture(r.integers(30, 220, (64, 96)).astype(np.uint8), grey, grey) for _ in range(17)]
+    cost = InterpolationCost(pics, profile)
+    kf = select_keyframes(pics, 6, "interp", cost=cost)
+    assert len(kf) == 6 and kf[0] == 0 and kf[-1] == 32
+    assert sum(k > 16 for k in kf) >= 4  # uniform intervals would put 3 of the 6 there
+    uni = select_keyframes(pics, 6, "uniform")
+
+    def total(k):
+        return sum(cost(a, b) for a, b in zip(k, k[1:]))
+
+    assert total(kf) < total(uni)
+    assert kf == min_cost_keyframes(33, 6, cost, 13)  # 13 = twice the mean interval of 6.4, rounded up
 
 
 def test_eq1_picks_least_similar_frame():

@@ -8,10 +8,17 @@ n-2 uniform intervals; one keyframe is chosen per interval:
 * ``mse``: the frame with the highest mean squared error to the previous keyframe;
 * ``uniform``: the interval's middle frame;
 * ``random``: a frame drawn uniformly from the interval (seeded).
+
+Not in the paper: ``interp`` places the n keyframes anywhere (consecutive ones at most twice the
+mean interval apart) so that the frames between them are best reconstructed: dynamic programming
+over the segment costs of :class:`InterpolationCost` (the reconstruction's squared luma error on up
+to three inner frames, at about 10 000 pixels per picture).
 """
 from __future__ import annotations
 
+import math
 import random as _random
+from typing import Callable
 
 import numpy as np
 
@@ -19,7 +26,9 @@ from .errors import error
 from .features import cosine, features
 from .picture import Picture
 
-STRATEGIES = ("feature", "uniform", "random", "mse")
+STRATEGIES = ("feature", "uniform", "random", "mse", "interp")
+
+Interpolator = Callable[[Picture, Picture, list[float]], list[Picture]]  # (I0, I1, time steps) -> pictures
 
 
 def intervals(t: int, n: int) -> list[range]:
@@ -29,13 +38,19 @@ def intervals(t: int, n: int) -> list[range]:
 
 
 def select_keyframes(pics: list[Picture], n: int, strategy: str = "feature", feature_kind: str = "thumbnail",
-                     seed: int = 0, feats: np.ndarray | None = None) -> list[int]:
+                     seed: int = 0, feats: np.ndarray | None = None,
+                     cost: "InterpolationCost | None" = None) -> list[int]:
+    """Indices of n keyframes (always 0 and t-1). *feats*: precomputed features (``feature``);
+    *cost*: the segment costs for ``interp`` (default: RIFE at reduced size, see
+    :class:`InterpolationCost`; pass one to share its cache between calls)."""
     t = len(pics)
     if t < 2:
         raise error("E103", f"a video needs at least 2 frames, got {t}")
     n = max(2, min(n, t))
     if strategy not in STRATEGIES:
         raise error("E101", f"unknown keyframe strategy {strategy!r} ({', '.join(STRATEGIES)})")
+    if strategy == "interp":
+        return min_cost_keyframes(t, n, cost or InterpolationCost(pics), max_gap(t, n))
     chosen = [0]
     rng = _random.Random(seed)
     if strategy == "feature" and feats is None:
@@ -57,3 +72,88 @@ def select_keyframes(pics: list[Picture], n: int, strategy: str = "feature", fea
     if chosen[-1] != t - 1:
         chosen.append(t - 1)
     return sorted(set(chosen))
+
+
+def max_gap(t: int, n: int) -> int:
+    """The largest distance between consecutive keyframes that ``interp`` considers: twice the mean."""
+    return max(1, math.ceil(2 * (t - 1) / max(1, n - 1)))
+
+
+def min_cost_keyframes(t: int, n: int, cost: Callable[[int, int], float], gap: int) -> list[int]:
+    """n keyframes 0 = k_0 < ... < k_{n-1} = t-1 with k_{m+1} - k_m <= *gap* minimising
+    sum cost(k_m, k_{m+1}) (dynamic programming; ties go to the earlier keyframe)."""
+    n = max(2, min(n, t))
+    gap = max(gap, -(-(t - 1) // (n - 1)))  # always feasible
+    inf = float("inf")
+    best = [0.0] + [inf] * (t - 1)  # best[j]: least cost of reaching keyframe j with m keyframes
+    back: list[list[int]] = []
+    for _ in range(n - 1):
+        nxt, arg = [inf] * t, [-1] * t
+        for j in range(1, t):
+            for i in range(max(0, j - gap), j):
+                if best[i] < inf:
+                    c = best[i] + cost(i, j)
+                    if c < nxt[j]:
+                        nxt[j], arg[j] = c, i
+        best = nxt
+        back.append(arg)
+    out = [t - 1]
+    for arg in reversed(back):
+        out.append(arg[out[-1]])
+    return out[::-1]
+
+
+class InterpolationCost:
+    """Segment cost for ``interp``: ``cost(i, j)`` = (j - i - 1) x the mean squared luma error of
+    reconstructing up to *samples* evenly spread inner frames of keyframes i and j at linear time
+    steps.  Computed on the source pictures (not coded) reduced by a power of two to about *pixels*
+    samples (the ranking of segments, not their exact error, matters), with the BLEND reconstruction
+    for *profile* ``blend`` and RIFE v4.25 (full-resolution flow) otherwise; results are cached, so
+    one instance serves every n."""
+
+    def __init__(self, pics: list[Picture], profile: str = "rife", samples: int = 3, pixels: int = 10_000,
+                 progress: Callable[[int], None] | None = None) -> None:
+        w, h = pics[0].width, pics[0].height
+        d = 1
+        while w * h / (4 * d * d) >= pixels and min(w, h) // (2 * d) >= 16:
+            d *= 2
+        if d > 1:
+            from .resample import downsample
+
+            pics = [downsample(p, -(-w // d), -(-h // d)) for p in pics]
+        self.pics, self.samples, self.reduction = pics, samples, d
+        self.interpolate = blend_interpolator if profile == "blend" else rife_interpolator(pics[0].width, pics[0].height)
+        self.cache: dict[tuple[int, int], float] = {}
+        self.progress = progress
+
+    def __call__(self, i: int, j: int) -> float:
+        key = (i, j)
+        if key not in self.cache:
+            inner = list(range(i + 1, j))
+            if len(inner) > self.samples:
+                inner = [inner[round(q)] for q in np.linspace(0, len(inner) - 1, self.samples)]
+            err = 0.0
+            if inner:
+                out = self.interpolate(self.pics[i], self.pics[j], [(k - i) / (j - i) for k in inner])
+                err = float(np.mean([np.mean((o.y.astype(np.float32) - self.pics[k].y) ** 2)
+                                     for o, k in zip(out, inner)]))
+            self.cache[key] = err * (j - i - 1)
+            if self.progress:
+                self.progress(len(self.cache))
+        return self.cache[key]
+
+
+def blend_interpolator(i0: Picture, i1: Picture, ts: list[float]) -> list[Picture]:
+    """BLEND (§7.4, Eq. 5) at time steps *ts* (0 = i0), 8-bit weights."""
+    from .recon.blend import blend
+
+    return [blend(i0, i1, round((1 - t) * 256), 8) for t in ts]
+
+
+def rife_interpolator(width: int, height: int, scale_exp: int = 0) -> Interpolator:
+    """RIFE (§7.5) at *width* x *height*: the default interpolator of :class:`InterpolationCost`."""
+    from .recon.rife import RifeReconstructor, load_ifnet
+    from .write import make_sequence_header
+
+    sh = make_sequence_header(width, height, 2, [0, 1], recon_profile=1, recon_model=0, recon_param=scale_exp)
+    return RifeReconstructor(sh, net=load_ifnet()).frames_at

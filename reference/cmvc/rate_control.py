@@ -106,6 +106,11 @@ class _Trials:
         self.pics = pics
         self.codec = CODEC_NAMES[cfg.codec]
         self.feats = features(pics, cfg.feature) if cfg.strategy == "feature" else None
+        self.cost = None
+        if cfg.strategy == "interp":  # shared by every interval
+            from .keyframe_select import InterpolationCost
+
+            self.cost = InterpolationCost(pics, cfg.profile)
         self.kf: dict[int, list[int]] = {}
         self.coded: dict[tuple[int, int], list] = {}
         self.size: dict[tuple[int, int], int] = {}
@@ -116,7 +121,8 @@ class _Trials:
 
             c = dataclasses.replace(self.cfg, interval=interval)
             self.kf[interval] = select_keyframes(self.pics, n_keyframes(len(self.pics), c), self.cfg.strategy,
-                                                 self.cfg.feature, seed=self.cfg.seed, feats=self.feats)
+                                                 self.cfg.feature, seed=self.cfg.seed, feats=self.feats,
+                                                 cost=self.cost)
         return self.kf[interval]
 
     def bytes(self, interval: int, quality: int) -> int:

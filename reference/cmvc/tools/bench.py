@@ -375,7 +375,7 @@ def write_outputs(rows: list[dict], out: Path, title: str = "CMVC benchmark") ->
 
 # ---------------------------------------------------------------- ablations (paper Tables 2-3)
 ABLATIONS = {
-    "keyframe selection": [{"strategy": s} for s in ("feature", "uniform", "random", "mse")],
+    "keyframe selection": [{"strategy": s} for s in ("feature", "uniform", "random", "mse", "interp")],
     "keyframe quality (AV1 CRF)": [{"quality": q} for q in (63, 55, 45, 35)],
     "number of keyframes (interval)": [{"interval": i} for i in (4, 8, 16, 32)],
     # gd at the paper's lr 0.001 moves w by at most steps x lr = 0.02, less than half a step of the

@@ -217,7 +217,8 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--quality", type=int, help="AV1 CRF 0..63 (default 50) or AVIF/WebP quality 0..100")
     s.add_argument("--strategy", choices=STRATEGIES, default=None,
                    help="keyframe selection (default: Eq. 1 'feature'; with --bpp/--kbps rate control compares "
-                        "'feature' and 'uniform')")
+                        "'feature' and 'uniform'); 'interp' places keyframes by dynamic programming on the "
+                        "interpolation error of the frames between them")
     s.add_argument("--features", default="thumbnail", help="thumbnail (offline default) or clip:ARCH:CHECKPOINT")
     s.add_argument("--fit", choices=FIT_METHODS, default="exhaustive", help="w fitting method (paper Eq. 7-8: gd)")
     s.add_argument("--lam", type=float, default=1000.0, help="lambda of D + lambda R")
