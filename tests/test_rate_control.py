@@ -111,6 +111,25 @@ def test_plan_compares_strategies(clip):
     assert p.score == max(c.score for c in p.candidates if c.score is not None and 8 * c.predicted_bytes <= 8 * 1400)
 
 
+def test_plan_with_interp_shares_the_segment_costs(clip, monkeypatch):
+    """Strategy interp's segment costs are computed once per pictures and reused by every interval,
+    by later plans and by the final encode."""
+    import cmvc.keyframe_select as K
+
+    made = []
+    real = K.InterpolationCost
+    monkeypatch.setattr(K, "InterpolationCost", lambda *a, **k: made.append(1) or real(*a, **k))
+    monkeypatch.setattr(K, "_COSTS", type(K._COSTS)())
+    cfg = EncoderConfig(profile="blend", fit="none")
+    p = plan(clip, cfg, 8 * 1400, strategies=("uniform", "interp"))
+    assert {c.strategy for c in p.candidates} == {"uniform", "interp"}
+    plan(clip, cfg, 8 * 2000, strategies=("interp",))
+    res = encode(clip, dataclasses.replace(cfg, strategy="interp", interval=6))
+    assert len(made) == 1
+    cost = K.interpolation_cost(clip, "blend")
+    assert res.keyframes == K.min_cost_keyframes(len(clip), len(res.keyframes), cost, K.max_gap(len(clip), len(res.keyframes)))
+
+
 def test_cli_bpp_reports_the_plan(tmp_path, capsys):
     import json
 

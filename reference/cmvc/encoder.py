@@ -123,11 +123,11 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
     say("keyframe selection", 0, 1)
     cost = None
     if cfg.strategy == "interp":
-        from .keyframe_select import InterpolationCost, max_gap
+        from .keyframe_select import interpolation_cost, max_gap
 
         gap = max_gap(t, n)
         pairs = sum(min(gap, t - 1 - i) for i in range(t - 1))
-        cost = InterpolationCost(src, cfg.profile, progress=lambda done: say("keyframe segment costs", done, pairs))
+        cost = interpolation_cost(src, cfg.profile, progress=lambda done: say("keyframe segment costs", done, pairs))
     kf = select_keyframes(src, n, cfg.strategy, cfg.feature, seed=cfg.seed, cost=cost)
     say("keyframe selection", 1, 1)
 

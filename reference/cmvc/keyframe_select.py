@@ -16,6 +16,8 @@ to three inner frames, at about 10 000 pixels per picture).
 """
 from __future__ import annotations
 
+import collections
+import hashlib
 import math
 import random as _random
 from typing import Callable
@@ -50,7 +52,7 @@ def select_keyframes(pics: list[Picture], n: int, strategy: str = "feature", fea
     if strategy not in STRATEGIES:
         raise error("E101", f"unknown keyframe strategy {strategy!r} ({', '.join(STRATEGIES)})")
     if strategy == "interp":
-        return min_cost_keyframes(t, n, cost or InterpolationCost(pics), max_gap(t, n))
+        return min_cost_keyframes(t, n, cost or interpolation_cost(pics), max_gap(t, n))
     chosen = [0]
     rng = _random.Random(seed)
     if strategy == "feature" and feats is None:
@@ -141,6 +143,29 @@ class InterpolationCost:
             if self.progress:
                 self.progress(len(self.cache))
         return self.cache[key]
+
+
+_COSTS: collections.OrderedDict = collections.OrderedDict()
+
+
+def interpolation_cost(pics: list[Picture], profile: str = "rife",
+                       progress: Callable[[int], None] | None = None) -> InterpolationCost:
+    """An :class:`InterpolationCost` for these pictures, shared with earlier calls for the same
+    pictures (rate control's trials and the final encode; the last four are kept, keyed by a digest
+    of the pictures)."""
+    h = hashlib.blake2b(digest_size=16)
+    for p in pics:
+        h.update(p.y.tobytes())
+        h.update(p.u.tobytes())
+        h.update(p.v.tobytes())
+    key = (h.hexdigest(), len(pics), pics[0].width, pics[0].height, profile)
+    if key not in _COSTS:
+        _COSTS[key] = InterpolationCost(pics, profile)
+        while len(_COSTS) > 4:
+            _COSTS.popitem(last=False)
+    _COSTS.move_to_end(key)
+    _COSTS[key].progress = progress
+    return _COSTS[key]
 
 
 def blend_interpolator(i0: Picture, i1: Picture, ts: list[float]) -> list[Picture]:

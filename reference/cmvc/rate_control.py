@@ -24,7 +24,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from .errors import error
-from .keyframe_select import select_keyframes
+from .keyframe_select import interpolation_cost, select_keyframes
 from .keyframes import CODEC_NAMES, Colour, get_codec
 from .registry import CodecId
 
@@ -106,11 +106,7 @@ class _Trials:
         self.pics = pics
         self.codec = CODEC_NAMES[cfg.codec]
         self.feats = features(pics, cfg.feature) if cfg.strategy == "feature" else None
-        self.cost = None
-        if cfg.strategy == "interp":  # shared by every interval
-            from .keyframe_select import InterpolationCost
-
-            self.cost = InterpolationCost(pics, cfg.profile)
+        self.cost = interpolation_cost(pics, cfg.profile) if cfg.strategy == "interp" else None  # every interval
         self.kf: dict[int, list[int]] = {}
         self.coded: dict[tuple[int, int], list] = {}
         self.size: dict[tuple[int, int], int] = {}
