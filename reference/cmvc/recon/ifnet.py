@@ -101,14 +101,14 @@ def _up(x: torch.Tensor, scale: float) -> torch.Tensor:
     return x if scale == 1 else F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
 
 
-def _read_by_down(n: int, scale: float) -> torch.Tensor | None:
+def _read_by_down(n: int, scale: float, device: torch.device | str = "cpu") -> torch.Tensor | None:
     """The full-resolution indices that bilinear downsampling by *scale* reads (align_corners=False,
     even integer scale s dividing n: output sample Y lies half-way between s*Y + s/2 - 1 and s*Y + s/2),
     interleaved; None when that is every index (s <= 2) or the shortcut does not apply."""
     s = int(scale)
     if s != scale or s <= 2 or s % 2 or n % s:
         return None
-    y = torch.arange(n // s)
+    y = torch.arange(n // s, device=device)
     return torch.stack((s * y + s // 2 - 1, s * y + s // 2), 1).reshape(-1)
 
 
@@ -260,7 +260,7 @@ class IFNet(nn.Module):
             if not outs:
                 tmp = blk([_down(img0, s), _down(img1, s), _down(f0, s), _down(f1, s), ts])
             else:
-                rows, cols = _read_by_down(h, s), _read_by_down(w, s)
+                rows, cols = _read_by_down(h, s, img0.device), _read_by_down(w, s, img0.device)
                 at = None if rows is None or cols is None else (rows, cols)
                 fl = flow_at(at)
                 w0, w1 = warp_pair(x0, x1, fl, at)
