@@ -1,4 +1,4 @@
-"""``cmvc validate`` / ``cmvc inspect`` behaviour: exit codes, JSON shape, stdin."""
+"""``cmvc validate`` / ``cmvc inspect`` / ``cmvc decode`` behaviour: exit codes, JSON shape, stdin, reports."""
 import json
 import subprocess
 import sys
@@ -46,3 +46,15 @@ def test_inspect(tmp_path, capsys):
     assert main(["inspect", str(p)]) == 0
     text = capsys.readouterr().out
     assert "R_k" in text and "UNKNOWN_112" in text
+
+
+def test_decode_reports_frames_and_speed(tmp_path, capsys, testsrc_pics):
+    from cmvc.encoder import EncoderConfig, encode
+
+    p = tmp_path / "s.cmvc"
+    p.write_bytes(encode(testsrc_pics[0][:6], EncoderConfig(profile="blend", codec="png", fit="none", interval=3)).data)
+    assert main(["decode", str(p), "-o", str(tmp_path / "o.y4m"), "--verify", "--md5"]) == 0
+    cap = capsys.readouterr()
+    n = len(cap.out.splitlines())  # --md5: one line per frame
+    assert n >= 2 and (tmp_path / "o.y4m").exists()
+    assert f"decoded {n} frames in " in cap.err and "frames/s" in cap.err and f"verify: {n} frame hashes match" in cap.err

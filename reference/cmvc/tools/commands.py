@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -137,9 +138,11 @@ def cmd_decode(args) -> int:
     from ..parse import parse
 
     total = parse(data).sequence_header.frame_count
+    t0 = time.perf_counter()
     with tqdm(total=total, desc="decode", unit="frame", disable=None, file=sys.stderr, leave=False) as bar:
         dec = decode(data, verify=args.verify, progress=bar.update, sd_model=args.sd_model,
                      t2v_model=args.t2v_model, device=_device(args.device))
+    seconds = time.perf_counter() - t0
     sh = dec.stream.sequence_header
     if args.md5:
         for i, p in enumerate(dec.pictures):
@@ -152,6 +155,8 @@ def cmd_decode(args) -> int:
         with atomic_path(args.output, suffix=suffix or "") as tmp:
             write_video(tmp, dec.pictures, fps, sh.matrix_coefficients, sh.colour_flags.full_range_flag)
         print(f"{args.output}: {len(dec.pictures)} frames {sh.width}x{sh.height}", file=sys.stderr)
+    print(f"decoded {len(dec.pictures)} frames in {seconds:.2f} s ({len(dec.pictures) / max(seconds, 1e-9):.1f} "
+          "frames/s, including model loading and warm-up)", file=sys.stderr)
     return 0
 
 
