@@ -3,7 +3,7 @@
     python conformance/generate.py [--out conformance] [--refresh-assets]
 
 Inputs are deterministic: synthetic pictures from integer formulas, and coded keyframe payloads of
-codecs whose encoders may differ between machines (AV1, AVIF, WebP) stored once under assets/ and
+codecs whose encoders may differ between machines (AV1, VVC, AVIF, WebP) stored once under assets/ and
 reused, so that regenerating gives the same bytes everywhere.  Writes streams/*.cmvc (valid),
 invalid/*.cmvc, reference/*.yuv (reference output of tolerance-defined streams) and manifest.json.
 A test regenerates the suite into a temporary directory and fails on any difference.
@@ -25,7 +25,7 @@ from cmvc.picture import Picture, span_md5
 from cmvc.registry import (CodecId, HashType, ModelRole, ParamCoding, Profile, ReconProfile, TextMethod, TextRole,
                            UnitType)
 from cmvc.syntax import (Av1Params, FrameHashUnit, HyperpriorParams, ImageParams, InterpFlags, InterpParamsUnit,
-                         KeyframeUnit, MetadataUnit, ModelEntry, NoParams, PaddingUnit, TextUnit)
+                         KeyframeUnit, MetadataUnit, ModelEntry, NoParams, PaddingUnit, TextUnit, VvcParams)
 from cmvc.syntax.interp import encode_values
 from cmvc.write import StreamWriter, build_file_header, build_unit, make_sequence_header
 from cmvc.zoo import RIFE_V4
@@ -67,7 +67,8 @@ class Assets:
             items = [{"params": dataclasses.asdict(p), "data": d.hex()} for p, d in coded]
             self.root.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(items, indent=0))
-        cls = {CodecId.AV1: Av1Params, CodecId.AVIF: ImageParams, CodecId.WEBP: ImageParams, CodecId.PNG: NoParams}[codec_id]
+        cls = {CodecId.AV1: Av1Params, CodecId.VVC: VvcParams, CodecId.AVIF: ImageParams, CodecId.WEBP: ImageParams,
+               CodecId.PNG: NoParams}[codec_id]
         return [(cls(**it["params"]), bytes.fromhex(it["data"])) for it in items]
 
 
@@ -95,7 +96,7 @@ def it2v(name, purpose, pics, kf, *, codec=CodecId.PNG, recon=ReconProfile.BLEND
         from cmvc.resample import downsample
         src = [downsample(p, *coded_size) for p in pics]
     kpics = [src[i] for i in kf]
-    if codec in (CodecId.AV1, CodecId.AVIF, CodecId.WEBP):
+    if codec in (CodecId.AV1, CodecId.VVC, CodecId.AVIF, CodecId.WEBP):
         coded = assets.coded(name, codec, kpics, quality)
     else:
         coded = get_codec(codec).encode(kpics, quality, Colour())
@@ -189,6 +190,10 @@ def valid_entries(assets: Assets) -> list[Entry]:
                   "hidden alternate reference frames and show_existing_frame headers, one shown frame each",
                   sequence(48, 32, 33), list(range(0, 33, 2)), codec=CodecId.AV1, assets=assets, quality=50,
                   features=["av1", "av1-hidden-frames"]))
+    E.append(it2v("vvc_keyframes", "VVC keyframes as one bitstream, random access: access units in decoding "
+                  "order, keyframes in output order (§7.2.5), odd size cropped from the coded picture",
+                  sequence(45, 31, 17), list(range(0, 17, 2)), codec=CodecId.VVC, assets=assets, quality=40,
+                  features=["vvc", "vvc-reordering"]))
     E.append(it2v("avif_keyframes", "AVIF keyframes, §7.2.2 colour conversion", p8, [0, 7], codec=CodecId.AVIF,
                   assets=assets, quality=60, features=["avif"]))
     E.append(it2v("webp_keyframes", "WebP keyframes, §7.2.2 colour conversion", p8, [0, 7], codec=CodecId.WEBP,
@@ -324,6 +329,15 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
         ModelEntry(model_role=ModelRole.RECONSTRUCTION, model_name=RIFE_V4.name, model_sha256=bytes.fromhex(RIFE_V4.sha256))],
         num_models=1)
     out.append(("E028_profile_tool", "RIFE in a BASELINE stream", body(unit(1, SEQUENCE_HEADER.build(sh28)), *units[1:]), "validate"))
+    vv = E_valid["vvc_keyframes"].data
+    pv = parse(vv)
+    from cmvc.keyframes.vvc import nal_units
+
+    k0 = pv.units[1].body
+    no_ps = dataclasses.replace(k0, keyframe_data=b"".join(n for t, n in nal_units(k0.keyframe_data) if t not in (15, 16)))
+    vunits = [vv[u.offset:u.offset + u.size] for u in pv.units]
+    out.append(("E024_vvc_no_parameter_sets", "the first VVC access unit lacks its SPS and PPS",
+                _raw_stream(Profile.BASELINE, 10, [vunits[0], unit(2, payload_of(2, no_ps)), *vunits[2:]]), "decode"))
     entries = []
     for name, purpose, data, stage in out:
         code = name.split("_")[0]

@@ -73,6 +73,7 @@ codec_params = st.one_of(
                                                      latent_height=st.integers(1, 2**32 - 1),
                                                      latent_width=st.integers(1, 2**32 - 1), y_string_size=leb)),
     st.tuples(st.just(CodecId.AV1), st.builds(S.Av1Params, temporal_unit_index=leb, quality=st.integers(0, 63))),
+    st.tuples(st.just(CodecId.VVC), st.builds(S.VvcParams, access_unit_index=leb, quality=st.integers(0, 63))),
 )
 
 keyframe_units = st.builds(lambda f, cp, d: S.KeyframeUnit(frame_index=f, codec_id=cp[0], codec_params=cp[1],

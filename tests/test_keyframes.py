@@ -1,11 +1,11 @@
-"""§7.2 keyframe codecs: PNG packing, AVIF/WebP conversion, AV1 sequences."""
+"""§7.2 keyframe codecs: PNG packing, AVIF/WebP conversion, AV1 and VVC sequences."""
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from cmvc.errors import CmvcError
-from cmvc.keyframes import Colour, get_codec
+from cmvc.keyframes import Colour, KeyframeDecoder, decode_keyframes, get_codec
 from cmvc.keyframes.png import pack, unpack
 from cmvc.picture import Picture
 from cmvc.registry import CodecId
@@ -30,9 +30,8 @@ def roundtrip(codec_id, pics, quality):
     codec = get_codec(codec_id)
     sh = make_sequence_header(pics[0].width, pics[0].height, len(pics), list(range(len(pics))))
     coded = codec.encode(pics, quality, Colour())
-    dec = codec.decoder(sh)
-    return [dec.decode(KeyframeUnit(frame_index=i, codec_id=codec_id, codec_params=p, keyframe_data=d))
-            for i, (p, d) in enumerate(coded)], coded
+    return decode_keyframes(codec_id, sh, [KeyframeUnit(frame_index=i, codec_id=codec_id, codec_params=p, keyframe_data=d)
+                                           for i, (p, d) in enumerate(coded)]), coded
 
 
 def test_png_codec_bit_exact():
@@ -66,11 +65,86 @@ def test_av1_sequence_roundtrip(size, testsrc_pics):
 
 def test_corrupt_payloads_are_e024():
     sh = make_sequence_header(16, 16, 2, [0, 1])
-    for cid in (CodecId.PNG, CodecId.AVIF, CodecId.WEBP, CodecId.AV1):
-        dec = get_codec(cid).decoder(sh)
+    for cid in (CodecId.PNG, CodecId.AVIF, CodecId.WEBP, CodecId.AV1, CodecId.VVC):
         with pytest.raises(CmvcError) as e:
-            dec.decode(KeyframeUnit(frame_index=0, codec_id=cid, codec_params=None, keyframe_data=b"\x00garbage"))
+            decode_keyframes(cid, sh, [KeyframeUnit(frame_index=0, codec_id=cid, codec_params=None,
+                                                    keyframe_data=b"\x00garbage")])
+        assert e.value.code == "E024", cid
+
+
+def distinct_pictures(w, h, n):
+    """Pictures far apart from each other (brightness steps of 24), so a wrong pairing is visible."""
+    r = np.random.default_rng(1)
+    cw, ch = (w + 1) // 2, (h + 1) // 2
+    out = []
+    for t in range(n):
+        y = np.clip(20 + 24 * t + r.integers(-6, 7, (h, w)), 0, 255).astype(np.uint8)
+        out.append(Picture(y, np.full((ch, cw), 100 + 8 * t, np.uint8), np.full((ch, cw), 150 - 8 * t, np.uint8)))
+    return out
+
+
+@pytest.mark.parametrize("size", [(64, 48), (33, 17), (8, 6)])
+def test_vvc_sequence_roundtrip(size):
+    """§7.2.5: one VVC bitstream, access units in decoding order, pictures paired with units in output order."""
+    pics = distinct_pictures(*size, 9)
+    a, coded = roundtrip(CodecId.VVC, pics, 30)
+    b, _ = roundtrip(CodecId.VVC, pics, 30)
+    assert a == b
+    assert [p.access_unit_index for p, _ in coded] == list(range(9))
+    for k, (x, p) in enumerate(zip(a, pics)):
+        assert x.y.shape == (size[1], size[0]) and x.u.shape == p.u.shape
+        err = [np.mean(np.abs(x.y.astype(int) - q.y.astype(int))) for q in pics]
+        assert int(np.argmin(err)) == k and err[k] < 8, (k, err)
+
+
+def test_vvc_reorders_and_units_keep_their_keyframe():
+    """Random access codes pictures out of output order: some unit yields no picture when pushed, yet
+    every unit gets its own keyframe; a unit left without a picture at the end is E024."""
+    from cmvc.keyframes import vvc
+
+    pics = distinct_pictures(64, 48, 9)
+    coded = vvc.encode(pics, 30)
+    sh = make_sequence_header(64, 48, 9, list(range(9)))
+    units = [KeyframeUnit(frame_index=i, codec_id=CodecId.VVC, codec_params=p, keyframe_data=d)
+             for i, (p, d) in enumerate(coded)]
+    kd = KeyframeDecoder(CodecId.VVC, sh)
+    got = [len(kd.push(u)) for u in units]
+    pairs = kd.finish()
+    assert got[0] == 0 and sum(got) + len(pairs) == 9
+    with pytest.raises(CmvcError) as e:
+        decode_keyframes(CodecId.VVC, sh, units + [units[-1]])  # a tenth unit: the bitstream has nine pictures...
+    assert e.value.code == "E024"
+    kd = KeyframeDecoder(CodecId.VVC, sh)
+    for u in units[:1] + units[2:]:  # ...or one access unit missing: fewer pictures, or a decoding error
+        try:
+            kd.push(u)
+        except CmvcError as err:
+            assert err.code == "E024"
+            break
+    else:
+        with pytest.raises(CmvcError) as e:
+            kd.finish()
         assert e.value.code == "E024"
+
+
+def test_vvc_access_units_drop_only_delimiters():
+    from cmvc.keyframes import vvc
+
+    coded = vvc.encode(distinct_pictures(64, 48, 3), 40)
+    types = [[t for t, _ in vvc.nal_units(d)] for _, d in coded]
+    assert all(vvc.AUD_NUT not in t for t in types)
+    assert 15 in types[0] and 16 in types[0]  # SPS and PPS in the first access unit
+    for _, d in coded:
+        assert b"".join(nal for _, nal in vvc.nal_units(d)) == d
+    au = b"\x00\x00\x00\x01\x00\xa1\x10" + b"\x00\x00\x01\x00\x09\x55" + b"\x00\x00\x00\x01\x00\x01\x77\x00\x00"
+    assert [(t, len(n)) for t, n in vvc.nal_units(au)] == [(20, 7), (1, 6), (0, 9)]
+
+
+@given(st.integers(0, 1023))
+def test_vvc_10bit_to_8bit(x):
+    from cmvc.keyframes.vvc import to_8bit
+
+    assert int(to_8bit(np.array([x], np.uint16))[0]) == min(255, (x + 2) >> 2)
 
 
 def test_hyperprior_with_random_initialised_model(tmp_path, monkeypatch, testsrc_pics):

@@ -1,5 +1,7 @@
 """§6.5 semantic checks: one case per rule, each with its code, offset and path."""
 
+import pytest
+
 import cmvc.syntax as S
 from cmvc.registry import CodecId, ModelRole, ParamCoding, Profile, ReconProfile, UnitType
 from cmvc.validate import validate
@@ -66,13 +68,18 @@ def test_models():
     assert "E018" in codes(stream(GOOD, sh, Profile.MAIN)[0])
 
 
-def test_av1_rules():
-    def av1(f, i):
-        return S.KeyframeUnit(frame_index=f, codec_id=CodecId.AV1, codec_params=S.Av1Params(temporal_unit_index=i, quality=30),
+@pytest.mark.parametrize("codec_id, params, field", [(CodecId.AV1, S.Av1Params, "temporal_unit_index"),
+                                                     (CodecId.VVC, S.VvcParams, "access_unit_index")])
+def test_sequence_codec_rules(codec_id, params, field):
+    """AV1 and VVC keyframes form one bitstream: units numbered in order, no other codec mixed in (§5.4)."""
+    def unit(f, i):
+        return S.KeyframeUnit(frame_index=f, codec_id=codec_id, codec_params=params(**{field: i, "quality": 30}),
                               keyframe_data=b"x")
-    assert codes(stream([(UnitType.KEYFRAME, av1(0, 0)), (UnitType.KEYFRAME, av1(4, 1)), (UnitType.KEYFRAME, av1(9, 2))])[0]) == []
-    assert "E019" in codes(stream([(UnitType.KEYFRAME, av1(0, 0)), (UnitType.KEYFRAME, av1(4, 2)), (UnitType.KEYFRAME, av1(9, 2))])[0])
-    assert "E028" in codes(stream([(UnitType.KEYFRAME, av1(0, 0)), GOOD[1], GOOD[2]])[0])
+    assert codes(stream([(UnitType.KEYFRAME, unit(0, 0)), (UnitType.KEYFRAME, unit(4, 1)), (UnitType.KEYFRAME, unit(9, 2))])[0]) == []
+    data, offs = stream([(UnitType.KEYFRAME, unit(0, 0)), (UnitType.KEYFRAME, unit(4, 2)), (UnitType.KEYFRAME, unit(9, 2))])
+    err = validate(data).errors[0]
+    assert err.code == "E019" and err.path == f"units[2].keyframe.codec_params.{field}"
+    assert "E028" in codes(stream([(UnitType.KEYFRAME, unit(0, 0)), GOOD[1], GOOD[2]])[0])
 
 
 def test_text_rules():

@@ -72,24 +72,36 @@ def decode(source: bytes | BinaryIO, *, verify: bool = False, net=None,
         return out
     frames: list[Picture | None] = [None] * sh.frame_count
     kf_units = ps.of_type(UnitType.KEYFRAME)
-    from .keyframes import get_codec
+    from .keyframes import KeyframeDecoder
 
-    decoders = {}  # one stateful decoder per codec (AV1 keyframes share one sequence)
-    for rec in kf_units:
-        k = rec.body
-        if k.codec_id not in decoders:
-            decoders[k.codec_id] = get_codec(k.codec_id).decoder(sh)
+    decoders: dict = {}  # one stateful decoder per codec (AV1 / VVC keyframes share one sequence)
+    where = {}  # keyframe unit -> its record, for error offsets
+
+    def place(pairs) -> None:
+        for unit, pic in pairs:
+            frames[unit.frame_index] = pic
+            if progress:
+                progress(1)
+
+    def located(rec, f):
         try:
-            pic = decoders[k.codec_id].decode(k)
+            return f()
         except Exception as e:
-            if hasattr(e, "relocate"):
+            if hasattr(e, "relocate") and rec is not None:
                 if e.offset is None:  # the codec names no position: point at the start of keyframe_data
                     e.offset = 0
                 raise e.relocate(rec.field_offset("keyframe_data"), f"{rec.path}.keyframe.keyframe_data")
             raise
-        frames[k.frame_index] = pic
-        if progress:
-            progress(1)
+
+    for rec in kf_units:
+        k = rec.body
+        where[id(k)] = rec
+        if k.codec_id not in decoders:
+            decoders[k.codec_id] = KeyframeDecoder(k.codec_id, sh)
+        place(located(rec, lambda: decoders[k.codec_id].push(k)))
+    for kd in decoders.values():  # end of each keyframe bitstream: pictures still held, units left without one
+        last = where[id(kd.waiting[0])] if kd.waiting else kf_units[-1]
+        place(located(last, kd.finish))
     caption = ""
     if sh.recon_profile == ReconProfile.SD_LORA:
         from .generative.tt2v import prompt_of

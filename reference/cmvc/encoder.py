@@ -17,7 +17,7 @@ from .decode import decode, reconstructor
 from .errors import error
 from .fit import FIT_METHODS, fit_segment
 from .keyframe_select import select_keyframes
-from .keyframes import CODEC_NAMES, Colour, get_codec
+from .keyframes import CODEC_NAMES, Colour, decode_keyframes, get_codec
 from .levels import smallest_level
 from .picture import Picture, span_md5
 from .registry import (PROFILE_TOOLS, CodecId, HashType, ModelRole, ParamCoding, Profile, ReconProfile, TextMethod,
@@ -28,7 +28,7 @@ from .text import encode_text_unit
 from .write import StreamWriter, make_sequence_header
 from .zoo import RIFE_V4
 
-DEFAULT_QUALITY = {CodecId.AV1: 50, CodecId.AVIF: 30, CodecId.WEBP: 30, CodecId.PNG: 0, CodecId.HYPERPRIOR: 1}
+DEFAULT_QUALITY = {CodecId.AV1: 50, CodecId.VVC: 45, CodecId.AVIF: 30, CodecId.WEBP: 30, CodecId.PNG: 0, CodecId.HYPERPRIOR: 1}
 
 
 @dataclasses.dataclass
@@ -173,9 +173,8 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
                               rng_seed=cfg.seed, models=models, matrix_coefficients=colour.matrix_coefficients,
                               full_range=colour.full_range, colour_primaries=colour_primaries,
                               transfer_characteristics=transfer)
-    kdec = codec.decoder(sh)
     kunits = [KeyframeUnit(frame_index=i, codec_id=codec_id, codec_params=p, keyframe_data=d) for i, (p, d) in zip(kf, coded)]
-    dec_kf = [kdec.decode(u) for u in kunits]
+    dec_kf = decode_keyframes(codec_id, sh, kunits)
 
     # 3. weights
     glob = ". ".join([c.text for c in cfg.captions if c.role == TextRole.GLOBAL and c.text] +

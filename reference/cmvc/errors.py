@@ -54,7 +54,7 @@ _CODES = [
     ("E025", "DUPLICATE_UNIT", "stream", "Two interpolation-parameter units name the same segment, or two frame hashes cover one frame."),
     ("E026", "NONZERO_PADDING", "stream", "A padding unit contains a byte other than 0x00."),
     ("E027", "PARAMETER_COUNT_MISMATCH", "stream", "An interpolation-parameter unit does not carry one value per frame of its segment."),
-    ("E028", "PROFILE_VIOLATION", "stream", "The stream uses a tool that its profile does not allow, or mixes AV1 with other keyframe codecs."),
+    ("E028", "PROFILE_VIOLATION", "stream", "The stream uses a tool that its profile does not allow, or mixes AV1 or VVC with other keyframe codecs."),
     # --- caller errors ---
     ("E101", "BAD_ARGUMENT", "caller", "An argument is invalid (a value out of range for building, an unknown option)."),
     ("E102", "INPUT_UNREADABLE", "caller", "An input file does not exist or cannot be read as the expected kind of file."),

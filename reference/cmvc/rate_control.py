@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 
 from .errors import error
 from .keyframe_select import interpolation_cost, select_keyframes
-from .keyframes import CODEC_NAMES, Colour, get_codec
+from .keyframes import CODEC_NAMES, Colour, decode_keyframes, get_codec
 from .registry import CodecId
 
 UNIT_FRAMING = 3 + 4  # unit_type, flags, payload_size (1 byte below 128) and unit_crc
@@ -134,9 +134,11 @@ class _Trials:
 def _qualities(codec: CodecId) -> list[int]:
     if codec == CodecId.AV1:
         return list(range(10, 64))  # CRF, best quality first
+    if codec == CodecId.VVC:
+        return list(range(20, 64))  # QP, best quality first
     if codec in (CodecId.AVIF, CodecId.WEBP):
         return list(range(95, -1, -5))
-    raise error("E101", f"rate control supports av1, avif and webp keyframes, not {codec.name.lower()}")
+    raise error("E101", f"rate control supports av1, vvc, avif and webp keyframes, not {codec.name.lower()}")
 
 
 def _best_quality(tr: _Trials, interval: int, qualities: list[int], budget: float) -> int | None:
@@ -177,9 +179,8 @@ def estimate_quality(src, tr: _Trials, interval: int, quality: int, metric: str 
                               models=[ModelEntry(model_role=1, model_name=RIFE_V4.name,
                                                  model_sha256=bytes.fromhex(RIFE_V4.sha256))] if rife else [],
                               matrix_coefficients=tr.colour.matrix_coefficients, full_range=tr.colour.full_range)
-    dec = get_codec(tr.codec).decoder(sh)
-    kpics = [dec.decode(KeyframeUnit(frame_index=i, codec_id=tr.codec, codec_params=p, keyframe_data=d))
-             for i, (p, d) in zip(kf, coded)]
+    kpics = decode_keyframes(tr.codec, sh, [KeyframeUnit(frame_index=i, codec_id=tr.codec, codec_params=p, keyframe_data=d)
+                                            for i, (p, d) in zip(kf, coded)])
     recon = reconstructor(sh, net)
     top = 1 << tr.cfg.w_bits
     out, idx, weight = list(kpics), list(kf), [1.0] * len(kf)

@@ -48,7 +48,7 @@ SKIPPABLE = {
 class Profile(DocEnum):
     """Table 9-1: profiles (which tools a stream may use)."""
 
-    BASELINE = 0, "Normative, bit-exact tools only: reconstruction `blend`; keyframe codecs PNG, AVIF, WebP, AV1."
+    BASELINE = 0, "Normative, bit-exact tools only: reconstruction `blend`; keyframe codecs PNG, AVIF, WebP, AV1, VVC."
     MAIN = 1, "Baseline plus tolerance-defined tools: reconstruction `rife`, keyframe codec `hyperprior`."
     GENERATIVE = 2, "Main plus generative tools: reconstruction `sd_lora`, mode TT2V with `t2v_pipeline`."
 
@@ -76,13 +76,14 @@ class ChromaFormat(DocEnum):
 
 
 class CodecId(DocEnum):
-    """Table 10-5: keyframe codecs.  Values 5..127 reserved, 128..255 reserved for private use."""
+    """Table 10-5: keyframe codecs.  Values 6..127 reserved, 128..255 reserved for private use."""
 
     PNG = 0, "Lossless PNG of the planar-packed picture (§7.2.1), bit-exact."
     AVIF = 1, "AVIF still image, RGB output converted by §7.2.2."
     WEBP = 2, "WebP still image, RGB output converted by §7.2.2."
     HYPERPRIOR = 3, "Learned image codec, Balle 2018 scale hyperprior (CompressAI), §7.2.3; tolerance-defined."
     AV1 = 4, "One AV1 temporal unit; all keyframes of the stream form one AV1 sequence (§7.2.4), bit-exact."
+    VVC = 5, "One VVC access unit; all keyframes of the stream form one VVC bitstream (§7.2.5), bit-exact."
 
 
 class TextRole(DocEnum):
@@ -134,12 +135,12 @@ REGISTRIES: list[tuple[str, type[DocEnum]]] = [
 PROFILE_TOOLS: dict[Profile, dict[str, set]] = {
     Profile.BASELINE: {
         "recon": {ReconProfile.BLEND},
-        "codec": {CodecId.PNG, CodecId.AVIF, CodecId.WEBP, CodecId.AV1},
+        "codec": {CodecId.PNG, CodecId.AVIF, CodecId.WEBP, CodecId.AV1, CodecId.VVC},
         "mode": {Mode.IT2V},
     },
     Profile.MAIN: {
         "recon": {ReconProfile.BLEND, ReconProfile.RIFE},
-        "codec": {CodecId.PNG, CodecId.AVIF, CodecId.WEBP, CodecId.AV1, CodecId.HYPERPRIOR},
+        "codec": {CodecId.PNG, CodecId.AVIF, CodecId.WEBP, CodecId.AV1, CodecId.VVC, CodecId.HYPERPRIOR},
         "mode": {Mode.IT2V},
     },
     Profile.GENERATIVE: {

@@ -15,6 +15,9 @@ from .syntax import NO_MODEL, HyperpriorParams, SequenceHeader
 from .syntax.interp import decode_values
 from .text import decode_text_unit
 
+#: Keyframe codecs whose units form one bitstream (§5.4): the field that numbers the unit in it.
+SEQUENCE_CODECS = {CodecId.AV1: "temporal_unit_index", CodecId.VVC: "access_unit_index"}
+
 
 @dataclasses.dataclass
 class Report:
@@ -98,12 +101,12 @@ def check_semantics(ps: ParsedStream) -> list[CmvcError]:
             bad(rec, "frame_index", "E017", f"keyframe unit for frame {k.frame_index}; expected {want}")
         if k.codec_id not in tools["codec"]:
             bad(rec, "codec_id", "E028", f"codec {k.codec_id.name} is not allowed in profile {profile.name}")
-        if k.codec_id == CodecId.AV1:
+        if k.codec_id in SEQUENCE_CODECS:
+            field = SEQUENCE_CODECS[k.codec_id]
             if len(codecs) > 1:
-                bad(rec, "codec_id", "E028", "AV1 keyframes cannot be mixed with other keyframe codecs")
-            if k.codec_params.temporal_unit_index != n:
-                bad(rec, "codec_params.temporal_unit_index", "E019",
-                    f"temporal_unit_index {k.codec_params.temporal_unit_index} != keyframe ordinal {n}")
+                bad(rec, "codec_id", "E028", f"{k.codec_id.name} keyframes cannot be mixed with other keyframe codecs")
+            if getattr(k.codec_params, field) != n:
+                bad(rec, f"codec_params.{field}", "E019", f"{field} {getattr(k.codec_params, field)} != keyframe ordinal {n}")
         if isinstance(k.codec_params, HyperpriorParams):
             mi = k.codec_params.model_index
             if mi >= len(sh.models) or sh.models[mi].model_role != ModelRole.KEYFRAME_CODEC:

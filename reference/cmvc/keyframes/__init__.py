@@ -1,9 +1,11 @@
 """§7.2 Keyframe decoding, and the matching encoders.
 
 Each codec provides ``encode(pictures, quality, colour) -> [(codec_params, keyframe_data)]`` for all
-keyframes of a stream at once (AV1 codes them as one sequence) and ``decoder(sequence_header, models)``,
-a stateful object whose ``decode(keyframe_unit) -> Picture`` is called once per keyframe unit in
-stream order.
+keyframes of a stream at once (AV1 and VVC code them as one sequence) and
+``decoder(sequence_header, models)``, a stateful object called once per keyframe unit in stream
+order: ``decode(keyframe_unit) -> Picture``, or, for codecs whose pictures come out in an order of
+their own (VVC, §7.2.5), ``output(keyframe_unit) -> [Picture]`` (the pictures output so far) and
+``flush() -> [Picture]`` after the last unit.  :class:`KeyframeDecoder` hides the difference.
 """
 from __future__ import annotations
 
@@ -30,11 +32,53 @@ def get_codec(codec_id: CodecId):
     if codec_id == CodecId.AV1:
         from . import av1
         return av1
+    if codec_id == CodecId.VVC:
+        from . import vvc
+        return vvc
     if codec_id == CodecId.HYPERPRIOR:
         from . import hyperprior
         return hyperprior
     raise error("E101", f"no codec for {codec_id}")  # pragma: no cover
 
 
-CODEC_NAMES = {"png": CodecId.PNG, "avif": CodecId.AVIF, "webp": CodecId.WEBP, "av1": CodecId.AV1,
+CODEC_NAMES = {"png": CodecId.PNG, "avif": CodecId.AVIF, "webp": CodecId.WEBP, "av1": CodecId.AV1, "vvc": CodecId.VVC,
                "hyperprior": CodecId.HYPERPRIOR}
+
+
+class KeyframeDecoder:
+    """Decodes the keyframe units of one codec in stream order and pairs each output picture with
+    the unit whose keyframe it is (the k-th output picture is the k-th unit's keyframe, §7.2)."""
+
+    def __init__(self, codec_id: CodecId, sh, models=None) -> None:
+        self.dec = get_codec(codec_id).decoder(sh, models)
+        self.waiting: list = []  # units whose picture has not come out yet, in stream order
+
+    def push(self, unit) -> list[tuple[object, object]]:
+        """Decode one unit; returns (unit, picture) for every picture output by it."""
+        self.waiting.append(unit)
+        pics = self.dec.output(unit) if hasattr(self.dec, "output") else [self.dec.decode(unit)]
+        return self._pair(pics, unit)
+
+    def finish(self) -> list[tuple[object, object]]:
+        """Pictures still in the decoder after the last unit; E024 if a unit got no picture."""
+        out = self._pair(self.dec.flush(), None) if hasattr(self.dec, "flush") else []
+        if self.waiting:
+            u = self.waiting[0]
+            raise error("E024", f"keyframe {u.frame_index}: the keyframe bitstream ended with "
+                                f"{len(self.waiting)} keyframe(s) not output")
+        return out
+
+    def _pair(self, pics, unit) -> list[tuple[object, object]]:
+        if len(pics) > len(self.waiting):
+            where = f"keyframe {unit.frame_index}" if unit is not None else "end of the keyframe bitstream"
+            raise error("E024", f"{where}: the keyframe bitstream output {len(pics) - len(self.waiting)} more "
+                                f"picture(s) than there are keyframe units")
+        done, self.waiting = self.waiting[: len(pics)], self.waiting[len(pics):]
+        return list(zip(done, pics))
+
+
+def decode_keyframes(codec_id: CodecId, sh, units, models=None) -> list:
+    """The decoded pictures of *units* (keyframe units of one codec, in stream order), in that order."""
+    kd = KeyframeDecoder(codec_id, sh, models)
+    pairs = [p for u in units for p in kd.push(u)] + kd.finish()
+    return [pic for _, pic in pairs]

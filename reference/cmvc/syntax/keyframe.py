@@ -41,12 +41,21 @@ class Av1Params(DataclassMixin):
     quality: int = csfield(Range(U8, 0, 63), doc="Encoder quantiser setting (CRF), informative.")
 
 
+@dataclasses.dataclass
+class VvcParams(DataclassMixin):
+    """vvc_params()."""
+
+    access_unit_index: int = csfield(Leb128(), doc="Position of this access unit in the VVC bitstream, in decoding order (0 for the first keyframe unit).")
+    quality: int = csfield(Range(U8, 0, 63), doc="Encoder quantiser setting (QP), informative.")
+
+
 CODEC_PARAMS = {
     CodecId.PNG: Syntax(NoParams),
     CodecId.AVIF: Syntax(ImageParams),
     CodecId.WEBP: Syntax(ImageParams),
     CodecId.HYPERPRIOR: Syntax(HyperpriorParams),
     CodecId.AV1: Syntax(Av1Params),
+    CodecId.VVC: Syntax(VvcParams),
 }
 
 

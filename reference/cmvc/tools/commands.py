@@ -218,8 +218,9 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     g.add_argument("--keyframes", type=int, help="number of keyframes")
     g.add_argument("--interval", type=int, default=8, help="a keyframe every N frames (default 8)")
     s.add_argument("--profile", choices=["blend", "rife", "sd_lora"], default="rife", help="reconstruction profile")
-    s.add_argument("--codec", choices=["av1", "avif", "webp", "png", "hyperprior"], default="av1")
-    s.add_argument("--quality", type=int, help="AV1 CRF 0..63 (default 50) or AVIF/WebP quality 0..100")
+    s.add_argument("--codec", choices=["av1", "vvc", "avif", "webp", "png", "hyperprior"], default="av1",
+                   help="keyframe codec: av1 (SVT-AV1 sequence, default), vvc (vvenc sequence, reaches lower rates)")
+    s.add_argument("--quality", type=int, help="AV1 CRF 0..63 (default 50), VVC QP 0..63 (default 45) or AVIF/WebP quality 0..100")
     s.add_argument("--strategy", choices=STRATEGIES, default=None,
                    help="keyframe selection (default: Eq. 1 'feature'; with --bpp/--kbps rate control compares "
                         "'feature' and 'uniform'); 'interp' places keyframes by dynamic programming on the "

@@ -25,13 +25,13 @@ SYNTAX_NAMES = {
     "FileHeader": "file_header", "Unit": "unit", "UnitFlags": "unit_flags", "SequenceHeader": "sequence_header",
     "ColourFlags": "colour_flags", "ModelEntry": "model_entry", "KeyframeUnit": "keyframe_unit",
     "NoParams": "png_params", "ImageParams": "image_params", "HyperpriorParams": "hyperprior_params",
-    "Av1Params": "av1_params", "TextUnit": "text_unit", "InterpParamsUnit": "interp_params_unit",
+    "Av1Params": "av1_params", "VvcParams": "vvc_params", "TextUnit": "text_unit", "InterpParamsUnit": "interp_params_unit",
     "InterpFlags": "interp_flags", "FrameHashUnit": "frame_hash_unit", "MetadataUnit": "metadata_unit",
     "PaddingUnit": "padding_unit", "EndOfStreamUnit": "end_of_stream_unit",
 }
 
 STRUCTURES = [S.FileHeader, S.Unit, S.SequenceHeader, S.ModelEntry, S.KeyframeUnit, S.NoParams, S.ImageParams,
-              S.HyperpriorParams, S.Av1Params, S.TextUnit, S.InterpParamsUnit, S.FrameHashUnit, S.MetadataUnit,
+              S.HyperpriorParams, S.Av1Params, S.VvcParams, S.TextUnit, S.InterpParamsUnit, S.FrameHashUnit, S.MetadataUnit,
               S.PaddingUnit, S.EndOfStreamUnit]
 
 
