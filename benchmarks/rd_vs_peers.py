@@ -31,7 +31,7 @@ from cmvc.tools.video import read_video, write_y4m
 
 
 def cmvc_at(pics, info, target_bits, fit: str = "exhaustive", rc_metric: str = "ms-ssim",
-            strategies: tuple[str, ...] = ("feature", "uniform")):
+            strategies: tuple[str, ...] = ("feature", "uniform"), codecs: tuple[str, ...] = ("av1",)):
     """CMVC rate-controlled to *target_bits*: coded size, keyframe strategy, interval and CRF chosen by
     cmvc.rate_control (as `cmvc encode --bpp [--rc-metric vmaf]` does)."""
     colour = Colour(info.matrix_coefficients, info.full_range)
@@ -39,7 +39,7 @@ def cmvc_at(pics, info, target_bits, fit: str = "exhaustive", rc_metric: str = "
     scorer = None
     if rc_metric == "vmaf":
         from cmvc.tools.metrics import vmaf_scorer as scorer
-    p = plan(pics, cfg, target_bits, downscales=(1, 2), strategies=strategies, colour=colour,
+    p = plan(pics, cfg, target_bits, downscales=(1, 2), strategies=strategies, codecs=codecs, colour=colour,
              metric=rc_metric, scorer=scorer)
     cfg = p.apply(cfg)
     res = encode(pics, cfg, fps=Fraction(info.fps), colour=colour)
@@ -88,6 +88,7 @@ def main() -> int:
                     help="what CMVC's rate control maximises (as cmvc encode --rc-metric)")
     ap.add_argument("--strategies", nargs="+", default=["feature", "uniform"],
                     help="keyframe strategies rate control compares (cmvc.keyframe_select.STRATEGIES)")
+    ap.add_argument("--codecs", nargs="+", default=["av1"], help="keyframe codecs rate control compares (av1, vvc)")
     a = ap.parse_args()
     os.environ.setdefault("SVT_LOG", "1")
     results = {"clips": {}}
@@ -102,8 +103,9 @@ def main() -> int:
         for label, target in (("cmvc@0.5x-vvenc63", 0.5 * rows["vvenc-qp63"]["bits"]),
                               ("cmvc@0.75x-svtav1", 0.75 * rows["svtav1-crf63"]["bits"]),
                               ("cmvc@1.0x-vvenc63", rows["vvenc-qp63"]["bits"])):
-            bits, res, cfg = cmvc_at(pics, info, target, rc_metric=a.rc_metric, strategies=tuple(a.strategies))
-            rows[label] = {"bits": bits, "bpp": bits / px, "interval": cfg.interval, "crf": cfg.quality,
+            bits, res, cfg = cmvc_at(pics, info, target, rc_metric=a.rc_metric, strategies=tuple(a.strategies),
+                                     codecs=tuple(a.codecs))
+            rows[label] = {"bits": bits, "bpp": bits / px, "interval": cfg.interval, "crf": cfg.quality, "codec": cfg.codec,
                            "downscale": cfg.downscale, "strategy": cfg.strategy,
                            **all_metrics(res.decoded, pics, fps)}
         v, s = rows["vvenc-qp63"], rows["svtav1-crf63"]
@@ -119,7 +121,8 @@ def main() -> int:
         print(f"\n{clip}: {len(pics)} frames {info.width}x{info.height}")
         print(f"{'codec':<20} {'bits':>8} {'bpp':>9} {'PSNR-Y':>7} {'MS-SSIM':>8} {'VMAF':>6}  settings")
         for k, r in rows.items():
-            extra = (f"{r['strategy']} keyframes, downscale {r['downscale']}, interval {r['interval']}, crf {r['crf']}"
+            extra = (f"{r['codec']} {r['strategy']} keyframes, downscale {r['downscale']}, interval {r['interval']}, "
+                     f"{'qp' if r['codec'] == 'vvc' else 'crf'} {r['crf']}"
                      if "interval" in r else "")
             print(f"{k:<20} {r['bits']:>8} {r['bpp']:>9.5f} {r['psnr_y']:>7.2f} {r['ms_ssim']:>8.4f} {r['vmaf']:>6.2f}  {extra}")
         for k, ok in targets.items():

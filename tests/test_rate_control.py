@@ -111,6 +111,31 @@ def test_plan_compares_strategies(clip):
     assert p.score == max(c.score for c in p.candidates if c.score is not None and 8 * c.predicted_bytes <= 8 * 1400)
 
 
+@pytest.mark.parametrize("interval", [4, 23])
+def test_prediction_covers_the_fitted_weights(clip, interval):
+    """The plan's size includes an allowance for the interpolation-parameter units the w fit writes."""
+    cfg = EncoderConfig(profile="blend", fit="exhaustive", strategy="uniform")
+    tr = _Trials(clip, cfg, 1, Colour())
+    predicted = tr.bytes(interval, 40)
+    res = encode(clip, dataclasses.replace(cfg, interval=interval, quality=40))
+    assert predicted - 7 * len(clip) // 8 <= len(res.data) <= predicted  # 7 bits per inner frame at most
+
+
+def test_plan_compares_codecs(clip):
+    """VVC keyframes reach lower rates than AV1's coarsest CRF; rate control compares both by estimate."""
+    cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
+    p = plan(clip, cfg, 8 * 1400, codecs=("av1", "vvc"))
+    assert {c.codec for c in p.candidates} == {"av1", "vvc"}
+    assert p.score == max(c.score for c in p.candidates if c.score is not None and 8 * c.predicted_bytes <= 8 * 1400)
+    out = p.apply(cfg)
+    assert out.codec == p.codec and out.quality == p.quality
+    res = encode(clip, out)
+    assert abs(len(res.data) - p.predicted_bytes) <= 8 and {u.body.codec_id.name.lower() for u in
+                                                              parse(res.data).units if hasattr(u.body, "codec_id")} == {p.codec}
+    lowest = {c: min(x.predicted_bytes for x in plan(clip, cfg, 8, codecs=(c,)).candidates) for c in ("av1", "vvc")}
+    assert lowest["vvc"] < lowest["av1"]
+
+
 def test_plan_with_interp_shares_the_segment_costs(clip, monkeypatch):
     """Strategy interp's segment costs are computed once per pictures and reused by every interval,
     by later plans and by the final encode."""
@@ -146,3 +171,5 @@ def test_cli_bpp_reports_the_plan(tmp_path, capsys):
     assert rep["achieved_vs_target"] <= 1.05
     assert "rate control:" in cap.err and "estimated ms-ssim" in cap.err
     assert rep["settings"]["strategy"] in ("feature", "uniform") and rep["settings"]["downscale"] in (1, 2)
+    assert rep["settings"]["codec"] in ("av1", "vvc")  # no --codec: rate control compared both
+    assert f"rate control: {rep['settings']['codec']} keyframes" in cap.err and "rate control: vvc uniform" in cap.err

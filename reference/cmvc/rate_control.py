@@ -45,6 +45,7 @@ class Candidate:
     predicted_bytes: int
     score: float | None = None  # estimated MS-SSIM (or PSNR, dB) of the decoded video
     strategy: str = "feature"
+    codec: str = "av1"
 
 
 @dataclasses.dataclass
@@ -57,16 +58,19 @@ class RatePlan:
     score: float | None = None
     candidates: list[Candidate] = dataclasses.field(default_factory=list)
     strategy: str = "feature"
+    codec: str = "av1"
 
     def apply(self, cfg):
-        """*cfg* (an :class:`~cmvc.encoder.EncoderConfig`) with this plan's interval, quality, size and strategy."""
+        """*cfg* (an :class:`~cmvc.encoder.EncoderConfig`) with this plan's interval, quality, size, strategy and codec."""
         return dataclasses.replace(cfg, interval=self.interval, quality=self.quality, downscale=self.downscale,
-                                   strategy=self.strategy, keyframes=None)
+                                   strategy=self.strategy, codec=self.codec, keyframes=None)
 
 
 def fixed_bytes(pics, cfg, kf: list[int]) -> int:
     """Bytes of everything but the keyframe payloads: file header, sequence header, frame hash,
-    end of stream, metadata, and an allowance of 4 bytes per segment for interpolation parameters."""
+    end of stream, metadata, and an allowance for the interpolation parameters of each segment: 4
+    bytes of unit fields and 7 bits per inner frame (the exhaustive fit's Exp-Golomb values took 6-7
+    bits each on carphone at intervals 8 and 32)."""
     from . import __version__
     from .registry import ReconProfile
     from .syntax import SEQUENCE_HEADER, ModelEntry
@@ -84,7 +88,7 @@ def fixed_bytes(pics, cfg, kf: list[int]) -> int:
     if cfg.metadata:
         n += 2 * UNIT_FRAMING + 30 + len(__version__) + len(cfg.source_name)
     if cfg.fit != "none":
-        n += (4 + UNIT_FRAMING) * (len(kf) - 1)
+        n += sum(UNIT_FRAMING + 4 + -(-7 * (b - a - 1) // 8) for a, b in zip(kf, kf[1:]) if b - a > 1)
     return n
 
 
@@ -206,23 +210,26 @@ def estimate_quality(src, tr: _Trials, interval: int, quality: int, metric: str 
 
 
 def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = None,
-         strategies: Sequence[str] | None = None, metric: str = "ms-ssim",
+         strategies: Sequence[str] | None = None, codecs: Sequence[str] | None = None, metric: str = "ms-ssim",
          evaluate: bool | None = None, colour: Colour | None = None, net=None,
          progress: Callable[[str], None] | None = None, scorer: Scorer | None = None) -> RatePlan:
     """The operating point for *target_bits* (see the module docstring).
 
     *downscales*: coded sizes to consider (default: ``cfg.downscale`` only; pass e.g. ``(1, 2)`` to
     let rate control choose).  *strategies*: keyframe selection strategies to consider (default:
-    ``cfg.strategy`` only; e.g. ``("feature", "uniform")``: Eq. 1 against evenly spaced keyframes).  *evaluate*: compare candidates by estimated quality (default: for the
+    ``cfg.strategy`` only; e.g. ``("feature", "uniform")``: Eq. 1 against evenly spaced keyframes).
+    *codecs*: keyframe codecs to consider (default: ``cfg.codec`` only; e.g. ``("av1", "vvc")``).  *evaluate*: compare candidates by estimated quality (default: for the
     BLEND and RIFE profiles).  *scorer*: score each candidate's full reconstruction with this
     function instead of sampling (e.g. VMAF, :func:`cmvc.tools.metrics.vmaf_scorer`); *metric* then
     only names it.
     """
     if scorer is None and metric not in METRICS:
         raise error("E101", f"unknown rate-control metric {metric!r} ({', '.join(METRICS)})")
-    if cfg.codec not in CODEC_NAMES:
-        raise error("E101", f"unknown codec {cfg.codec!r} ({', '.join(CODEC_NAMES)})")
-    qualities = _qualities(CODEC_NAMES[cfg.codec])
+    codecs = tuple(codecs or (cfg.codec,))
+    for c in codecs:
+        if c not in CODEC_NAMES:
+            raise error("E101", f"unknown codec {c!r} ({', '.join(CODEC_NAMES)})")
+        _qualities(CODEC_NAMES[c])
     if evaluate is None:
         evaluate = cfg.profile in ("blend", "rife")
     downscales = tuple(downscales or (cfg.downscale,))
@@ -233,14 +240,15 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
     say = progress or (lambda msg: None)
     cands: list[Candidate] = []
     trials = 0
-    for ds, strategy in [(d, st) for d in downscales for st in strategies]:
+    for codec, ds, strategy in [(c, d, st) for c in codecs for d in downscales for st in strategies]:
         if ds > 1 and min(-(-pics[0].width // ds), -(-pics[0].height // ds)) < 16:
             continue
-        tr = _Trials(pics, cfg, ds, colour or Colour(), strategy)
+        qualities = _qualities(CODEC_NAMES[codec])
+        tr = _Trials(pics, dataclasses.replace(cfg, codec=codec), ds, colour or Colour(), strategy)
         # smallest interval whose keyframes fit at the lowest quality (sizes fall as the interval grows)
         lo, hi = 0, len(ladder) - 1
         if tr.bytes(ladder[hi], qualities[-1]) > budget:
-            cands.append(Candidate(ds, ladder[hi], qualities[-1], tr.bytes(ladder[hi], qualities[-1]), None, strategy))
+            cands.append(Candidate(ds, ladder[hi], qualities[-1], tr.bytes(ladder[hi], qualities[-1]), None, strategy, codec))
             trials += len(tr.size)
             continue
         while lo < hi:
@@ -258,7 +266,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
                     break
                 k, q = k - 1, q2
             if q is not None:
-                cands.append(Candidate(ds, ladder[k], q, tr.bytes(ladder[k], q), None, strategy))
+                cands.append(Candidate(ds, ladder[k], q, tr.bytes(ladder[k], q), None, strategy, codec))
             trials += len(tr.size)
             continue
         best: Candidate | None = None
@@ -271,10 +279,10 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
             q = _best_quality(tr, interval, qualities, budget)
             if q is None:  # sizes are not strictly monotone in the interval: skip this one
                 continue
-            c = Candidate(ds, interval, q, tr.bytes(interval, q), None, strategy)
+            c = Candidate(ds, interval, q, tr.bytes(interval, q), None, strategy, codec)
             cands.append(c)
             c.score = estimate_quality(pics, tr, interval, q, metric, net, scorer)
-            say(f"rate control: {strategy} keyframes, downscale {ds}, interval {interval}, quality {q}: {8 * c.predicted_bytes} bits, "
+            say(f"rate control: {codec} {strategy} keyframes, downscale {ds}, interval {interval}, quality {q}: {8 * c.predicted_bytes} bits, "
                 f"estimated {metric} {c.score:.4f}")
             if best is None or c.score > best.score:
                 best, worse = c, 0
@@ -293,4 +301,4 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
     else:
         chosen = min(fitting, key=lambda c: (abs(c.interval - 8), c.downscale))
     return RatePlan(chosen.interval, chosen.quality, chosen.predicted_bytes, trials, chosen.downscale, chosen.score,
-                    cands, chosen.strategy)
+                    cands, chosen.strategy, chosen.codec)

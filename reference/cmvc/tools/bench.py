@@ -119,14 +119,15 @@ def run_job(job: Job) -> dict[str, Any]:
             from ..rate_control import plan
 
             strategies = (cfg.strategy,) if "strategy" in params else ("feature", "uniform")
+            codecs = (cfg.codec,) if "codec" in params else ("av1", "vvc")
             scorer = None
             if rc_metric == "vmaf":
                 from .metrics import vmaf_scorer as scorer
-            p = plan(pics, cfg, target, downscales=(1, 2), strategies=strategies, colour=colour, metric=rc_metric,
+            p = plan(pics, cfg, target, downscales=(1, 2), strategies=strategies, codecs=codecs, colour=colour, metric=rc_metric,
                      scorer=scorer)
             cfg = p.apply(cfg)
             row.update(target_bits=target, rc_metric=rc_metric, downscale=p.downscale, interval=p.interval, quality=p.quality,
-                       strategy=p.strategy)
+                       strategy=p.strategy, keyframe_codec=p.codec)
         res = encode(pics, cfg, fps=fps, colour=colour)
         bits, dec = 8 * len(res.data), res.decoded
         row["keyframes"] = len(res.keyframes)
@@ -364,7 +365,10 @@ def write_outputs(rows: list[dict], out: Path, title: str = "CMVC benchmark") ->
     lines += ["", "| clip | codec point | bits | bpp | PSNR-Y | MS-SSIM | VMAF | flicker | consistency | smoothness |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r["clip"], r["codec"], r["bits"])):
-        label = r["label"] + (f" ({r['strategy']}, downscale {r['downscale']}, interval {r['interval']}, CRF {r['quality']})"
+        kc = r.get("keyframe_codec", "av1")
+        kc = kc if isinstance(kc, str) else "av1"  # rows of older runs (CSV/NaN) had AV1 keyframes only
+        label = r["label"] + (f" ({kc.upper()} {'QP' if kc == 'vvc' else 'CRF'} {r['quality']}, {r['strategy']}, "
+                              f"downscale {r['downscale']}, interval {r['interval']})"
                               if "downscale" in r and r.get("downscale") == r.get("downscale") else "")
         lines.append(f"| {r['clip']} | {label} | {r['bits']} | {r['bpp']:.5f} | {r['psnr_y']:.2f} | {r['ms_ssim']:.4f} | "
                      f"{r['vmaf']:.2f} | {r.get('flicker', float('nan')):.2f} | {r.get('consistency', float('nan')):+.4f} | "

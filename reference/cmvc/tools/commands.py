@@ -70,7 +70,7 @@ def cmd_encode(args) -> int:
         if c.end < 0:
             c.end = len(pics) - 1
     cfg = EncoderConfig(keyframes=args.keyframes, interval=args.interval, strategy=args.strategy or "feature",
-                        feature=args.features, codec=args.codec, quality=args.quality, profile=args.profile,
+                        feature=args.features, codec=args.codec or "av1", quality=args.quality, profile=args.profile,
                         rife_scale=args.rife_scale, w_bits=args.w_bits, fit=args.fit, lam=args.lam, captions=caps,
                         seed=args.seed, source_name=Path(args.input).name, write_hash=args.hash != "none",
                         hash_type=args.hash, downscale=args.downscale or 1, metadata=args.metadata,
@@ -93,11 +93,12 @@ def cmd_encode(args) -> int:
         rp = plan(pics, cfg, target, downscales=(args.downscale,) if args.downscale else (1, 2), metric=args.rc_metric,
                   scorer=scorer,
                   strategies=(args.strategy,) if args.strategy else ("feature", "uniform"),
+                  codecs=(args.codec,) if args.codec else ("av1", "vvc"),
                   colour=Colour(info.matrix_coefficients, info.full_range),
                   progress=(lambda m: print(m, file=sys.stderr)) if args.verbose else None)
         cfg = rp.apply(cfg)
         est = "" if rp.score is None else f", estimated {args.rc_metric} {rp.score:.4f}"
-        print(f"rate control: {rp.strategy} keyframes, downscale {rp.downscale}, interval {rp.interval}, "
+        print(f"rate control: {rp.codec} keyframes ({rp.strategy}), downscale {rp.downscale}, interval {rp.interval}, "
               f"quality {rp.quality} "
               f"({len(rp.candidates)} candidates, {rp.trials} trial encodes; predicted {8 * rp.predicted_bytes} bits "
               f"for a target of {target:.0f}{est})", file=sys.stderr)
@@ -218,8 +219,9 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     g.add_argument("--keyframes", type=int, help="number of keyframes")
     g.add_argument("--interval", type=int, default=8, help="a keyframe every N frames (default 8)")
     s.add_argument("--profile", choices=["blend", "rife", "sd_lora"], default="rife", help="reconstruction profile")
-    s.add_argument("--codec", choices=["av1", "vvc", "avif", "webp", "png", "hyperprior"], default="av1",
-                   help="keyframe codec: av1 (SVT-AV1 sequence, default), vvc (vvenc sequence, reaches lower rates)")
+    s.add_argument("--codec", choices=["av1", "vvc", "avif", "webp", "png", "hyperprior"], default=None,
+                   help="keyframe codec: av1 (SVT-AV1 sequence; the default), vvc (vvenc sequence, reaches lower "
+                        "rates); with --bpp/--kbps rate control compares av1 and vvc unless one is named")
     s.add_argument("--quality", type=int, help="AV1 CRF 0..63 (default 50), VVC QP 0..63 (default 45) or AVIF/WebP quality 0..100")
     s.add_argument("--strategy", choices=STRATEGIES, default=None,
                    help="keyframe selection (default: Eq. 1 'feature'; with --bpp/--kbps rate control compares "

@@ -63,7 +63,7 @@ def cmd_demo(args) -> int:
     t_enc = t_dec = 0.0
     for share in args.shares:
         cfg = EncoderConfig(profile=args.profile, source_name=src.name)
-        p = plan(pics, cfg, share * vbits, downscales=(1, 2), strategies=("feature", "uniform"),
+        p = plan(pics, cfg, share * vbits, downscales=(1, 2), strategies=("feature", "uniform"), codecs=("av1", "vvc"),
                  colour=Colour(info.matrix_coefficients, info.full_range))
         cfg = p.apply(cfg)
         prog = Progress()
@@ -74,7 +74,8 @@ def cmd_demo(args) -> int:
         d = decode(r.data, verify=True)
         t2 = time.perf_counter()
         rows.append({"codec": f"CMVC {args.profile} @ {share:g}x VVC bits", "bits": 8 * len(r.data),
-                     "bpp": 8 * len(r.data) / pixels, "keyframes": len(r.keyframes), "crf": p.quality, "downscale": p.downscale,
+                     "bpp": 8 * len(r.data) / pixels, "keyframes": len(r.keyframes), "keyframe_codec": p.codec, "quality": p.quality,
+                     "downscale": p.downscale,
                      **all_metrics(d.pictures, pics, fps)})
         if res is None:
             res, dec, t_enc, t_dec = r, d, t1 - t0, t2 - t1
@@ -87,7 +88,8 @@ def cmd_demo(args) -> int:
     print(f"\n{'codec':<34} {'bits':>8} {'bpp':>9} {'PSNR-Y':>7} {'MS-SSIM':>8} {'VMAF':>6}")
     for r in rows:
         print(f"{r['codec']:<34} {r['bits']:>8} {r['bpp']:>9.5f} {r['psnr_y']:>7.2f} {r['ms_ssim']:>8.4f} {r['vmaf']:>6.2f}")
-    print(f"\nfirst CMVC row: {len(res.keyframes)} AV1 keyframes {res.keyframes} coded at 1/{rows[1]['downscale']} size, "
+    print(f"\nfirst CMVC row: {len(res.keyframes)} {rows[1]['keyframe_codec'].upper()} keyframes {res.keyframes} coded at "
+          f"1/{rows[1]['downscale']} size, "
           f"the rest reconstructed by {args.profile}")
     print(f"encode {t_enc:.1f} s, decode {t_dec:.1f} s ({len(pics) / t_dec:.1f} frames/s), frame hashes verified: "
           f"{dec.hash_checked}")
