@@ -1,7 +1,7 @@
 """§7.2 keyframe codecs: PNG packing, AVIF/WebP conversion, AV1 and VVC sequences."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cmvc.errors import CmvcError
@@ -172,3 +172,41 @@ def test_hyperprior_with_random_initialised_model(tmp_path, monkeypatch, testsrc
     with pytest.raises(CmvcError) as e:
         decode(res.data)
     assert e.value.code == "E201"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_vvc_damaged_access_units_are_e024_or_decode(data):
+    """Any damage to the VVC access units of the conformance stream (bytes changed, cut, inserted, a
+    unit moved) gives E024 or pictures of the right size; FFmpeg's errors never escape as others."""
+    import dataclasses
+    from pathlib import Path
+
+    from cmvc.parse import parse
+
+    ps = parse((Path(__file__).parent.parent / "conformance" / "streams" / "vvc_keyframes.cmvc").read_bytes())
+    units = [u.body for u in ps.units if isinstance(u.body, KeyframeUnit)]
+    k = data.draw(st.integers(0, len(units) - 1))
+    d = bytearray(units[k].keyframe_data)
+    op = data.draw(st.sampled_from(["flip", "cut", "insert", "move"]))
+    if op == "flip":
+        for i in data.draw(st.lists(st.integers(0, len(d) - 1), min_size=1, max_size=8)):
+            d[i] = data.draw(st.integers(0, 255))
+    elif op == "cut":
+        d = d[: data.draw(st.integers(0, len(d) - 1))]
+    elif op == "insert":
+        i = data.draw(st.integers(0, len(d)))
+        d[i:i] = data.draw(st.binary(min_size=1, max_size=20))
+    units = list(units)
+    if op == "move":
+        u = units.pop(k)
+        units.insert(data.draw(st.integers(0, len(units))), u)
+    else:
+        units[k] = dataclasses.replace(units[k], keyframe_data=bytes(d))
+    try:
+        out = decode_keyframes(CodecId.VVC, ps.sequence_header, units)
+    except CmvcError as e:
+        assert e.code == "E024"
+        return
+    sh = ps.sequence_header
+    assert len(out) == len(units) and all(p.y.shape == (sh.coded_height, sh.coded_width) for p in out)
