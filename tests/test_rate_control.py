@@ -2,13 +2,15 @@
 import dataclasses
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cmvc.encoder import EncoderConfig, encode
 from cmvc.errors import CmvcError
 from cmvc.keyframes import Colour
 from cmvc.parse import parse
 from cmvc.quality import ms_ssim_y
-from cmvc.rate_control import _Trials, estimate_quality, plan
+from cmvc.rate_control import _Trials, estimate_quality, first_fitting, plan
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +20,24 @@ def clip(tmp_path_factory):
     from cmvc.tools.video import read_video
 
     return read_video(make_testsrc(tmp_path_factory.mktemp("rc") / "t.y4m", 96, 64, 24))[0]
+
+
+@given(st.integers(1, 60), st.data())
+def test_first_fitting_finds_the_threshold(n, data):
+    """Binary and galloping search give the first index that fits; a near hint needs few calls."""
+    t = data.draw(st.integers(0, n))  # fits(i) <=> i >= t; t = n: nothing fits
+    hint = data.draw(st.none() | st.integers(-2, n + 2))
+    calls = []
+
+    def fits(i):
+        assert 0 <= i < n
+        calls.append(i)
+        return i >= t
+
+    assert first_fitting(fits, n, hint) == (None if t == n else t)
+    if hint is not None and 0 <= hint < n:
+        d = abs(t - hint) + 1
+        assert len(calls) <= 2 * d.bit_length() + 3
 
 
 def test_plan_fits_and_takes_the_best_estimate(clip):

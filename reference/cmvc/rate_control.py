@@ -114,6 +114,7 @@ class _Trials:
         self.kf: dict[int, list[int]] = {}
         self.coded: dict[tuple[int, int], list] = {}
         self.size: dict[tuple[int, int], int] = {}
+        self.hint: int | None = None  # quality index found by the last _best_quality search
 
     def keyframes(self, interval: int) -> list[int]:
         if interval not in self.kf:
@@ -145,18 +146,57 @@ def _qualities(codec: CodecId) -> list[int]:
     raise error("E101", f"rate control supports av1, vvc, avif and webp keyframes, not {codec.name.lower()}")
 
 
-def _best_quality(tr: _Trials, interval: int, qualities: list[int], budget: float) -> int | None:
-    """The best quality whose keyframes fit *budget* bytes at *interval*, or None."""
-    lo, hi = 0, len(qualities) - 1
-    if tr.bytes(interval, qualities[hi]) > budget:
-        return None
+def first_fitting(fits: Callable[[int], bool], n: int, hint: int | None = None) -> int | None:
+    """The smallest index i < n with ``fits(i)``, for ``fits`` false then true along the indices
+    (sizes fall as the quality index rises), or None if ``fits(n - 1)`` is false.
+
+    Without *hint* a binary search; with one, a galloping search outward from it, which costs about
+    2 log2(d) + 2 calls for an answer d steps away: trial encodes of neighbouring intervals land
+    on neighbouring qualities, and each VVC trial encode takes about 0.5 s."""
+    if hint is None:
+        if not fits(n - 1):
+            return None
+        lo, hi = 0, n - 1
+    else:
+        h = min(max(hint, 0), n - 1)
+        step = 1
+        if fits(h):  # the answer is h or below: gallop down
+            hi, lo = h, h
+            while lo > 0:
+                lo = max(0, hi - step)
+                if not fits(lo):
+                    lo += 1
+                    break
+                hi, step = lo, 2 * step
+            else:
+                return 0
+        else:  # above h: gallop up
+            lo = h + 1
+            while True:
+                if lo >= n:
+                    return None
+                hi = min(n - 1, lo + step - 1)
+                if fits(hi):
+                    break
+                if hi == n - 1:
+                    return None
+                lo, step = hi + 1, 2 * step
     while lo < hi:
         mid = (lo + hi) // 2
-        if tr.bytes(interval, qualities[mid]) <= budget:
+        if fits(mid):
             hi = mid
         else:
             lo = mid + 1
-    return qualities[lo]
+    return lo
+
+
+def _best_quality(tr: _Trials, interval: int, qualities: list[int], budget: float) -> int | None:
+    """The best quality whose keyframes fit *budget* bytes at *interval*, or None.  Searches from the
+    quality found for the previous interval of the same trials (:func:`first_fitting`)."""
+    i = first_fitting(lambda k: tr.bytes(interval, qualities[k]) <= budget, len(qualities), tr.hint)
+    if i is not None:
+        tr.hint = i
+    return None if i is None else qualities[i]
 
 
 def estimate_quality(src, tr: _Trials, interval: int, quality: int, metric: str = "ms-ssim", net=None,
