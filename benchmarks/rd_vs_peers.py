@@ -1,10 +1,12 @@
 """Rate and quality of CMVC next to conventional codecs at their lowest rates, in one run.
 
     python benchmarks/rd_vs_peers.py [--frames 64] [--clips carphone_pristine.mp4 bikes.mp4] [--json out.json]
-                                     [--rc-metric ms-ssim|psnr|vmaf] [--no-speed]
+                                     [--rc-metric ms-ssim|psnr|vmaf] [--codecs av1 vvc] [--no-speed]
 
-For each clip: vvenc QP 63 (and QP 52), x265 QP 51, SVT-AV1 CRF 63; CMVC (RIFE, AV1 keyframes)
-rate-controlled (coded size, keyframe strategy, interval and CRF chosen by cmvc.rate_control) to 0.5x the bits of vvenc QP 63, to 0.75x the bits of SVT-AV1 CRF 63, and to the
+For each clip: vvenc QP 63 (and QP 52), x265 QP 51, SVT-AV1 CRF 63; CMVC (RIFE; keyframes AV1 by
+default, or whichever of --codecs rate control prefers) rate-controlled (keyframe codec, coded size,
+keyframe strategy, interval and CRF/QP chosen by cmvc.rate_control) to 0.5x the bits of vvenc QP 63,
+to 0.75x the bits of SVT-AV1 CRF 63, and to the
 bits of vvenc QP 63.  Prints bits, bpp, PSNR-Y, MS-SSIM, VMAF, the issue's targets with met/not met,
 and RIFE decoding speed at 416x240 as a ratio to ffmpeg decoding the vvenc stream.
 """
