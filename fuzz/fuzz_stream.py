@@ -4,7 +4,8 @@
 
 Invariant: for any input, ``validate`` returns a report, ``parse`` and ``decode`` either succeed or
 raise :class:`cmvc.errors.CmvcError`; decode runs only on valid BLEND streams of at most 64k samples
-per frame and 16 frames (the frame-size cap keeps each execution fast). Any other exception is a
+per frame, 64 frames and 2^20 luma samples in all (the caps keep each execution fast; they admit the
+17-frame VVC conformance stream). Any other exception is a
 crash: libFuzzer writes the input to crash-<hash>, which becomes a regression stream in
 conformance/ (see fuzz/README.md).
 """
@@ -51,7 +52,9 @@ def check(data: bytes) -> None:
     except CmvcError:
         pass
     sh = rep.stream.sequence_header
-    if rep.valid and sh.recon_profile == ReconProfile.BLEND and sh.width * sh.height <= 65536 and sh.frame_count <= 16:
+    area = sh.width * sh.height if rep.valid else 0
+    if rep.valid and sh.recon_profile == ReconProfile.BLEND and area <= 65536 and sh.frame_count <= 64 \
+            and area * sh.frame_count <= 1 << 20:
         try:
             decode(data, verify=False)
         except CmvcError:
