@@ -33,16 +33,18 @@ from cmvc.tools.video import read_video, write_y4m
 
 
 def cmvc_at(pics, info, target_bits, fit: str = "exhaustive", rc_metric: str = "ms-ssim",
-            strategies: tuple[str, ...] = ("feature", "uniform"), codecs: tuple[str, ...] = ("av1",)):
+            strategies: tuple[str, ...] = ("feature", "uniform"), codecs: tuple[str, ...] = ("av1",),
+            cache: dict | None = None):
     """CMVC rate-controlled to *target_bits*: coded size, keyframe strategy, interval and CRF chosen by
-    cmvc.rate_control (as `cmvc encode --bpp [--rc-metric vmaf]` does)."""
+    cmvc.rate_control (as `cmvc encode --bpp [--rc-metric vmaf]` does); *cache* shares trial encodes
+    between the targets of one clip."""
     colour = Colour(info.matrix_coefficients, info.full_range)
     cfg = EncoderConfig(fit=fit)
     scorer = None
     if rc_metric == "vmaf":
         from cmvc.tools.metrics import vmaf_scorer as scorer
     p = plan(pics, cfg, target_bits, downscales=(1, 2), strategies=strategies, codecs=codecs, colour=colour,
-             metric=rc_metric, scorer=scorer)
+             metric=rc_metric, scorer=scorer, cache=cache)
     cfg = p.apply(cfg)
     res = encode(pics, cfg, fps=Fraction(info.fps), colour=colour)
     return 8 * len(res.data), res, cfg
@@ -99,6 +101,7 @@ def main() -> int:
         fps = Fraction(info.fps)
         px = info.width * info.height * len(pics)
         rows = {}
+        cache: dict = {}
         for peer in (vvenc(63), vvenc(52), x265(51), svtav1(63)):
             bits, dec = run_peer(peer, pics, fps)
             rows[peer.name] = {"bits": bits, "bpp": bits / px, **all_metrics(dec, pics, fps)}
@@ -106,7 +109,7 @@ def main() -> int:
                               ("cmvc@0.75x-svtav1", 0.75 * rows["svtav1-crf63"]["bits"]),
                               ("cmvc@1.0x-vvenc63", rows["vvenc-qp63"]["bits"])):
             bits, res, cfg = cmvc_at(pics, info, target, rc_metric=a.rc_metric, strategies=tuple(a.strategies),
-                                     codecs=tuple(a.codecs))
+                                     codecs=tuple(a.codecs), cache=cache)
             rows[label] = {"bits": bits, "bpp": bits / px, "interval": cfg.interval, "crf": cfg.quality, "codec": cfg.codec,
                            "downscale": cfg.downscale, "strategy": cfg.strategy,
                            **all_metrics(res.decoded, pics, fps)}

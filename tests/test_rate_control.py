@@ -156,6 +156,36 @@ def test_plan_compares_codecs(clip):
     assert lowest["vvc"] < lowest["av1"]
 
 
+def test_cache_shares_trials_across_targets_without_changing_plans(clip, monkeypatch):
+    """Plans for several targets with one cache: the same plans as without it, in any order, with
+    fewer trial encodes and estimates; a cache made for other inputs is refused."""
+    import cmvc.rate_control as R
+
+    cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
+    budgets = [8 * 900, 8 * 1400, 8 * 2200]
+    fresh = [plan(clip, cfg, b, downscales=(1, 2)) for b in budgets]
+    estimates = []
+    real = R.estimate_quality
+    monkeypatch.setattr(R, "estimate_quality", lambda *a, **k: estimates.append(1) or real(*a, **k))
+    for order in (budgets, budgets[::-1]):
+        cache: dict = {}
+        got = {b: plan(clip, cfg, b, downscales=(1, 2), cache=cache) for b in order}
+        for b, f in zip(budgets, fresh):
+            g = got[b]
+            assert (g.codec, g.downscale, g.strategy, g.interval, g.quality, g.predicted_bytes, g.score) == \
+                   (f.codec, f.downscale, f.strategy, f.interval, f.quality, f.predicted_bytes, f.score)
+            assert [(c.downscale, c.interval, c.quality, c.score) for c in g.candidates] == \
+                   [(c.downscale, c.interval, c.quality, c.score) for c in f.candidates]
+        assert sum(got[b].trials for b in budgets) < sum(f.trials for f in fresh)
+        n = len(estimates)
+        again = plan(clip, cfg, budgets[1], downscales=(1, 2), cache=cache)  # nothing new to encode or score
+        assert again.trials == 0 and len(estimates) == n and again.score == fresh[1].score
+    with pytest.raises(ValueError):
+        plan(clip[:-1], cfg, budgets[0], cache=cache)
+    with pytest.raises(ValueError):
+        plan(clip, dataclasses.replace(cfg, w_bits=3), budgets[0], cache=cache)
+
+
 def test_plan_with_interp_shares_the_segment_costs(clip, monkeypatch):
     """Strategy interp's segment costs are computed once per pictures and reused by every interval,
     by later plans and by the final encode."""

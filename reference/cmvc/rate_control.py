@@ -53,7 +53,7 @@ class RatePlan:
     interval: int
     quality: int
     predicted_bytes: int
-    trials: int  # keyframe trial encodes
+    trials: int  # keyframe trial encodes (new ones: those found in the plan's cache are not counted)
     downscale: int = 1
     score: float | None = None
     candidates: list[Candidate] = dataclasses.field(default_factory=list)
@@ -115,6 +115,7 @@ class _Trials:
         self.coded: dict[tuple[int, int], list] = {}
         self.size: dict[tuple[int, int], int] = {}
         self.hint: int | None = None  # quality index found by the last _best_quality search
+        self.scores: dict[tuple[int, int], float] = {}  # estimate_quality results, by (interval, quality)
 
     def keyframes(self, interval: int) -> list[int]:
         if interval not in self.kf:
@@ -252,7 +253,8 @@ def estimate_quality(src, tr: _Trials, interval: int, quality: int, metric: str 
 def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = None,
          strategies: Sequence[str] | None = None, codecs: Sequence[str] | None = None, metric: str = "ms-ssim",
          evaluate: bool | None = None, colour: Colour | None = None, net=None,
-         progress: Callable[[str], None] | None = None, scorer: Scorer | None = None) -> RatePlan:
+         progress: Callable[[str], None] | None = None, scorer: Scorer | None = None,
+         cache: dict | None = None) -> RatePlan:
     """The operating point for *target_bits* (see the module docstring).
 
     *downscales*: coded sizes to consider (default: ``cfg.downscale`` only; pass e.g. ``(1, 2)`` to
@@ -261,7 +263,10 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
     *codecs*: keyframe codecs to consider (default: ``cfg.codec`` only; e.g. ``("av1", "vvc")``).  *evaluate*: compare candidates by estimated quality (default: for the
     BLEND and RIFE profiles).  *scorer*: score each candidate's full reconstruction with this
     function instead of sampling (e.g. VMAF, :func:`cmvc.tools.metrics.vmaf_scorer`); *metric* then
-    only names it.
+    only names it.  *cache*: a dict kept by the caller across plans of the same *pics*, *cfg*,
+    *colour*, *net* and *scorer* (e.g. several targets of one clip): trial encodes and quality
+    estimates do not depend on the target, so later plans reuse them; the plan is the same as
+    without it (each search starts afresh and only looks results up).
     """
     if scorer is None and metric not in METRICS:
         raise error("E101", f"unknown rate-control metric {metric!r} ({', '.join(METRICS)})")
@@ -274,6 +279,10 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
         evaluate = cfg.profile in ("blend", "rife")
     downscales = tuple(downscales or (cfg.downscale,))
     strategies = tuple(strategies or (cfg.strategy,)) if evaluate else (cfg.strategy,)
+    if cache is not None:
+        what = (id(pics), cfg, colour, net, scorer)
+        if cache.setdefault("inputs", what) != what:
+            raise ValueError("rate-control cache used for other pictures, settings, colour, model or scorer")
     budget = target_bits / 8
     t = len(pics)
     ladder = sorted({min(i, t - 1) for i in LADDER if i < t - 1} | {max(1, t - 1)})
@@ -284,12 +293,20 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
         if ds > 1 and min(-(-pics[0].width // ds), -(-pics[0].height // ds)) < 16:
             continue
         qualities = _qualities(CODEC_NAMES[codec])
-        tr = _Trials(pics, dataclasses.replace(cfg, codec=codec), ds, colour or Colour(), strategy)
+        key = (codec, ds, strategy, metric)
+        if cache is not None and key in cache:
+            tr = cache[key]
+            tr.hint = None  # the same searches as a fresh plan: the result must not depend on earlier plans
+        else:
+            tr = _Trials(pics, dataclasses.replace(cfg, codec=codec), ds, colour or Colour(), strategy)
+            if cache is not None:
+                cache[key] = tr
+        done = len(tr.size)
         # smallest interval whose keyframes fit at the lowest quality (sizes fall as the interval grows)
         lo, hi = 0, len(ladder) - 1
         if tr.bytes(ladder[hi], qualities[-1]) > budget:
             cands.append(Candidate(ds, ladder[hi], qualities[-1], tr.bytes(ladder[hi], qualities[-1]), None, strategy, codec))
-            trials += len(tr.size)
+            trials += len(tr.size) - done
             continue
         while lo < hi:
             mid = (lo + hi) // 2
@@ -307,7 +324,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
                 k, q = k - 1, q2
             if q is not None:
                 cands.append(Candidate(ds, ladder[k], q, tr.bytes(ladder[k], q), None, strategy, codec))
-            trials += len(tr.size)
+            trials += len(tr.size) - done
             continue
         best: Candidate | None = None
         worse = 0
@@ -321,7 +338,9 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
                 continue
             c = Candidate(ds, interval, q, tr.bytes(interval, q), None, strategy, codec)
             cands.append(c)
-            c.score = estimate_quality(pics, tr, interval, q, metric, net, scorer)
+            if (interval, q) not in tr.scores:
+                tr.scores[(interval, q)] = estimate_quality(pics, tr, interval, q, metric, net, scorer)
+            c.score = tr.scores[(interval, q)]
             say(f"rate control: {codec} {strategy} keyframes, downscale {ds}, interval {interval}, quality {q}: {8 * c.predicted_bytes} bits, "
                 f"estimated {metric} {c.score:.4f}")
             if best is None or c.score > best.score:
@@ -332,7 +351,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
                     break
             if q == qualities[0]:  # already the best quality: wider spacing can only lose
                 break
-        trials += len(tr.size)
+        trials += len(tr.size) - done
     fitting = [c for c in cands if c.predicted_bytes <= budget]
     if not fitting:  # nothing fits: the fewest bits
         chosen = min(cands, key=lambda c: c.predicted_bytes)

@@ -89,6 +89,9 @@ def read_clip(clip: Clip):
     return pics, info
 
 
+_PLANS: dict = {}  # per process: (clip, rate-control settings) -> (pictures, rate-control cache); one entry
+
+
 def run_job(job: Job) -> dict[str, Any]:
     """Encode, decode and measure one (clip, codec point); a pure function of the job."""
     import torch
@@ -118,13 +121,20 @@ def run_job(job: Job) -> dict[str, Any]:
         if target is not None:
             from ..rate_control import plan
 
+            # a worker that gets several rate points of one clip reuses their trial encodes (same plans)
+            key = (job.clip, rc_metric, json.dumps(params, sort_keys=True))
+            if key not in _PLANS:
+                _PLANS.clear()
+                _PLANS[key] = (pics, {})
+            pics, rc_cache = _PLANS[key]
+
             strategies = (cfg.strategy,) if "strategy" in params else ("feature", "uniform")
             codecs = (cfg.codec,) if "codec" in params else ("av1", "vvc")
             scorer = None
             if rc_metric == "vmaf":
                 from .metrics import vmaf_scorer as scorer
             p = plan(pics, cfg, target, downscales=(1, 2), strategies=strategies, codecs=codecs, colour=colour, metric=rc_metric,
-                     scorer=scorer)
+                     scorer=scorer, cache=rc_cache)
             cfg = p.apply(cfg)
             row.update(target_bits=target, rc_metric=rc_metric, downscale=p.downscale, interval=p.interval, quality=p.quality,
                        strategy=p.strategy, keyframe_codec=p.codec)

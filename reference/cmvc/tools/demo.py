@@ -61,10 +61,11 @@ def cmd_demo(args) -> int:
 
     res = dec = None
     t_enc = t_dec = 0.0
+    cache: dict = {}  # trial encodes shared by the shares' plans
     for share in args.shares:
         cfg = EncoderConfig(profile=args.profile, source_name=src.name)
         p = plan(pics, cfg, share * vbits, downscales=(1, 2), strategies=("feature", "uniform"), codecs=("av1", "vvc"),
-                 colour=Colour(info.matrix_coefficients, info.full_range))
+                 colour=Colour(info.matrix_coefficients, info.full_range), cache=cache)
         cfg = p.apply(cfg)
         prog = Progress()
         t0 = time.perf_counter()
