@@ -24,7 +24,7 @@ from fractions import Fraction
 from cmvc.decode import decode
 from cmvc.encoder import EncoderConfig, encode
 from cmvc.keyframes import Colour
-from cmvc.rate_control import plan
+from cmvc.rate_control import DOWNSCALES, plan
 from cmvc.resample import downsample
 from cmvc.tools.demo import bundled_clip
 from cmvc.tools.metrics import all_metrics, ffmpeg_exe
@@ -43,7 +43,7 @@ def cmvc_at(pics, info, target_bits, fit: str = "exhaustive", rc_metric: str = "
     scorer = None
     if rc_metric == "vmaf":
         from cmvc.tools.metrics import vmaf_scorer as scorer
-    p = plan(pics, cfg, target_bits, downscales=(1, 2), strategies=strategies, codecs=codecs, colour=colour,
+    p = plan(pics, cfg, target_bits, downscales=DOWNSCALES, strategies=strategies, codecs=codecs, colour=colour,
              metric=rc_metric, scorer=scorer, cache=cache)
     cfg = p.apply(cfg)
     res = encode(pics, cfg, fps=Fraction(info.fps), colour=colour)

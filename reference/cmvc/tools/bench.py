@@ -119,7 +119,7 @@ def run_job(job: Job) -> dict[str, Any]:
         rc_metric = params.pop("rc_metric", "ms-ssim")
         cfg = EncoderConfig(**_cmvc_params(params))
         if target is not None:
-            from ..rate_control import plan
+            from ..rate_control import DOWNSCALES, plan
 
             # a worker that gets several rate points of one clip reuses their trial encodes (same plans)
             key = (job.clip, rc_metric, json.dumps(params, sort_keys=True))
@@ -133,7 +133,7 @@ def run_job(job: Job) -> dict[str, Any]:
             scorer = None
             if rc_metric == "vmaf":
                 from .metrics import vmaf_scorer as scorer
-            p = plan(pics, cfg, target, downscales=(1, 2), strategies=strategies, codecs=codecs, colour=colour, metric=rc_metric,
+            p = plan(pics, cfg, target, downscales=DOWNSCALES, strategies=strategies, codecs=codecs, colour=colour, metric=rc_metric,
                      scorer=scorer, cache=rc_cache)
             cfg = p.apply(cfg)
             row.update(target_bits=target, rc_metric=rc_metric, downscale=p.downscale, interval=p.interval, quality=p.quality,

@@ -85,12 +85,12 @@ def cmd_encode(args) -> int:
         target = args.kbps * 1000 * len(pics) / float(fps)
     prog = Progress()
     if target is not None:
-        from ..rate_control import plan
+        from ..rate_control import DOWNSCALES, plan
 
         scorer = None
         if args.rc_metric == "vmaf":
             from .metrics import vmaf_scorer as scorer
-        rp = plan(pics, cfg, target, downscales=(args.downscale,) if args.downscale else (1, 2), metric=args.rc_metric,
+        rp = plan(pics, cfg, target, downscales=(args.downscale,) if args.downscale else DOWNSCALES, metric=args.rc_metric,
                   scorer=scorer,
                   strategies=(args.strategy,) if args.strategy else ("feature", "uniform"),
                   codecs=(args.codec,) if args.codec else ("av1", "vvc"),

@@ -57,14 +57,14 @@ def cmd_demo(args) -> int:
     vbits, vdec = run_peer(peer, pics, fps)
     pixels = info.width * info.height * len(pics)
     rows = [{"codec": "VVC (vvenc QP 63)", "bits": vbits, "bpp": vbits / pixels, **all_metrics(vdec, pics, fps)}]
-    from ..rate_control import plan
+    from ..rate_control import DOWNSCALES, plan
 
     res = dec = None
     t_enc = t_dec = 0.0
     cache: dict = {}  # trial encodes shared by the shares' plans
     for share in args.shares:
         cfg = EncoderConfig(profile=args.profile, source_name=src.name)
-        p = plan(pics, cfg, share * vbits, downscales=(1, 2), strategies=("feature", "uniform"), codecs=("av1", "vvc"),
+        p = plan(pics, cfg, share * vbits, downscales=DOWNSCALES, strategies=("feature", "uniform"), codecs=("av1", "vvc"),
                  colour=Colour(info.matrix_coefficients, info.full_range), cache=cache)
         cfg = p.apply(cfg)
         prog = Progress()
