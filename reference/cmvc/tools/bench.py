@@ -53,7 +53,7 @@ class Job:
     params: tuple  # sorted (key, value) pairs
     label: str
     temporal: bool = True
-    learned: tuple = ()  # (("lpips", backbone path), ("fid", inception weights path)) when the user has them
+    learned: tuple = ()  # (("lpips", alexnet path), ("dists", vgg16 path), ("fid", inception path)) when the user has them
 
 
 def load_dataset(spec: str, frames: int, resize64: bool = False) -> list[Clip]:
@@ -155,6 +155,10 @@ def run_job(job: Job) -> dict[str, Any]:
         from .metrics import lpips_distance
 
         row["lpips"] = lpips_distance(dec, pics, learned["lpips"])
+    if "dists" in learned:
+        from .metrics import dists
+
+        row["dists"] = dists(dec, pics, learned["dists"])
     if "fid" in learned:
         from .metrics import fid
 
@@ -479,7 +483,8 @@ def cmd_bench(args) -> int:
     else:
         cmvc_points = [json.loads(p) for p in args.cmvc_point] if args.cmvc_point else None
         peer_points = [(p.split(":")[0], int(p.split(":")[1])) for p in args.peer] if args.peer else None
-        learned = tuple((k, v) for k, v in (("lpips", args.lpips_backbone), ("fid", args.fid_weights)) if v)
+        learned = tuple((k, v) for k, v in (("lpips", args.lpips_backbone), ("dists", args.dists_backbone),
+                                            ("fid", args.fid_weights)) if v)
         if args.rc_metric != "ms-ssim":  # rate-controlled points maximise another estimate
             cmvc_points = [dict(p, rc_metric=args.rc_metric) if ("rate" in p or "bpp" in p) else p
                            for p in cmvc_points or CMVC_POINTS]
@@ -519,5 +524,6 @@ def register(sub) -> None:
     s.add_argument("--cmvc-point", action="append", help='CMVC encoder settings as JSON, e.g. \'{"interval": 8}\'')
     s.add_argument("--peer", action="append", help="conventional codec point CODEC:Q, e.g. vvenc:63")
     s.add_argument("--lpips-backbone", help="torchvision AlexNet weights: adds LPIPS (linear layers from the lpips package)")
+    s.add_argument("--dists-backbone", help="torchvision VGG16 weights: adds DISTS (alpha, beta: the zoo's dists-v0.1)")
     s.add_argument("--fid-weights", help="torchvision Inception-v3 weights: adds FID over each clip's frames")
     s.set_defaults(func=cmd_bench)

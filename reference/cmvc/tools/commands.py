@@ -189,7 +189,7 @@ def cmd_text(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from ..zoo import ZOO, cache_dir, weights_path
+    from ..zoo import TOOLS, ZOO, cache_dir, weights_path
 
     if args.action == "add":
         from ..zoo import add_model
@@ -198,9 +198,10 @@ def cmd_models(args) -> int:
             print(f"{path}: stored as {add_model(path)}")
         return 0
     if args.action == "list":
-        for m in ZOO.values():
+        for m in [*ZOO.values(), *TOOLS.values()]:
             path = cache_dir() / "models" / f"{m.name}.safetensors"
-            print(f"{m.name}  sha256 {m.sha256}  {'installed' if path.exists() else 'not installed'}  {m.description}")
+            kind = "evaluation tool" if m.name in TOOLS else "stream model"
+            print(f"{m.name}  sha256 {m.sha256}  {'installed' if path.exists() else 'not installed'}  {kind}: {m.description}")
             print(f"    source: {m.source} ({m.license})")
         return 0
     for name in args.names or list(ZOO):
@@ -279,7 +280,7 @@ def register(sub) -> None:
 
     s = sub.add_parser("models", help="list or fetch model weights")
     s.add_argument("action", choices=["list", "fetch", "add"], help="add: put weights files into the model store")
-    s.add_argument("names", nargs="*")
+    s.add_argument("names", nargs="*", help="fetch: default every stream model; evaluation tools (dists-v0.1) by name")
     s.set_defaults(func=cmd_models)
 
     from . import bench, conformance, demo

@@ -145,6 +145,103 @@ def lpips_distance(dist: list[Picture], ref: list[Picture], backbone: str) -> fl
     return float(np.mean(vals))
 
 
+DISTS_CHANNELS = (3, 64, 128, 256, 512, 512)  # the image itself, then VGG16's five conv stages
+_VGG_STAGES = ((0, 4), (5, 9), (10, 16), (17, 23), (24, 30))  # features[a:b]; the max-pools between are replaced
+VGG16_FEATURES = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+
+
+def _dists_net(backbone: str):
+    """VGG16's convolution stages with each max-pool replaced by L2 pooling (DISTS, Sec. 3.1): sqrt of
+    a depthwise 3x3 Hann-window (1 2 1 x 1 2 1 / 16) average of the squared input, stride 2."""
+    import torch
+    from torch import nn
+
+    from ..errors import error
+    from ..zoo import load_state_dict
+
+    layers: list[nn.Module] = []  # torchvision's vgg16().features, configuration D, same indices
+    cin = 3
+    for v in VGG16_FEATURES:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU(inplace=True)]
+            cin = v
+    features = nn.Sequential(*layers)
+    sd = load_state_dict(Path(backbone))
+    want = {f"features.{k}": v for k, v in features.state_dict().items()}
+    bad = [k for k, v in want.items() if k not in sd or sd[k].shape != v.shape]
+    if bad:
+        raise error("E202", f"{backbone} is not a torchvision VGG16 state dict (missing or misshapen {bad[:3]})")
+    features.load_state_dict({k.removeprefix("features."): sd[k] for k in want})
+
+    class L2Pool(nn.Module):
+        def __init__(self, c: int) -> None:
+            super().__init__()
+            g = torch.tensor([1.0, 2.0, 1.0])
+            self.register_buffer("w", (g[:, None] * g[None, :] / 16).expand(c, 1, 3, 3).contiguous())
+
+        def forward(self, x):
+            return (nn.functional.conv2d(x * x, self.w, stride=2, padding=1, groups=x.shape[1]) + 1e-12).sqrt()
+
+    stages = []
+    for i, (a, b) in enumerate(_VGG_STAGES):
+        stages.append(nn.Sequential(*([L2Pool(DISTS_CHANNELS[i])] if i else []), *features[a:b]))
+    net = nn.ModuleList(stages).eval()
+    net.requires_grad_(False)
+    return net
+
+
+def dists(dist: list[Picture], ref: list[Picture], backbone: str, weights: str | None = None) -> float:
+    """DISTS (Ding, Ma, Wang, Simoncelli, "Image Quality Assessment: Unifying Structure and Texture
+    Similarity", TPAMI 2020), mean over frames; 0 for identical frames, higher is worse.
+
+    For each stage k (the RGB image in [0, 1], then VGG16's conv stages on ImageNet-normalised input)
+    and channel c, with spatial means mx, my, variances vx, vy and covariance cxy of the two feature
+    maps: texture l = (2 mx my + c1) / (mx^2 + my^2 + c1), structure s = (2 cxy + c2) / (vx + vy + c2),
+    c1 = c2 = 1e-6; DISTS = 1 - sum over k, c of (alpha_kc l + beta_kc s), alpha and beta normalised to
+    sum to 1 together.  *backbone*: torchvision VGG16 weights (the user's); *weights*: alpha and beta
+    (default: the zoo's ``dists-v0.1``, fetched once from the authors' PyPI wheel)."""
+    import torch
+
+    from ..zoo import DISTS_V01, load_state_dict, weights_path
+
+    ab = load_state_dict(Path(weights) if weights else weights_path(DISTS_V01.name))
+    alpha, beta = ab["alpha"].flatten().double(), ab["beta"].flatten().double()
+    if alpha.numel() != sum(DISTS_CHANNELS) or beta.numel() != sum(DISTS_CHANNELS):
+        from ..errors import error
+
+        raise error("E202", f"DISTS weights need {sum(DISTS_CHANNELS)} alpha and beta values")
+    total = alpha.sum() + beta.sum()
+    alpha, beta = torch.split(alpha / total, DISTS_CHANNELS), torch.split(beta / total, DISTS_CHANNELS)
+    net = _dists_net(backbone)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+    def feats(x):
+        out, h = [x], (x - mean) / std
+        for stage in net:
+            h = stage(h)
+            out.append(h)
+        return out
+
+    vals: list[float] = []
+    with torch.no_grad():
+        for k in range(0, len(dist), 4):
+            fx, fy = feats(_rgb_batch(dist[k:k + 4])), feats(_rgb_batch(ref[k:k + 4]))
+            score = 0.0
+            for i, (x, y) in enumerate(zip(fx, fy)):
+                x, y = x.double(), y.double()
+                mx, my = x.mean((2, 3)), y.mean((2, 3))
+                vx, vy = ((x - mx[..., None, None]) ** 2).mean((2, 3)), ((y - my[..., None, None]) ** 2).mean((2, 3))
+                cxy = (x * y).mean((2, 3)) - mx * my
+                tex = (2 * mx * my + 1e-6) / (mx ** 2 + my ** 2 + 1e-6)
+                struct = (2 * cxy + 1e-6) / (vx + vy + 1e-6)
+                score = score + (tex * alpha[i]).sum(1) + (struct * beta[i]).sum(1)
+            vals += (1 - score).tolist()
+    return float(np.mean(vals))
+
+
 def fid(dist: list[Picture], ref: list[Picture], weights: str) -> float:
     """Frechet Inception Distance between the frames of two videos, with Inception-v3 pool features
     (torchvision architecture, weights from *weights*).  With fewer frames than feature dimensions

@@ -182,6 +182,14 @@ def upsampling_table() -> str:
     return "\n".join(lines)
 
 
+def models_table() -> str:
+    from ..zoo import ZOO
+
+    lines = ["| model_name | model_sha256 | What it is | Published file | License |", "|---|---|---|---|---|"]
+    lines += [f"| `{m.name}` | `{m.sha256}` | {m.description} | {m.source} | {m.license} |" for m in ZOO.values()]
+    return "\n".join(lines)
+
+
 def blocks() -> dict[str, str]:
     out = {f"syntax:{SYNTAX_NAMES[dc.__name__]}": syntax_table(dc) for dc in STRUCTURES}
     out["codec_params"] = codec_params_table()
@@ -191,6 +199,7 @@ def blocks() -> dict[str, str]:
     out["errors"] = errors_table()
     out["colour"] = colour_table()
     out["upsampling"] = upsampling_table()
+    out["models"] = models_table()
     return out
 
 
