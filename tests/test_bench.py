@@ -39,6 +39,9 @@ def test_bench_outputs_and_executors_agree(tiny_jobs, tmp_path):
     r = serial[0]
     assert r["codec"] == "cmvc" and 0 <= r["ms_ssim"] <= 1 and r["bits"] > 0 and 0 < r["smoothness"] <= 1
     assert summ["lowest_rate"]["testsrc"]["vvenc"] == min(x["bits"] for x in serial if x["codec"] == "vvenc")
+    first = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    B.write_outputs(serial, tmp_path)  # the same rows give byte-identical files (no date in the SVGs)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == first
 
 
 def test_ray_gives_the_same_results(tiny_jobs):
