@@ -71,10 +71,11 @@ class IFBlock(nn.Module):
         self.convblock = nn.Sequential(*[ResConv(c) for _ in range(8)])
         self.lastconv = nn.Sequential(nn.ConvTranspose2d(c, 4 * 13, 4, 2, 1), nn.PixelShuffle(2))
 
-    def forward(self, parts: list[torch.Tensor]) -> torch.Tensor:
-        """The block's 13 output channels (flow update, mask, features) at its own resolution, from
-        its input's channel groups *parts*, already at that resolution (a group of batch 1 is
-        broadcast over the batch)."""
+    def forward(self, parts: list[torch.Tensor], out: int = 13) -> torch.Tensor:
+        """The block's first *out* of 13 output channels (flow update 4, mask 1, features 8) at its own
+        resolution, from its input's channel groups *parts*, already at that resolution (a group of
+        batch 1 is broadcast over the batch).  Each output channel is computed on its own, so the
+        last block, whose features nobody reads, computes only flow and mask (out=5)."""
         n = max(p.shape[0] for p in parts)
         parts = [p.expand(n, -1, -1, -1) for p in parts]
         if torch.is_grad_enabled() and any(p.requires_grad for p in parts):  # cat(out=) has no autograd
@@ -84,7 +85,11 @@ class IFBlock(nn.Module):
             x = torch.empty((n, sum(p.shape[1] for p in parts), h, w), dtype=parts[0].dtype,
                             device=parts[0].device, memory_format=torch.channels_last)  # the convolutions' layout
             torch.cat(parts, 1, out=x)
-        return self.lastconv(self.convblock(self.conv0(x)))
+        y = self.convblock(self.conv0(x))
+        if out == 13:
+            return self.lastconv(y)
+        ct, k = self.lastconv[0], 4 * out  # PixelShuffle(2) makes channel c of input channels 4c..4c+3
+        return F.pixel_shuffle(F.conv_transpose2d(y, ct.weight[:, :k], ct.bias[:k], stride=2, padding=1), 2)
 
 
 def _down(x: torch.Tensor, scale: float) -> torch.Tensor:
@@ -268,7 +273,8 @@ class IFNet(nn.Module):
                 mf = _up_at(ptmp[:, 4:], ps, *(at or (None, None)))
                 down = (lambda z: _down(z, 2)) if at is not None else (lambda z: _down(z, s))
                 w0, w1, mf = down(w0), down(w1), down(mf)
-                tmp = blk([w0[:, :3], w1[:, :3], w0[:, 3:], w1[:, 3:], ts, mf[:, :1], mf[:, 1:], down(fl) / s])
+                tmp = blk([w0[:, :3], w1[:, :3], w0[:, 3:], w1[:, 3:], ts, mf[:, :1], mf[:, 1:], down(fl) / s],
+                          5 if i == len(SCALES) - 1 else 13)
             outs.append((tmp, s))
         tmp, s = outs[-1]
         return flow_at(None), _up(tmp[:, 4:5], s)
