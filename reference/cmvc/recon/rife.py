@@ -8,6 +8,11 @@
    chroma with the flow and mask averaged over 2x2 blocks and the flow halved.
 4. Round to 8 bits: floor(255 * x + 0.5) clipped to 0..255 on samples scaled to [0, 1].
 Warping Y'CbCr keeps the keyframes' colour exactly: no RGB round trip touches the output.
+
+Flow estimated at twice the resolution (IFNet scale 2, not a value of recon_param) was tried on
+carphone (176x144): between uncoded keyframes 6 frames apart it gained 0.3 dB PSNR-Y (31.52 against
+31.20), but through the codec (VVC keyframes at QP 41, exhaustive fit) it gave VMAF 69.17 against
+70.30, for twice the encode time; half-resolution flow lost 3.8 dB there.
 """
 from __future__ import annotations
 
