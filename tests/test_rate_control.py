@@ -56,6 +56,18 @@ def test_plan_fits_and_takes_the_best_estimate(clip):
     assert len(res.keyframes) == len(set(res.keyframes))
 
 
+def test_plan_reports_progress(clip):
+    """advance counts the (codec, size, strategy) searches from 0 to all of them; progress gets a line
+    for every candidate scored."""
+    steps, lines = [], []
+    p = plan(clip, EncoderConfig(profile="blend", fit="none"), 8 * 700, downscales=(2,),
+             strategies=("feature", "uniform"), advance=lambda k, n: steps.append((k, n)), progress=lines.append)
+    assert steps == [(k, 2) for k in range(3)]
+    scored = [c for c in p.candidates if c.score is not None]
+    assert len(lines) == len(scored) >= 2
+    assert all(f"interval {c.interval}, quality {c.quality}: {8 * c.predicted_bytes} bits" in x for c, x in zip(scored, lines))
+
+
 def test_estimate_follows_quality_and_predicts_the_encode(clip):
     cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
     tr = _Trials(clip, cfg, 1, Colour())
@@ -223,3 +235,22 @@ def test_cli_bpp_reports_the_plan(tmp_path, capsys):
     assert rep["settings"]["strategy"] in ("feature", "uniform") and rep["settings"]["downscale"] in (1, 2)
     assert rep["settings"]["codec"] in ("av1", "vvc")  # no --codec: rate control compared both
     assert f"rate control: {rep['settings']['codec']} keyframes" in cap.err and "rate control: vvc uniform" in cap.err
+
+
+def test_cli_shows_rate_control_progress(tmp_path, monkeypatch, capsys):
+    """On a terminal (bars forced here) rate control has a bar counting its searches, with the last
+    scored candidate after it; without --verbose no candidate lines are printed."""
+    from conftest import make_testsrc
+
+    from cmvc.tools import commands
+    from cmvc.tools.cli import main
+
+    monkeypatch.setattr(commands.Progress, "__init__", lambda self, enabled=True: (
+        setattr(self, "enabled", True), setattr(self, "bars", {}))[0])
+    src = make_testsrc(tmp_path / "s.y4m", 96, 64, 12)
+    assert main(["encode", str(src), "-o", str(tmp_path / "o.cmvc"), "--bpp", str(8 * 1200 / (96 * 64 * 12)),
+                 "--profile", "blend", "--fit", "none", "--codec", "av1", "--downscale", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "rate control: " in err and "2/2" in err and "search" in err  # feature and uniform
+    assert "estimated ms-ssim" in err  # a candidate after the bar
+    assert "\nrate control: av1 feature keyframes" not in err  # no --verbose: not as lines of their own

@@ -262,7 +262,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
          strategies: Sequence[str] | None = None, codecs: Sequence[str] | None = None, metric: str = "ms-ssim",
          evaluate: bool | None = None, colour: Colour | None = None, net=None,
          progress: Callable[[str], None] | None = None, scorer: Scorer | None = None,
-         cache: dict | None = None) -> RatePlan:
+         cache: dict | None = None, advance: Callable[[int, int], None] | None = None) -> RatePlan:
     """The operating point for *target_bits* (see the module docstring).
 
     *downscales*: coded sizes to consider (default: ``cfg.downscale`` only; pass e.g. ``DOWNSCALES`` to
@@ -274,7 +274,9 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
     only names it.  *cache*: a dict kept by the caller across plans of the same *pics*, *cfg*,
     *colour*, *net* and *scorer* (e.g. several targets of one clip): trial encodes and quality
     estimates do not depend on the target, so later plans reuse them; the plan is the same as
-    without it (each search starts afresh and only looks results up).
+    without it (each search starts afresh and only looks results up).  *progress*: called with a
+    line for each candidate scored; *advance*: called with (searches done, searches) before each
+    search of a (codec, coded size, strategy) and once at the end.
     """
     if scorer is None and metric not in METRICS:
         raise error("E101", f"unknown rate-control metric {metric!r} ({', '.join(METRICS)})")
@@ -297,7 +299,10 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
     say = progress or (lambda msg: None)
     cands: list[Candidate] = []
     trials = 0
-    for codec, ds, strategy in [(c, d, st) for c in codecs for d in downscales for st in strategies]:
+    searches = [(c, d, st) for c in codecs for d in downscales for st in strategies]
+    for k, (codec, ds, strategy) in enumerate(searches):
+        if advance:
+            advance(k, len(searches))
         if ds > 1 and min(-(-pics[0].width // ds), -(-pics[0].height // ds)) < 16:
             continue
         qualities = _qualities(CODEC_NAMES[codec])
@@ -360,6 +365,8 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
             if q == qualities[0]:  # already the best quality: wider spacing can only lose
                 break
         trials += len(tr.size) - done
+    if advance:
+        advance(len(searches), len(searches))
     fitting = [c for c in cands if c.predicted_bytes <= budget]
     if not fitting:  # nothing fits: the fewest bits
         chosen = min(cands, key=lambda c: c.predicted_bytes)

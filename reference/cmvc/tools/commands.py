@@ -14,6 +14,8 @@ from ..errors import error
 class Progress:
     """tqdm bars per stage (to stderr; silent when stderr is not a terminal unless forced)."""
 
+    UNITS = {"rate control": "search"}  # one search per keyframe codec, coded size and strategy
+
     def __init__(self, enabled: bool | None = None) -> None:
         self.enabled = enabled
         self.bars = {}
@@ -23,16 +25,39 @@ class Progress:
 
         bar = self.bars.get(stage)
         if bar is None:
-            bar = self.bars[stage] = tqdm(total=total, desc=stage, unit="frame" if total > 1 else "step",
-                                          disable=self.enabled is False or None, file=sys.stderr, leave=False)
+            bar = self.bars[stage] = tqdm(total=total, desc=stage, disable=None if self.enabled is None else not self.enabled,
+                                          unit=self.UNITS.get(stage, "frame" if total > 1 else "step"),
+                                          file=sys.stderr, leave=False)
         bar.n = done
         bar.refresh()
         if done >= total:
             bar.close()
 
+    def note(self, stage: str, text: str) -> None:
+        """Show *text* after the stage's bar (e.g. the candidate rate control scored last)."""
+        bar = self.bars.get(stage)
+        if bar is not None and not bar.disable:
+            bar.set_postfix_str(text, refresh=True)
+
     def close(self) -> None:
         for b in self.bars.values():
             b.close()
+
+
+def _rc_line(prog: Progress, line: str, verbose: bool) -> None:
+    """A rate-control candidate: printed with --verbose, shown after the rate-control bar otherwise."""
+    if verbose:
+        from tqdm import tqdm
+
+        tqdm.write(line, file=sys.stderr)
+    else:
+        prog.note("rate control", rc_note(line))
+
+
+def rc_note(line: str) -> str:
+    """A rate-control candidate line shortened to fit after a bar."""
+    return (line.removeprefix("rate control: ").replace(" keyframes, downscale ", " 1/").replace("interval ", "iv ")
+            .replace("quality ", "q ").replace("estimated ", ""))
 
 
 def _captions(args) -> list:
@@ -95,7 +120,7 @@ def cmd_encode(args) -> int:
                   strategies=(args.strategy,) if args.strategy else ("feature", "uniform"),
                   codecs=(args.codec,) if args.codec else ("av1", "vvc"),
                   colour=Colour(info.matrix_coefficients, info.full_range),
-                  progress=(lambda m: print(m, file=sys.stderr)) if args.verbose else None)
+                  progress=lambda m: _rc_line(prog, m, args.verbose), advance=lambda k, n: prog("rate control", k, n))
         cfg = rp.apply(cfg)
         est = "" if rp.score is None else f", estimated {args.rc_metric} {rp.score:.4f}"
         print(f"rate control: {rp.codec} keyframes ({rp.strategy}), downscale {rp.downscale}, interval {rp.interval}, "

@@ -40,7 +40,7 @@ def cmd_demo(args) -> int:
     from ..decode import decode
     from ..encoder import EncoderConfig, encode
     from ..keyframes import Colour
-    from .commands import Progress
+    from .commands import Progress, rc_note
     from .fileio import write_atomic
     from .metrics import all_metrics
     from .peers import run_peer, vvenc
@@ -64,10 +64,13 @@ def cmd_demo(args) -> int:
     cache: dict = {}  # trial encodes shared by the shares' plans
     for share in args.shares:
         cfg = EncoderConfig(profile=args.profile, source_name=src.name)
-        p = plan(pics, cfg, share * vbits, downscales=DOWNSCALES, strategies=("feature", "uniform"), codecs=("av1", "vvc"),
-                 colour=Colour(info.matrix_coefficients, info.full_range), cache=cache)
-        cfg = p.apply(cfg)
+        print(f"demo: rate control for {share:g}x VVC's bits ({share * vbits:.0f}) ...", file=sys.stderr)
         prog = Progress()
+        p = plan(pics, cfg, share * vbits, downscales=DOWNSCALES, strategies=("feature", "uniform"), codecs=("av1", "vvc"),
+                 colour=Colour(info.matrix_coefficients, info.full_range), cache=cache,
+                 progress=lambda m: prog.note("rate control", rc_note(m)),
+                 advance=lambda k, n: prog("rate control", k, n))
+        cfg = p.apply(cfg)
         t0 = time.perf_counter()
         r = encode(pics, cfg, fps=fps, colour=Colour(info.matrix_coefficients, info.full_range), progress=prog)
         prog.close()
