@@ -68,6 +68,35 @@ def test_plan_reports_progress(clip):
     assert all(f"interval {c.interval}, quality {c.quality}: {8 * c.predicted_bytes} bits" in x for c, x in zip(scored, lines))
 
 
+def test_pruned_search_skips_larger_sizes_once_the_estimate_falls(clip, monkeypatch):
+    """Pruning walks the coded sizes from the smallest up, every strategy at each, and stops at the
+    first fall of the best estimate; the exhaustive search runs every combination."""
+    import cmvc.rate_control as rc
+
+    scores = {(4, "feature"): 0.80, (4, "uniform"): 0.50, (2, "feature"): 0.60, (2, "uniform"): 0.79,
+              (1, "feature"): 0.95, (1, "uniform"): 0.10}  # best per size: 0.80, 0.79 (falls), 0.95
+
+    def fake_estimate(src, tr, interval, quality, metric="ms-ssim", net=None, scorer=None):
+        return scores[(tr.downscale, tr.cfg.strategy)] - 1e-4 * interval
+
+    monkeypatch.setattr(rc, "estimate_quality", fake_estimate)
+    cfg = EncoderConfig(profile="blend", fit="none")
+    runs = {}
+    for prune in (True, False):
+        steps: list = []
+        p = plan(clip, cfg, 8 * 1500, downscales=(1, 2, 4), strategies=("feature", "uniform"), prune=prune,
+                 advance=lambda k, n: steps.append((k, n)))
+        runs[prune] = p, {(c.downscale, c.strategy) for c in p.candidates}, steps
+    p, searched, steps = runs[True]
+    assert searched == {(4, "feature"), (4, "uniform"), (2, "feature"), (2, "uniform")}
+    assert (p.downscale, p.strategy) == (4, "feature")
+    assert steps == [(0, 6), (1, 6), (2, 6), (3, 6), (4, 4)]  # full size's 2 searches dropped
+    full, fsearched, fsteps = runs[False]
+    assert fsearched == set(scores)
+    assert fsteps == [(k, 6) for k in range(7)]
+    assert (full.downscale, full.strategy) == (1, "feature")  # what pruning gives up when estimates are not unimodal
+
+
 def test_estimate_follows_quality_and_predicts_the_encode(clip):
     cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
     tr = _Trials(clip, cfg, 1, Colour())
@@ -77,6 +106,51 @@ def test_estimate_follows_quality_and_predicts_the_encode(clip):
     real = ms_ssim_y(encode(clip, dataclasses.replace(cfg, interval=4, quality=20)).decoded, clip)
     assert abs(good - real) < 0.05
     assert estimate_quality(clip, tr, 4, 20, metric="psnr") > estimate_quality(clip, tr, 4, 63, metric="psnr")
+
+
+def test_pruned_search_walks_from_the_last_best_interval(clip, monkeypatch):
+    """After the first search, a walk starts at the best candidate's interval, goes up until the
+    estimate has fallen twice, then down likewise: the small intervals (the slowest trials) far
+    below a peak are not tried.  Without pruning every walk starts at the smallest that fits."""
+    import math
+
+    import cmvc.rate_control as rc
+
+    monkeypatch.setattr(rc, "estimate_quality",  # peak at interval 6 for both strategies
+                        lambda src, tr, interval, *a, **k: -abs(math.log2(interval) - math.log2(6)))
+    cfg = EncoderConfig(profile="blend", fit="none")
+    visited = {}
+    for prune in (True, False):
+        p = plan(clip, cfg, 8 * 3000, strategies=("feature", "uniform"), prune=prune)
+        visited[prune] = [c.interval for c in p.candidates if c.strategy == "uniform"]
+        assert p.interval == 6
+    assert visited[True] == [6, 8, 12, 4, 3]
+    assert visited[False][:2] == [1, 2] and 6 in visited[False]
+
+
+def test_estimate_scores_a_subset_of_large_videos(clip, monkeypatch):
+    """Beyond SCORED_PIXELS every k-th keyframe and segment is scored, weighted by what it stands
+    for: fewer frames scored, nearly the same estimate."""
+    import cmvc.rate_control as rc
+
+    cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
+    tr = _Trials(clip, cfg, 1, Colour())
+    tr.bytes(2, 30)
+    scored: list[int] = []
+    import cmvc.quality
+    real = cmvc.quality.ms_ssim_frames
+
+    def counting(a, b):
+        scored.append(len(a))
+        return real(a, b)
+
+    monkeypatch.setattr(cmvc.quality, "ms_ssim_frames", counting)  # estimate_quality imports it when called
+    whole = estimate_quality(clip, tr, 2, 30)
+    monkeypatch.setattr(rc, "SCORED_PIXELS", 6 * 96 * 64)
+    part = estimate_quality(clip, tr, 2, 30)
+    assert scored[0] == len(clip)  # interval 2: 12 keyframes and 11 one-frame segments (the last spans 2)
+    assert scored[1] <= 6 + 1 and scored[1] < scored[0]
+    assert abs(part - whole) < 0.03
 
 
 def test_plan_without_estimate_prefers_interval_8(clip):
@@ -254,3 +328,26 @@ def test_cli_shows_rate_control_progress(tmp_path, monkeypatch, capsys):
     assert "rate control: " in err and "2/2" in err and "search" in err  # feature and uniform
     assert "estimated ms-ssim" in err  # a candidate after the bar
     assert "\nrate control: av1 feature keyframes" not in err  # no --verbose: not as lines of their own
+
+
+@pytest.mark.parametrize("flag", [[], ["--rc-exhaustive"]])
+def test_cli_prunes_unless_exhaustive(tmp_path, monkeypatch, flag):
+    """cmvc encode --bpp prunes rate control's searches; --rc-exhaustive turns that off."""
+    from conftest import make_testsrc
+
+    import cmvc.rate_control as rc
+    from cmvc.tools.cli import main
+
+    seen = {}
+    real = rc.plan
+
+    def spy(*a, **k):
+        seen.update(k)
+        return real(*a, **k)
+
+    monkeypatch.setattr(rc, "plan", spy)
+    src = make_testsrc(tmp_path / "s.y4m", 96, 64, 12)
+    assert main(["encode", str(src), "-o", str(tmp_path / "o.cmvc"), "--bpp", str(8 * 1200 / (96 * 64 * 12)),
+                 "--profile", "blend", "--fit", "none", "--codec", "av1", "--downscale", "1", "--strategy", "uniform",
+                 *flag]) == 0
+    assert seen["prune"] is (not flag)

@@ -28,6 +28,8 @@ class Progress:
             bar = self.bars[stage] = tqdm(total=total, desc=stage, disable=None if self.enabled is None else not self.enabled,
                                           unit=self.UNITS.get(stage, "frame" if total > 1 else "step"),
                                           file=sys.stderr, leave=False)
+        if bar.total != total:  # rate control's search count shrinks as it prunes
+            bar.total = total
         bar.n = done
         bar.refresh()
         if done >= total:
@@ -120,7 +122,8 @@ def cmd_encode(args) -> int:
                   strategies=(args.strategy,) if args.strategy else ("feature", "uniform"),
                   codecs=(args.codec,) if args.codec else ("av1", "vvc"),
                   colour=Colour(info.matrix_coefficients, info.full_range),
-                  progress=lambda m: _rc_line(prog, m, args.verbose), advance=lambda k, n: prog("rate control", k, n))
+                  progress=lambda m: _rc_line(prog, m, args.verbose), advance=lambda k, n: prog("rate control", k, n),
+                  prune=not args.rc_exhaustive)
         cfg = rp.apply(cfg)
         est = "" if rp.score is None else f", estimated {args.rc_metric} {rp.score:.4f}"
         print(f"rate control: {rp.codec} keyframes ({rp.strategy}), downscale {rp.downscale}, interval {rp.interval}, "
@@ -264,6 +267,10 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--rc-metric", choices=["ms-ssim", "psnr", "vmaf"], default="ms-ssim",
                    help="quality estimate by which rate control compares operating points (ms-ssim, psnr: "
                         "sampled inner frames; vmaf: every frame reconstructed and scored by libvmaf, slower)")
+    s.add_argument("--rc-exhaustive", action="store_true",
+                   help="rate control searches every keyframe codec x coded size x strategy, each keyframe interval "
+                        "walk from the smallest that fits (default: coded sizes from the smallest up until the "
+                        "estimate falls, walks from the best candidate's interval)")
     s.add_argument("--verbose", action="store_true", help="report every operating point rate control tries")
     s.add_argument("--metadata", action="store_true", help="write encoder/source metadata units")
     s.add_argument("--hyperprior-checkpoint", help="CompressAI bmshj2018-hyperprior weights (codec hyperprior)")
