@@ -27,6 +27,7 @@ from cmvc.keyframes import Colour
 from cmvc.rate_control import DOWNSCALES, plan
 from cmvc.resample import downsample
 from cmvc.tools.demo import bundled_clip
+from cmvc.tools.memory import retain_freed_memory
 from cmvc.tools.metrics import all_metrics, ffmpeg_exe
 from cmvc.tools.peers import run_peer, svtav1, vvenc, x265
 from cmvc.tools.video import read_video, write_y4m
@@ -94,6 +95,7 @@ def main() -> int:
                     help="keyframe strategies rate control compares (cmvc.keyframe_select.STRATEGIES)")
     ap.add_argument("--codecs", nargs="+", default=["av1"], help="keyframe codecs rate control compares (av1, vvc)")
     a = ap.parse_args()
+    retain_freed_memory()  # as the cmvc command does (cmvc.tools.memory)
     os.environ.setdefault("SVT_LOG", "1")
     results = {"clips": {}}
     for clip in a.clips:

@@ -198,3 +198,69 @@ def test_ifnet_flow_computes_the_literal_network(rife, scale):
             frames.append(np.floor(y.numpy() * 255 + 0.5).clip(0, 255).astype(int))
     d = np.abs(frames[0] - frames[1])
     assert d.max() <= 2 and (d > 0).mean() <= 0.001
+
+
+def test_cat_rows_is_cat():
+    """ifnet._cat_rows (a band of rows at a time, into a channels-last tensor) writes what torch.cat
+    writes, for parts of every layout the flow blocks pass (slices, expanded planes, channels-last)."""
+    import torch
+
+    from cmvc.recon.ifnet import CAT_ROWS, _cat_rows
+
+    torch.manual_seed(3)
+    h, w = 3 * CAT_ROWS + 5, 21
+    parts = [torch.rand(4, 7, h, w)[:, 2:5], torch.rand(4, 1, 1, 1).expand(4, 1, h, w),
+             torch.rand(4, 6, h, w).contiguous(memory_format=torch.channels_last)[:, 1:],
+             torch.rand(4, 2, h, w).transpose(0, 1).contiguous().transpose(0, 1)]
+    x = torch.empty((4, 11, h, w), memory_format=torch.channels_last)
+    _cat_rows(parts, x)
+    assert torch.equal(x, torch.cat(parts, 1))
+    small = torch.empty((4, 11, 5, w), memory_format=torch.channels_last)
+    _cat_rows([p[:, :, :5] for p in parts], small)
+    assert torch.equal(small, torch.cat(parts, 1)[:, :, :5])
+
+
+@pytest.mark.parametrize("s", [2, 4, 8, 16])
+def test_scaling_before_upsampling_is_exact(s):
+    """ifnet._times: scaling by a power of two before bilinear upsampling gives the bits of scaling
+    after it (the flow blocks scale their coarse output, not the full-resolution one)."""
+    import torch
+
+    from cmvc.recon.ifnet import _times, _up, _up_at
+
+    torch.manual_seed(s)
+    x = torch.randn(2, 4, 5, 7) * 10
+    assert torch.equal(_up(_times(x, s), s), _up(x, s) * s)
+    rows, cols = torch.tensor([0, 3, 5 * s - 1]), torch.tensor([1, 7 * s - 2])
+    assert torch.equal(_up_at(_times(x, s), s, rows, cols), _up_at(x, s, rows, cols) * s)
+    assert _times(x, 1) is x
+
+
+def test_add_shuffled_is_pixel_shuffle_then_add():
+    """ifnet._add_shuffled reads the last block's output through a view: the flow and mask equal
+    pixel_shuffle followed by the addition, bit for bit, for either memory layout."""
+    import torch
+
+    from cmvc.recon.ifnet import _add_shuffled
+
+    torch.manual_seed(5)
+    base = torch.randn(3, 4, 12, 18)
+    for y in (torch.randn(3, 20, 6, 9), torch.randn(3, 20, 6, 9).contiguous(memory_format=torch.channels_last)):
+        flow, mask = _add_shuffled(base, y)
+        ps = torch.nn.functional.pixel_shuffle(y, 2)
+        assert torch.equal(flow, base + ps[:, :4]) and torch.equal(mask, ps[:, 4:5])
+
+
+@pytest.mark.parametrize("a", [2, 4, 8])
+def test_downsampling_an_upsampling_by_2a_is_upsampling_by_a(a):
+    """The identity IFNet.flow uses for the block at scale 2: bilinear downsampling by 2 of an
+    upsampling by 2a (a even) averages two positions of one cell whose mean is upsampling by a's, so
+    the two agree to float rounding, edges included."""
+    import torch
+
+    from cmvc.recon.ifnet import _down, _up
+
+    torch.manual_seed(a)
+    x = torch.randn(2, 9, 5, 7)
+    assert torch.allclose(_down(_up(x, 2 * a), 2), _up(x, a), atol=1e-5)
+    assert not torch.allclose(_down(_up(x, 6), 2), _up(x, 3), atol=1e-3)  # odd a: cells are straddled

@@ -62,6 +62,22 @@ class ResConv(nn.Module):
         return self.act(y.add_(x))
 
 
+CAT_ROWS = 16  # rows per tile of _cat_rows
+
+
+def _cat_rows(parts: list[torch.Tensor], x: torch.Tensor) -> None:
+    """``torch.cat(parts, 1, out=x)`` into channels-last *x*, a band of rows at a time.  Each part writes
+    a few channels of every pixel, so one cat pass over a large picture rewrites every cache line of
+    *x* once per part; a band of CAT_ROWS rows stays in cache while all parts are written (measured at
+    448x256, 7 frames, 28 channels: 21 ms against 45 ms on one core).  Copies only: the same values."""
+    h = x.shape[2]
+    if h <= CAT_ROWS:
+        torch.cat(parts, 1, out=x)
+        return
+    for r in range(0, h, CAT_ROWS):
+        torch.cat([p[:, :, r:r + CAT_ROWS] for p in parts], 1, out=x[:, :, r:r + CAT_ROWS])
+
+
 class IFBlock(nn.Module):
     """One refinement level: predicts a flow update (4), a mask (1) and features (8)."""
 
@@ -71,11 +87,12 @@ class IFBlock(nn.Module):
         self.convblock = nn.Sequential(*[ResConv(c) for _ in range(8)])
         self.lastconv = nn.Sequential(nn.ConvTranspose2d(c, 4 * 13, 4, 2, 1), nn.PixelShuffle(2))
 
-    def forward(self, parts: list[torch.Tensor], out: int = 13) -> torch.Tensor:
+    def forward(self, parts: list[torch.Tensor], out: int = 13, shuffle: bool = True) -> torch.Tensor:
         """The block's first *out* of 13 output channels (flow update 4, mask 1, features 8) at its own
         resolution, from its input's channel groups *parts*, already at that resolution (a group of
         batch 1 is broadcast over the batch).  Each output channel is computed on its own, so the
-        last block, whose features nobody reads, computes only flow and mask (out=5)."""
+        last block, whose features nobody reads, computes only flow and mask (out=5); with
+        shuffle=False its output is returned before the final PixelShuffle (see _add_shuffled)."""
         n = max(p.shape[0] for p in parts)
         parts = [p.expand(n, -1, -1, -1) for p in parts]
         if torch.is_grad_enabled() and any(p.requires_grad for p in parts):  # cat(out=) has no autograd
@@ -84,12 +101,24 @@ class IFBlock(nn.Module):
             h, w = parts[0].shape[2:]
             x = torch.empty((n, sum(p.shape[1] for p in parts), h, w), dtype=parts[0].dtype,
                             device=parts[0].device, memory_format=torch.channels_last)  # the convolutions' layout
-            torch.cat(parts, 1, out=x)
+            _cat_rows(parts, x)
         y = self.convblock(self.conv0(x))
         if out == 13:
             return self.lastconv(y)
         ct, k = self.lastconv[0], 4 * out  # PixelShuffle(2) makes channel c of input channels 4c..4c+3
-        return F.pixel_shuffle(F.conv_transpose2d(y, ct.weight[:, :k], ct.bias[:k], stride=2, padding=1), 2)
+        y = F.conv_transpose2d(y, ct.weight[:, :k], ct.bias[:k], stride=2, padding=1)
+        return F.pixel_shuffle(y, 2) if shuffle else y
+
+
+def _add_shuffled(base: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``base + pixel_shuffle(y, 2)[:, :4]`` and ``pixel_shuffle(y, 2)[:, 4:5]`` for the last block's
+    unshuffled output *y* (N, 20, H/2, W/2): the shuffle is a copy, so reading y through a view in
+    the add gives the same values without writing the shuffled tensor (channel 4c + 2i + j of y is
+    channel c at row offset i, column offset j)."""
+    n, k, h2, w2 = y.shape
+    y6 = y.permute(0, 2, 3, 1).reshape(n, h2, w2, k // 4, 2, 2).permute(0, 3, 1, 4, 2, 5)  # n, c, y, i, x, j
+    flow = (base.reshape(n, 4, h2, 2, w2, 2) + y6[:, :4]).reshape(n, 4, 2 * h2, 2 * w2)
+    return flow, y6[:, 4:5].reshape(n, 1, 2 * h2, 2 * w2)
 
 
 def _down(x: torch.Tensor, scale: float) -> torch.Tensor:
@@ -102,8 +131,21 @@ def _down(x: torch.Tensor, scale: float) -> torch.Tensor:
     return F.interpolate(x, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
 
 
+def _times(x: torch.Tensor, s: float) -> torch.Tensor:
+    """x * s for a power of two s, applied before upsampling, on the coarse samples: bilinear
+    interpolation commutes exactly with scaling by a power of two (no rounding), so
+    ``_up(_times(x, s), s) == _up(x, s) * s`` bit for bit, at a fraction of the work."""
+    return x if s == 1 else x * s
+
+
 def _up(x: torch.Tensor, scale: float) -> torch.Tensor:
-    return x if scale == 1 else F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
+    """Bilinear upsampling by *scale*; a slice of a channels-last tensor (a block's flow or mask) is
+    copied to a contiguous one first, which torch upsamples about twice as fast (the same values)."""
+    if scale == 1:
+        return x
+    if not x.is_contiguous():
+        x = x.contiguous()
+    return F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
 
 
 def _read_by_down(n: int, scale: float, device: torch.device | str = "cpu") -> torch.Tensor | None:
@@ -240,7 +282,7 @@ class IFNet(nn.Module):
         if n > 1 and img0.stride(0) == 0 and img1.stride(0) == 0:  # one keyframe pair for every time step
             img0, img1 = img0[:1], img1[:1]
         f0, f1 = self.encode(img0), self.encode(img1)
-        x0, x1 = torch.cat((img0, f0), 1), torch.cat((img1, f1), 1)  # warped together
+        x0, x1 = (torch.cat(p, 1).contiguous(memory_format=torch.channels_last) for p in ((img0, f0), (img1, f1)))
         tv = t.view(-1, 1, 1, 1).to(img0.dtype)
         outs: list[tuple[torch.Tensor, float]] = []  # each block's output at its resolution, and its scale
         full: list = [0, None]  # running full-resolution flow: blocks summed, sum
@@ -248,13 +290,13 @@ class IFNet(nn.Module):
         def flow_at(at: Positions) -> torch.Tensor:
             if at is None:
                 for tmp, s in outs[full[0]:]:
-                    fd = _up(tmp[:, :4], s) * s
+                    fd = _up(_times(tmp[:, :4], s), s)
                     full[1] = fd if full[1] is None else full[1] + fd
                 full[0] = len(outs)
                 return full[1]
             acc = None
             for tmp, s in outs:
-                fd = _up_at(tmp[:, :4], s, *at) * s
+                fd = _up_at(_times(tmp[:, :4], s), s, *at)
                 acc = fd if acc is None else acc + fd
             return acc
 
@@ -270,11 +312,16 @@ class IFNet(nn.Module):
                 fl = flow_at(at)
                 w0, w1 = warp_pair(x0, x1, fl, at)
                 ptmp, ps = outs[-1]
-                mf = _up_at(ptmp[:, 4:], ps, *(at or (None, None)))
                 down = (lambda z: _down(z, 2)) if at is not None else (lambda z: _down(z, s))
-                w0, w1, mf = down(w0), down(w1), down(mf)
-                tmp = blk([w0[:, :3], w1[:, :3], w0[:, 3:], w1[:, 3:], ts, mf[:, :1], mf[:, 1:], down(fl) / s],
-                          5 if i == len(SCALES) - 1 else 13)
+                w0, w1 = down(w0), down(w1)
+                if at is None and s == 2:  # down2(up4(m)) is up2(m) (the averaged positions are up2's)
+                    mf = _up(ptmp[:, 4:], ps / s)
+                else:
+                    mf = down(_up_at(ptmp[:, 4:], ps, *(at or (None, None))))
+                parts = [w0[:, :3], w1[:, :3], w0[:, 3:], w1[:, 3:], ts, mf[:, :1], mf[:, 1:], down(fl) / s]
+                if i == len(SCALES) - 1 and s == 1:  # full-resolution flow: add the last block unshuffled
+                    return _add_shuffled(fl, blk(parts, 5, shuffle=False))
+                tmp = blk(parts, 5 if i == len(SCALES) - 1 else 13)
             outs.append((tmp, s))
         tmp, s = outs[-1]
         return flow_at(None), _up(tmp[:, 4:5], s)

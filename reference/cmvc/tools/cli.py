@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 from ..errors import CmvcError
 from .fileio import read_input
+from .memory import retain_freed_memory
 
 
 def _print_json(obj: Any) -> None:
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    retain_freed_memory()  # RIFE's large tensors: reuse freed blocks, no page faults (tools/memory.py)
     try:
         return int(args.func(args) or 0)
     except CmvcError as e:
