@@ -132,9 +132,10 @@ def _down(x: torch.Tensor, scale: float) -> torch.Tensor:
 
 
 def _times(x: torch.Tensor, s: float) -> torch.Tensor:
-    """x * s for a power of two s, applied before upsampling, on the coarse samples: bilinear
-    interpolation commutes exactly with scaling by a power of two (no rounding), so
-    ``_up(_times(x, s), s) == _up(x, s) * s`` bit for bit, at a fraction of the work."""
+    """x * s for a power of two s (exact: no rounding), and x itself for s = 1, not a copy.  The flow
+    blocks scale their coarse outputs before upsampling them: bilinear interpolation commutes exactly
+    with such a scaling, so ``_up(_times(x, s), s) == _up(x, s) * s`` bit for bit, at a fraction of
+    the work; x * (1/s) is x / s bit for bit."""
     return x if s == 1 else x * s
 
 
@@ -318,7 +319,7 @@ class IFNet(nn.Module):
                     mf = _up(ptmp[:, 4:], ps / s)
                 else:
                     mf = down(_up_at(ptmp[:, 4:], ps, *(at or (None, None))))
-                parts = [w0[:, :3], w1[:, :3], w0[:, 3:], w1[:, 3:], ts, mf[:, :1], mf[:, 1:], down(fl) / s]
+                parts = [w0[:, :3], w1[:, :3], w0[:, 3:], w1[:, 3:], ts, mf[:, :1], mf[:, 1:], _times(down(fl), 1 / s)]
                 if i == len(SCALES) - 1 and s == 1:  # full-resolution flow: add the last block unshuffled
                     return _add_shuffled(fl, blk(parts, 5, shuffle=False))
                 tmp = blk(parts, 5 if i == len(SCALES) - 1 else 13)
