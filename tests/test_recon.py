@@ -264,3 +264,23 @@ def test_downsampling_an_upsampling_by_2a_is_upsampling_by_a(a):
     x = torch.randn(2, 9, 5, 7)
     assert torch.allclose(_down(_up(x, 2 * a), 2), _up(x, a), atol=1e-5)
     assert not torch.allclose(_down(_up(x, 6), 2), _up(x, 3), atol=1e-3)  # odd a: cells are straddled
+
+
+def test_rife_keeps_the_shared_keyframe_and_only_that(rife):
+    """RifeReconstructor keeps the last two keyframes' colour conversion and IFNet features: decoding
+    segments in order gives the frames of a fresh reconstructor per segment, bit for bit, and a new
+    picture with the same content is converted anew, not mistaken for a kept one."""
+    from cmvc.recon.rife import RifeReconstructor
+
+    sh = make_sequence_header(64, 48, 7, [0, 3, 6], recon_profile=1, recon_model=0)
+    k = [random_picture(64, 48, s) for s in (11, 12, 13)]
+    shared = RifeReconstructor(sh, net=rife.net)
+    got = shared.segment(k[0], k[1], [5, 11], None, 4) + shared.segment(k[1], k[2], [4, 12], None, 4)
+    ref = (RifeReconstructor(sh, net=rife.net).segment(k[0], k[1], [5, 11], None, 4)
+           + RifeReconstructor(sh, net=rife.net).segment(k[1], k[2], [4, 12], None, 4))
+    assert got == ref
+    assert [q for q, _ in shared._kept] == [k[1], k[2]] and shared._kept[0][0] is k[1]
+    other = random_picture(64, 48, 99)
+    k1_again = Picture(k[1].y.copy(), k[1].u.copy(), k[1].v.copy())
+    assert shared.segment(other, k1_again, [8], None, 4) == RifeReconstructor(sh, net=rife.net).segment(other, k[1], [8], None, 4)
+    assert all(q is not k[1] for q, _ in shared._kept)

@@ -266,11 +266,13 @@ class IFNet(nn.Module):
             flow = fd if flow is None else flow + fd
         return flow, mask
 
-    def flow(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor, scale: float = 1.0):
+    def flow(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor, scale: float = 1.0,
+             feats: tuple[torch.Tensor, torch.Tensor] | None = None):
         """Flow (N,4,H,W: to img0, to img1), mask logits (N,1,H,W) for time steps t (N,) in [0,1].
 
         img0, img1: (N,3,H,W) RGB in [0,1], H and W multiples of 64 / scale; a keyframe expanded from
-        one item (stride 0) is processed once.  The values of :meth:`flow_literal`, computed with less
+        one item (stride 0) is processed once.  *feats*: the feature head's outputs for img0 and img1
+        (batch 1), when the caller keeps them (a keyframe serves two segments).  The values of :meth:`flow_literal`, computed with less
         work: a block at scale s >= 4 reads its full-resolution inputs only at the two rows and columns
         per s x s cell that bilinear downsampling reads, so the images are warped, and the earlier
         blocks' outputs upsampled, at those positions only (a quarter of the samples at s = 4, a
@@ -282,7 +284,7 @@ class IFNet(nn.Module):
             raise ValueError(f"IFNet input {w}x{h} is not a multiple of {m:g} (64 / scale) in both dimensions")
         if n > 1 and img0.stride(0) == 0 and img1.stride(0) == 0:  # one keyframe pair for every time step
             img0, img1 = img0[:1], img1[:1]
-        f0, f1 = self.encode(img0), self.encode(img1)
+        f0, f1 = feats if feats is not None else (self.encode(img0), self.encode(img1))
         x0, x1 = (torch.cat(p, 1).contiguous(memory_format=torch.channels_last) for p in ((img0, f0), (img1, f1)))
         tv = t.view(-1, 1, 1, 1).to(img0.dtype)
         outs: list[tuple[torch.Tensor, float]] = []  # each block's output at its resolution, and its scale

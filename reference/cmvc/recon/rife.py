@@ -66,7 +66,8 @@ def _planes_tensor(p: np.ndarray) -> torch.Tensor:
 
 
 def _to_u8(x: torch.Tensor) -> np.ndarray:
-    return np.clip(np.floor(x.numpy() * 255.0 + 0.5), 0, 255).astype(np.uint8)
+    """Step 4: Clip3(0, 255, floor(255 * x + 0.5)) in float32 (in place: x is not used afterwards)."""
+    return x.mul_(255.0).add_(0.5).floor_().clamp_(0, 255).to(torch.uint8).contiguous().numpy()
 
 
 class RifeReconstructor:
@@ -80,32 +81,40 @@ class RifeReconstructor:
             net = load_ifnet(entry.model_name, entry.model_sha256.hex())
         self.net = net
         self.batch = batch  # torch's thread count is the caller's choice (the bench pool sets 1 per job)
+        self._kept: list = []  # (picture, its _keyframe tuple) of the last two keyframes
 
-    def _prep(self, i0: Picture, i1: Picture):
-        h, w = i0.height, i0.width
+    @torch.no_grad()
+    def _keyframe(self, p: Picture):
+        """Step 1 for one keyframe, with its IFNet features: padded R'G'B', padded Y and CbCr planes.
+        The last two are kept (the picture object itself is held, so `is` cannot mistake a new one
+        for it): each keyframe but the first and last is I1 of one segment and I0 of the next."""
+        for q, v in self._kept:
+            if q is p:
+                return v
+        h, w = p.height, p.width
         m = PAD << self.scale_exp
         ph, pw = -(-h // m) * m, -(-w // m) * m
         pad = (0, pw - w, 0, ph - h)
         mc, fr = self.sh.matrix_coefficients, self.sh.colour_flags.full_range_flag
+        rgb = F.pad(torch.from_numpy(picture_to_rgb_float(p, mc, fr)).permute(2, 0, 1)[None], pad, mode="replicate")
+        y = F.pad(_planes_tensor(p.y), pad, mode="replicate")
+        cpad = (0, pw // 2 - p.u.shape[1], 0, ph // 2 - p.u.shape[0])
+        u = F.pad(_planes_tensor(p.u), cpad, mode="replicate")
+        v = F.pad(_planes_tensor(p.v), cpad, mode="replicate")
+        out = (rgb, (y, torch.cat((u, v), 1)), self.net.encode(rgb))
+        self._kept = [*self._kept[-1:], (p, out)]
+        return out
 
-        def rgb(p):
-            t = torch.from_numpy(picture_to_rgb_float(p, mc, fr)).permute(2, 0, 1)[None]
-            return F.pad(t, pad, mode="replicate")
-
-        def planes(p):
-            y = F.pad(_planes_tensor(p.y), pad, mode="replicate")
-            cpad = (0, pw // 2 - p.u.shape[1], 0, ph // 2 - p.u.shape[0])
-            u = F.pad(_planes_tensor(p.u), cpad, mode="replicate")
-            v = F.pad(_planes_tensor(p.v), cpad, mode="replicate")
-            return y, torch.cat((u, v), 1)
-
-        return rgb(i0), rgb(i1), planes(i0), planes(i1)
+    def _prep(self, i0: Picture, i1: Picture):
+        (r0, p0, f0), (r1, p1, f1) = self._keyframe(i0), self._keyframe(i1)
+        return r0, r1, p0, p1, (f0, f1)
 
     def float_frames(self, prep, t: torch.Tensor):
         """Y (N,H,W) and CbCr (N,2,H/2,W/2) in [0,1] at time steps t (differentiable in t)."""
-        r0, r1, (y0, c0), (y1, c1), (h, w, ch, cw) = prep
+        r0, r1, (y0, c0), (y1, c1), feats, (h, w, ch, cw) = prep
         n = len(t)
-        flow, mask = self.net.flow(r0.expand(n, -1, -1, -1), r1.expand(n, -1, -1, -1), t, 2.0 ** -self.scale_exp)
+        flow, mask = self.net.flow(r0.expand(n, -1, -1, -1), r1.expand(n, -1, -1, -1), t, 2.0 ** -self.scale_exp,
+                                   feats=feats)
         m = torch.sigmoid(mask)
         a, b = warp_pair(y0, y1, flow)
         y = a * m + b * (1 - m)
