@@ -185,3 +185,53 @@ def test_bad_inputs():
     with pytest.raises(CmvcError) as e:
         encode([Picture.blank(8, 8)] * 3, EncoderConfig(codec="nope"))
     assert e.value.code == "E101"
+
+
+def _with_digest(data: bytes, digest_index: int) -> bytes:
+    """*data* rebuilt with digest *digest_index* of its frame hash unit zeroed."""
+    from cmvc.parse import parse
+    from cmvc.write import StreamWriter, build_unit
+
+    ps = parse(data)
+    w = StreamWriter(ps.header.profile, ps.header.level)
+    for u in ps.units[:-1]:
+        if u.unit_type == UnitType.FRAME_HASH:
+            u.body.digest[digest_index] = bytes(16)
+            w.add(UnitType.FRAME_HASH, u.body)
+        else:
+            w.add_raw(build_unit(u.unit_type, u.payload, skippable=u.skippable))
+    return w.finish()
+
+
+def test_hash_mismatch_on_tolerance_defined_frames_is_informative(testsrc_pics, tmp_path, capsys):
+    """§7.9: a digest of a RIFE frame (tolerance-defined) that differs is reported, not E023; a
+    digest of a keyframe of the same stream (AV1, normative) that differs is still E023."""
+    from cmvc.decode import tolerance_defined_frames
+    from cmvc.parse import parse
+    from cmvc.tools.cli import main
+
+    pics, _ = testsrc_pics
+    res = encode(pics[:9], EncoderConfig(profile="rife", interval=4, quality=50, fit="none", hash_type="frame",
+                                         strategy="uniform"))
+    assert parse(res.data).sequence_header.keyframe_index == [0, 4, 8]
+    assert tolerance_defined_frames(parse(res.data)) == [t % 4 != 0 for t in range(9)]
+    bad = _with_digest(res.data, 2)  # frame 2: between keyframes 0 and 4
+    dec = decode(bad, verify=True)
+    assert dec.hash_checked == 8 and len(dec.hash_differs) == 1 and "frame 2:" in dec.hash_differs[0]
+    with pytest.raises(CmvcError) as e:
+        decode(_with_digest(res.data, 4), verify=True)  # frame 4 is a keyframe
+    assert e.value.code == "E023" and "frame 4" in e.value.message
+    p = tmp_path / "bad.cmvc"
+    p.write_bytes(bad)
+    assert main(["decode", str(p), "--verify"]) == 0
+    err = capsys.readouterr().err
+    assert "8 frame hashes match" in err and "warning: frame 2:" in err and "tolerance-defined" in err
+
+
+def test_blend_frames_are_normative():
+    from cmvc.decode import tolerance_defined_frames
+    from cmvc.parse import parse
+
+    pics = [random_picture(16, 8, s) for s in range(5)]
+    res = encode(pics, EncoderConfig(profile="blend", codec="png", interval=2))
+    assert tolerance_defined_frames(parse(res.data)) == [False] * 5
