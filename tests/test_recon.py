@@ -284,3 +284,64 @@ def test_rife_keeps_the_shared_keyframe_and_only_that(rife):
     k1_again = Picture(k[1].y.copy(), k[1].u.copy(), k[1].v.copy())
     assert shared.segment(other, k1_again, [8], None, 4) == RifeReconstructor(sh, net=rife.net).segment(other, k[1], [8], None, 4)
     assert all(q is not k[1] for q, _ in shared._kept)
+
+
+@given(st.integers(0, 60), st.integers(1, 5000), st.integers(1, 20000))
+def test_batches_cover_the_segment_evenly_within_the_budget(n, pixels, budget):
+    from cmvc.recon.rife import batches
+
+    sizes = batches(n, pixels, budget)
+    most = max(1, budget // pixels)
+    assert sum(sizes) == n and all(1 <= s <= most for s in sizes)
+    assert len(sizes) == -(-n // most)  # as few batches as the budget allows
+    assert not sizes or max(sizes) - min(sizes) <= 1
+
+
+def test_batches_examples():
+    from cmvc.recon.rife import BATCH_PIXELS, batches
+
+    assert batches(9, 1, 8) == [5, 4]  # not 8 + 1
+    assert batches(9, 448 * 256) == [9]
+    assert batches(7, 1280 * 768) == [1] * 7  # a 720p picture exceeds the budget alone: one frame per batch
+    assert BATCH_PIXELS // (448 * 256) >= 8
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 256, 448), (2, 1, 34, 50)])
+def test_mean2_is_avg_pool(shape):
+    import torch
+    import torch.nn.functional as F
+
+    from cmvc.recon.rife import _mean2
+
+    x = torch.randn(*shape) * 7
+    assert torch.equal(_mean2(x, 0.5), F.avg_pool2d(x, 2) / 2)
+    assert torch.equal(_mean2(x), F.avg_pool2d(x, 2))
+    xs = x[..., :shape[2] - 2, 1:shape[3] - 1]  # strided views too
+    assert torch.equal(_mean2(xs, 0.5), F.avg_pool2d(xs, 2) / 2)
+
+
+def test_rife_warps_the_picture_area_only_with_the_same_samples(rife, monkeypatch):
+    """Step 3 on the picture's area (cropped before warping) gives the samples of warping the whole
+    padded picture and cropping after (37x21 pads to 64x64)."""
+    import torch
+
+    import cmvc.recon.rife as rmod
+
+    sh = make_sequence_header(37, 21, 3, [0, 2], recon_profile=1, recon_model=0)
+    i0, i1 = random_picture(37, 21, 5), random_picture(37, 21, 6)
+    got = rmod.RifeReconstructor(sh, net=rife.net).frames_at(i0, i1, [0.3, 0.7])
+    calls = []
+    real = rmod._area
+    monkeypatch.setattr(rmod, "_area", lambda x, h, w: calls.append((h, w)) or None)  # warp everything
+
+    def uncropped(self, prep, t):
+        r0, r1, (y0, c0), (y1, c1), feats, (h, w, ch, cw) = prep
+        y, c = orig(self, (r0, r1, (y0, c0), (y1, c1), feats, (*y0.shape[2:], *c0.shape[2:])), t)
+        return y[:, :h, :w], c[:, :, :ch, :cw]
+
+    orig = rmod.RifeReconstructor.float_frames
+    monkeypatch.setattr(rmod.RifeReconstructor, "float_frames", uncropped)
+    ref = rmod.RifeReconstructor(sh, net=rife.net).frames_at(i0, i1, [0.3, 0.7])
+    assert calls and got == ref
+    assert real(torch.zeros(1, 1, 64, 64), 22, 38)[0].tolist() == list(range(22))
+    assert real(torch.zeros(1, 1, 64, 64), 64, 64) is None

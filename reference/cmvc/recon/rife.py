@@ -65,6 +65,38 @@ def _planes_tensor(p: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(p.astype(np.float32) / 255.0)[None, None]
 
 
+def _mean2(x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """``F.avg_pool2d(x, 2) * scale`` for a power of two *scale*, bit for bit (the same sums in the same
+    order, ((a + b) + c) + d, and a power-of-two multiply), read through strided views: about 4x faster
+    than avg_pool2d's NCHW kernel on a flow of 448x256."""
+    s = (x[..., 0::2, 0::2] + x[..., 0::2, 1::2]) + x[..., 1::2, 0::2]
+    return s.add_(x[..., 1::2, 1::2]).mul_(0.25 * scale)
+
+
+BATCH_PIXELS = 12 * 448 * 256  # padded samples per IFNet batch (time steps x picture): see batches()
+
+
+def batches(n: int, pixels: int, budget: int = BATCH_PIXELS) -> list[int]:
+    """Sizes of the batches that *n* time steps of a segment are reconstructed in: as few as a budget
+    of padded samples allows, of near-equal size (with room for 8 frames, 9 go as 5 + 4, not 8 + 1:
+    a batch of one frame runs the coarse blocks' convolutions on a few dozen pixels).  Measured on
+    2 cores: at 416x240 (448x256 padded) segments of up to 12 frames in one batch decoded 3 % faster
+    than batches of 8 and a remainder; at 1280x720 one frame per batch peaked at 0.44 GB against
+    2.8 GB for 7 frames, at the same speed within this machine's noise."""
+    if n <= 0:
+        return []
+    most = max(1, budget // pixels)
+    k = -(-n // most)
+    return [n // k + (i < n % k) for i in range(k)]
+
+
+def _area(x: torch.Tensor, h: int, w: int):
+    """The positions of warp's *at* for the top-left h x w samples of x (None: all of x)."""
+    if (h, w) == tuple(x.shape[2:]):
+        return None
+    return torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+
+
 def _to_u8(x: torch.Tensor) -> np.ndarray:
     """Step 4: Clip3(0, 255, floor(255 * x + 0.5)) in float32 (in place: x is not used afterwards)."""
     return x.mul_(255.0).add_(0.5).floor_().clamp_(0, 255).to(torch.uint8).contiguous().numpy()
@@ -73,14 +105,14 @@ def _to_u8(x: torch.Tensor) -> np.ndarray:
 class RifeReconstructor:
     name = "rife"
 
-    def __init__(self, sh, models=None, net: IFNet | None = None, batch: int = 8) -> None:
+    def __init__(self, sh, models=None, net: IFNet | None = None, batch_pixels: int = BATCH_PIXELS) -> None:
         self.sh = sh
         self.scale_exp = sh.recon_param
         if net is None:
             entry = sh.models[sh.recon_model] if models is None else models[sh.recon_model]
             net = load_ifnet(entry.model_name, entry.model_sha256.hex())
         self.net = net
-        self.batch = batch  # torch's thread count is the caller's choice (the bench pool sets 1 per job)
+        self.batch_pixels = batch_pixels  # torch's thread count is the caller's choice (the bench pool sets 1 per job)
         self._kept: list = []  # (picture, its _keyframe tuple) of the last two keyframes
 
     @torch.no_grad()
@@ -115,14 +147,17 @@ class RifeReconstructor:
         n = len(t)
         flow, mask = self.net.flow(r0.expand(n, -1, -1, -1), r1.expand(n, -1, -1, -1), t, 2.0 ** -self.scale_exp,
                                    feats=feats)
+        # step 3 on the picture's area only (each warped sample is computed from its own grid point, so
+        # the padding's samples, cropped in step 4, need not be made)
+        flow, mask = flow[..., :2 * ch, :2 * cw], mask[..., :2 * ch, :2 * cw]
         m = torch.sigmoid(mask)
-        a, b = warp_pair(y0, y1, flow)
+        a, b = warp_pair(y0, y1, flow, _area(y0, 2 * ch, 2 * cw))
         y = a * m + b * (1 - m)
-        fc = F.avg_pool2d(flow, 2) / 2
-        mc = F.avg_pool2d(m, 2)
-        a, b = warp_pair(c0, c1, fc)
+        fc = _mean2(flow, 0.5)
+        mc = _mean2(m)
+        a, b = warp_pair(c0, c1, fc, _area(c0, ch, cw))
         c = a * mc + b * (1 - mc)
-        return y[:, 0, :h, :w], c[:, :, :ch, :cw]
+        return y[:, 0, :h, :w], c
 
     def prepare(self, i0: Picture, i1: Picture):
         return (*self._prep(i0, i1), (i0.height, i0.width, *i0.u.shape))
@@ -134,8 +169,11 @@ class RifeReconstructor:
             return []
         prep = self.prepare(i0, i1)
         out = []
-        for k in range(0, len(ts), self.batch):
-            y, c = self.float_frames(prep, torch.tensor(ts[k: k + self.batch], dtype=torch.float32))
+        r0 = prep[0]
+        k = 0
+        for size in batches(len(ts), r0.shape[2] * r0.shape[3], self.batch_pixels):
+            y, c = self.float_frames(prep, torch.tensor(ts[k: k + size], dtype=torch.float32))
+            k += size
             y8, c8 = _to_u8(y), _to_u8(c)
             out += [Picture(y8[i], c8[i, 0], c8[i, 1]) for i in range(len(y8))]
         return out
