@@ -266,6 +266,22 @@ def test_downsampling_an_upsampling_by_2a_is_upsampling_by_a(a):
     assert not torch.allclose(_down(_up(x, 6), 2), _up(x, 3), atol=1e-3)  # odd a: cells are straddled
 
 
+@pytest.mark.parametrize("s", [2, 4, 8, 16, 32])
+def test_downsampling_by_s_an_upsampling_by_2s_is_upsampling_by_2(s):
+    """The identity IFNet.flow uses for the mask and features every block at scale s >= 2 reads from
+    the block before (scale 2s): downsampling by s reads positions s*Y + s/2 - 1 and s*Y + s/2 of the
+    upsampling by 2s, both in one interpolation interval, whose mean is upsampling by 2's position
+    for Y; so the two agree to float rounding, edges included."""
+    import torch
+
+    from cmvc.recon.ifnet import _down, _up
+
+    torch.manual_seed(s)
+    x = torch.randn(2, 9, 5, 7)
+    assert torch.allclose(_down(_up(x, 2 * s), s), _up(x, 2), atol=1e-5)
+    assert not torch.allclose(_down(_up(x, 2 * s), s), _up(x, 4), atol=1e-2)
+
+
 def test_rife_keeps_the_shared_keyframe_and_only_that(rife):
     """RifeReconstructor keeps the last two keyframes' colour conversion and IFNet features: decoding
     segments in order gives the frames of a fresh reconstructor per segment, bit for bit, and a new

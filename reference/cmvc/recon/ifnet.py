@@ -276,7 +276,10 @@ class IFNet(nn.Module):
         work: a block at scale s >= 4 reads its full-resolution inputs only at the two rows and columns
         per s x s cell that bilinear downsampling reads, so the images are warped, and the earlier
         blocks' outputs upsampled, at those positions only (a quarter of the samples at s = 4, a
-        sixteenth at s = 8, ...); full-resolution flow and mask are made once, at the end.
+        sixteenth at s = 8, ...); full-resolution flow and mask are made once, at the end.  The mask
+        and features that a block at scale s reads from the block before (scale 2s) are that block's
+        output upsampled by 2: downsampling by s reads two positions of the upsampling by 2s that lie
+        in one interpolation interval, and their mean is upsampling by 2's position (float rounding).
         """
         n, _, h, w = img0.shape
         m = 64 / scale
@@ -317,10 +320,10 @@ class IFNet(nn.Module):
                 ptmp, ps = outs[-1]
                 down = (lambda z: _down(z, 2)) if at is not None else (lambda z: _down(z, s))
                 w0, w1 = down(w0), down(w1)
-                if at is None and s == 2:  # down2(up4(m)) is up2(m) (the averaged positions are up2's)
+                if at is not None or s == 2:  # down_s(up_2s(m)) is up2(m), to float rounding (see flow)
                     mf = _up(ptmp[:, 4:], ps / s)
                 else:
-                    mf = down(_up_at(ptmp[:, 4:], ps, *(at or (None, None))))
+                    mf = _down(_up(ptmp[:, 4:], ps), s)
                 parts = [w0[:, :3], w1[:, :3], w0[:, 3:], w1[:, 3:], ts, mf[:, :1], mf[:, 1:], _times(down(fl), 1 / s)]
                 if i == len(SCALES) - 1 and s == 1:  # full-resolution flow: add the last block unshuffled
                     return _add_shuffled(fl, blk(parts, 5, shuffle=False))
