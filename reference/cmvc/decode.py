@@ -50,6 +50,39 @@ def tolerance_defined_frames(ps: ParsedStream) -> list[bool]:
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class Tolerance:
+    """Chapter 11.1: how far a conforming decoder's frame may be from the reference decoder's."""
+
+    max_abs: int  # every sample within this of the reference
+    max_fraction: float  # at most this fraction of a frame's samples different from it
+
+
+# Chapter 11.1, by recon_param (flow estimated at 2^-recon_param of the size).  Measured with the
+# reference decoder against itself (a segment in batches of one frame against one batch, 1 against 2
+# threads, and the literal IFNet of §7.5 against the optimised one): the worst frame of 4 segments of
+# 7 frames of bigbuckbunny at 416x240, carphone, bikes and a moving synthetic texture had 0.005 %,
+# 0.097 % and 0.63 % of its samples different, by 1.  The coarser the flow, the more the network
+# amplifies float rounding; the bounds leave 8x to 20x room.
+RIFE_TOLERANCE = {0: Tolerance(2, 0.001), 1: Tolerance(2, 0.01), 2: Tolerance(2, 0.05)}
+HYPERPRIOR_TOLERANCE = Tolerance(2, 0.001)
+
+
+def stream_tolerance(ps: ParsedStream) -> Tolerance | None:
+    """The tolerance of 11.1 for a stream's frames: the loosest of its tolerance-defined processes that
+    have one (RIFE, HYPERPRIOR keyframes); None when its frames are bit-exact or SD_LORA / T2V ones,
+    whose requirements their profiles state."""
+    sh = ps.sequence_header
+    found: list[Tolerance] = []
+    if sh.mode != Mode.TT2V and sh.recon_profile == ReconProfile.RIFE:
+        found.append(RIFE_TOLERANCE[sh.recon_param])
+    if any(rec.body.codec_id == CodecId.HYPERPRIOR for rec in ps.of_type(UnitType.KEYFRAME)):
+        found.append(HYPERPRIOR_TOLERANCE)
+    if not found:
+        return None
+    return Tolerance(max(t.max_abs for t in found), max(t.max_fraction for t in found))
+
+
 def reconstructor(sh, net=None, sd_model: str | None = None, caption: str = "", device: str = "cpu"):
     """The reconstruction process of the stream's profile (§7.3)."""
     if sh.recon_profile == ReconProfile.BLEND:
