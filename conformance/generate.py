@@ -205,6 +205,9 @@ def valid_entries(assets: Assets) -> list[Entry]:
     E.append(it2v("rife_scale1", "RIFE with flow estimated at half resolution", sequence(64, 48, 4), [0, 3],
                   recon=ReconProfile.RIFE, profile=Profile.MAIN, models=[rife], recon_model=0, recon_param=1,
                   features=["rife", "recon_param"]))
+    E.append(it2v("rife_scale2", "RIFE with flow estimated at quarter resolution (Table 11-1's widest bound)",
+                  sequence(64, 48, 4), [0, 3], recon=ReconProfile.RIFE, profile=Profile.MAIN, models=[rife],
+                  recon_model=0, recon_param=2, features=["rife", "recon_param"]))
     return E
 
 
