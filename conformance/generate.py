@@ -26,7 +26,7 @@ from cmvc.registry import (CodecId, HashType, ModelRole, ParamCoding, Profile, R
                            UnitType)
 from cmvc.syntax import (Av1Params, FrameHashUnit, HyperpriorParams, ImageParams, InterpFlags, InterpParamsUnit,
                          KeyframeUnit, MetadataUnit, ModelEntry, NoParams, PaddingUnit, TextUnit, VvcParams)
-from cmvc.syntax.interp import encode_values
+from cmvc.syntax.interp import encode_segments, encode_values
 from cmvc.write import StreamWriter, build_file_header, build_unit, make_sequence_header
 from cmvc.zoo import RIFE_V4
 
@@ -88,8 +88,9 @@ class Entry:
 
 def it2v(name, purpose, pics, kf, *, codec=CodecId.PNG, recon=ReconProfile.BLEND, profile=Profile.BASELINE, level=10,
          assets=None, quality=30, interp=None, texts=(), hash_type=HashType.MD5, extra_units=(), coded_size=None,
-         models=(), recon_model=255, recon_param=0, features=(), fps=(25, 1), mc=1, full_range=False):
-    """Build an IT2V stream: keyframes coded with *codec*; interp: {segment: (w_bits, coding, q_i, q_l)}."""
+         models=(), recon_model=255, recon_param=0, features=(), fps=(25, 1), mc=1, full_range=False, interp_multi=None):
+    """Build an IT2V stream: keyframes coded with *codec*; interp: {segment: (w_bits, coding, q_i, q_l)};
+    interp_multi: (first segment, w_bits, coding, [(q_i, q_l) per segment]), one unit after the sequence header."""
     w, h = pics[0].width, pics[0].height
     src = pics
     if coded_size:
@@ -107,6 +108,13 @@ def it2v(name, purpose, pics, kf, *, codec=CodecId.PNG, recon=ReconProfile.BLEND
     wr.add(UnitType.SEQUENCE_HEADER, sh)
     for t in texts:
         wr.add(UnitType.TEXT, t)
+    if interp_multi:
+        s0, b, coding, values = interp_multi
+        counts = [kf[s + 1] - kf[s] - 1 for s in range(s0, s0 + len(values))]
+        wr.add(UnitType.INTERP_PARAMS, InterpParamsUnit(
+            segment_index=s0, w_bits=b, flags=InterpFlags(has_w_i=values[0][0] is not None, has_w_l=values[0][1] is not None,
+                                                          multi_segment_flag=True, reserved_zero_5bits=0),
+            num_extra_segments=len(values) - 1, param_coding=coding, param_data=encode_segments(counts, b, values, coding)))
     for s, (p, d) in enumerate(coded):
         wr.add(UnitType.KEYFRAME, KeyframeUnit(frame_index=kf[s], codec_id=codec, codec_params=p, keyframe_data=d))
         if s > 0 and interp and (s - 1) in interp:
@@ -114,7 +122,7 @@ def it2v(name, purpose, pics, kf, *, codec=CodecId.PNG, recon=ReconProfile.BLEND
             n = kf[s] - kf[s - 1] - 1
             wr.add(UnitType.INTERP_PARAMS, InterpParamsUnit(
                 segment_index=s - 1, w_bits=b, flags=InterpFlags(has_w_i=qi is not None, has_w_l=ql is not None,
-                                                                 reserved_zero_6bits=0),
+                                                                 multi_segment_flag=False, reserved_zero_5bits=0),
                 param_coding=coding, param_data=encode_values(n, b, qi, ql, coding)))
     for u in extra_units:
         if isinstance(u, bytes):
@@ -158,6 +166,11 @@ def valid_entries(assets: Assets) -> list[Entry]:
     E.append(it2v("blend_png_interp_fixed", "fixed-length weights with w_bits 1 and 12; w_l carried", p8, [0, 4, 7],
                   interp={0: (1, ParamCoding.FIXED, [2, 1, 0], [0, 1, 2]), 1: (12, ParamCoding.FIXED, [4096, 0], None)},
                   features=["interp", "fixed", "w_bits-min", "w_bits-max", "w_l"]))
+    E.append(it2v("blend_png_interp_multi", "one unit for three segments (the middle one empty), before the "
+                  "keyframes; w_l carried; a fourth segment by its own unit",
+                  sequence(32, 24, 10), [0, 3, 4, 7, 9],
+                  interp_multi=(0, 3, ParamCoding.EXP_GOLOMB, [([8, 1], [0, 8]), ([], []), ([6, 3], [2, 7])]),
+                  interp={3: (4, ParamCoding.FIXED, [5], None)}, features=["interp", "multi-segment", "w_l"]))
     E.append(it2v("min_size_1x1", "1x1 pictures, 2 frames", sequence(1, 1, 2), [0, 1], features=["min-size", "2-frames"]))
     E.append(it2v("odd_17x11", "odd width and height", sequence(17, 11, 5), [0, 2, 4], features=["odd-size"]))
     E.append(it2v("all_keyframes", "every frame a keyframe (empty segments)", sequence(8, 8, 4), [0, 1, 2, 3],
@@ -225,7 +238,7 @@ def validate_only_entries() -> list[Entry]:
                                               codec_params=HyperpriorParams(model_index=0, quality=3, latent_height=1,
                                                                             latent_width=1, y_string_size=2)))
     w.add(UnitType.INTERP_PARAMS, InterpParamsUnit(segment_index=0, w_bits=8, flags=InterpFlags(has_w_i=True, has_w_l=True,
-                                                                                                reserved_zero_6bits=0),
+                                                                                                multi_segment_flag=False, reserved_zero_5bits=0),
                                                    param_coding=ParamCoding.EXP_GOLOMB,
                                                    param_data=encode_values(2, 8, [170, 85], [160, 90], ParamCoding.EXP_GOLOMB)))
     E.append(Entry("sd_lora_hyperprior", "SD_LORA reconstruction, HYPERPRIOR keyframes, all model roles", True, w.finish(),
@@ -304,7 +317,7 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
     sh18 = dataclasses.replace(sh, recon_profile=ReconProfile.RIFE, recon_model=255)
     out.append(("E018_undeclared_model", "RIFE without a declared model",
                 _raw_stream(Profile.MAIN, 10, [unit(1, SEQUENCE_HEADER.build(sh18)), *units[1:]]), "validate"))
-    ip = InterpParamsUnit(segment_index=0, w_bits=2, flags=InterpFlags(has_w_i=True, has_w_l=False, reserved_zero_6bits=0),
+    ip = InterpParamsUnit(segment_index=0, w_bits=2, flags=InterpFlags(has_w_i=True, has_w_l=False, multi_segment_flag=False, reserved_zero_5bits=0),
                           param_coding=ParamCoding.FIXED, param_data=bytes([0b11100100]))  # q = 7 > 4, then 1
     out.append(("E019_weight_range", "q_i 7 exceeds 2^w_bits = 4", body(*units[:-1], unit(4, payload_of(4, ip)), eos), "validate"))
     t20 = text_unit("hello", start=0, end=7)
@@ -320,10 +333,23 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
     kf0 = KeyframeUnit(frame_index=0, codec_id=CodecId.PNG, codec_params=NoParams(), keyframe_data=b"\x89PNG\r\n\x1a\nbroken")
     out.append(("E024_corrupt_png", "keyframe payload is not a decodable PNG",
                 body(units[0], unit(2, payload_of(2, kf0)), *units[2:]), "decode"))
-    ipg = InterpParamsUnit(segment_index=1, w_bits=4, flags=InterpFlags(has_w_i=True, has_w_l=False, reserved_zero_6bits=0),
+    ipg = InterpParamsUnit(segment_index=1, w_bits=4, flags=InterpFlags(has_w_i=True, has_w_l=False, multi_segment_flag=False, reserved_zero_5bits=0),
                            param_coding=ParamCoding.EXP_GOLOMB, param_data=encode_values(3, 4, [12, 8, 4], None, ParamCoding.EXP_GOLOMB))
     out.append(("E025_duplicate_segment", "two parameter units for segment 1",
                 body(*units[:-1], unit(4, payload_of(4, ipg)), unit(4, payload_of(4, ipg)), eos), "validate"))
+    ipm = InterpParamsUnit(segment_index=1, w_bits=4, flags=InterpFlags(has_w_i=True, has_w_l=False,
+                                                                         multi_segment_flag=True, reserved_zero_5bits=0),
+                           num_extra_segments=1, param_coding=ParamCoding.EXP_GOLOMB,
+                           param_data=encode_segments([3, 0], 4, [([12, 8, 4], None), ([], None)], ParamCoding.EXP_GOLOMB))
+    out.append(("E022_segments_past_end", "one unit for segments 1..2 of a stream with 2 segments",
+                body(*units[:-1], unit(4, payload_of(4, ipm)), eos), "validate"))
+    ipm0 = dataclasses.replace(ipm, segment_index=0, param_data=encode_segments(
+        [2, 3], 4, [([10, 5], None), ([12, 8, 4], None)], ParamCoding.EXP_GOLOMB))
+    out.append(("E025_segment_covered_twice", "a unit for segments 0..1 and one for segment 1",
+                body(*units[:-1], unit(4, payload_of(4, ipm0)), unit(4, payload_of(4, ipg)), eos), "validate"))
+    out.append(("E019_num_extra_segments_zero", "multi_segment_flag 1 with num_extra_segments 0",
+                body(*units[:-1], unit(4, payload_of(4, ipg)[:2] + bytes([0xA0, 0x00]) + payload_of(4, ipg)[3:]), eos),
+                "validate"))
     out.append(("E026_padding", "a non-zero padding byte", body(*units[:-1], unit(7, b"\0\0\x07"), eos), "validate"))
     ipc = dataclasses.replace(ipg, param_data=encode_values(2, 4, [12, 8], None, ParamCoding.EXP_GOLOMB))
     out.append(("E027_param_count", "two values for a segment of three frames",

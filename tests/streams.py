@@ -21,7 +21,7 @@ def text(s: str, role=TextRole.MOTION_CAPTION, start=0, end=9) -> S.TextUnit:
 
 def interp(segment: int, n: int, q: list[int], w_bits=4, coding=ParamCoding.EXP_GOLOMB) -> S.InterpParamsUnit:
     return S.InterpParamsUnit(segment_index=segment, w_bits=w_bits,
-                              flags=S.InterpFlags(has_w_i=True, has_w_l=False, reserved_zero_6bits=0),
+                              flags=S.InterpFlags(has_w_i=True, has_w_l=False, multi_segment_flag=False, reserved_zero_5bits=0),
                               param_coding=coding, param_data=encode_values(n, w_bits, q, None, coding))
 
 
@@ -80,10 +80,12 @@ keyframe_units = st.builds(lambda f, cp, d: S.KeyframeUnit(frame_index=f, codec_
                                                            keyframe_data=d), leb, codec_params, blob)
 text_units = st.builds(S.TextUnit, role=st.sampled_from(TextRole), frame_start=leb, frame_end=leb,
                        coding_method=st.sampled_from(TextMethod), num_tokens=st.integers(0, 1024), text_data=blob)
-interp_units = st.builds(S.InterpParamsUnit, segment_index=leb, w_bits=st.integers(1, 12),
-                         flags=st.builds(S.InterpFlags, has_w_i=st.booleans(), has_w_l=st.booleans(),
-                                         reserved_zero_6bits=st.just(0)),
-                         param_coding=st.sampled_from(ParamCoding), param_data=blob)
+interp_units = st.booleans().flatmap(lambda multi: st.builds(
+    S.InterpParamsUnit, segment_index=leb, w_bits=st.integers(1, 12),
+    flags=st.builds(S.InterpFlags, has_w_i=st.booleans(), has_w_l=st.booleans(), multi_segment_flag=st.just(multi),
+                    reserved_zero_5bits=st.just(0)),
+    num_extra_segments=st.integers(1, 2**32 - 1) if multi else st.none(),
+    param_coding=st.sampled_from(ParamCoding), param_data=blob))
 frame_hash_units = st.integers(1, 20).flatmap(lambda n: st.builds(
     S.FrameHashUnit, hash_type=st.just(HashType.MD5), first_frame=leb, num_frames=st.just(n),
     digest=st.lists(st.binary(min_size=16, max_size=16), min_size=n, max_size=n)))

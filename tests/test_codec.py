@@ -235,3 +235,53 @@ def test_blend_frames_are_normative():
     pics = [random_picture(16, 8, s) for s in range(5)]
     res = encode(pics, EncoderConfig(profile="blend", codec="png", interval=2))
     assert tolerance_defined_frames(parse(res.data)) == [False] * 5
+
+
+def test_encoder_writes_one_unit_for_all_fitted_segments():
+    """§4.6: the encoder covers the first..last segment whose weights differ from Pred with one unit."""
+    from cmvc.encoder import interp_params_unit
+    from cmvc.syntax.interp import covered_segments, decode_segments, predict
+
+    kf = [0, 4, 5, 9, 13, 17]  # segments 0..4 with 3, 0, 3, 3, 3 inner frames
+    pred = [predict(j, 3, 4) for j in (1, 2, 3)]
+    q = {0: pred, 2: pred, 3: pred, 4: pred}
+    assert interp_params_unit(kf, q, {}, 4) is None
+    q[2], q[4] = [13, 9, 2], [16, 8, 0]
+    u = interp_params_unit(kf, q, {}, 4)
+    assert list(covered_segments(u)) == [2, 3, 4] and u.flags.multi_segment_flag and u.num_extra_segments == 2
+    assert decode_segments(u, [3, 3, 3]) == [([13, 9, 2], None), (pred, None), ([16, 8, 0], None)]
+    one = interp_params_unit(kf, {0: [1, 2, 3], 2: pred}, {}, 4)
+    assert list(covered_segments(one)) == [0] and not one.flags.multi_segment_flag and one.num_extra_segments is None
+
+
+def test_multi_segment_unit_decodes_as_units_per_segment(testsrc_pics):
+    """One unit for several segments gives the frames that one unit per segment gives, in fewer bytes."""
+    from cmvc.parse import parse
+    from cmvc.registry import ParamCoding
+    from cmvc.syntax import InterpFlags, InterpParamsUnit
+    from cmvc.syntax.interp import covered_segments, decode_segments, encode_values
+    from cmvc.write import StreamWriter, build_payload
+
+    pics, _ = testsrc_pics
+    res = encode(pics, EncoderConfig(profile="blend", codec="png", interval=4, fit="exhaustive", lam=0.0))
+    ps = parse(res.data)
+    kf = ps.sequence_header.keyframe_index
+    (ip,) = [u for u in ps.units if u.unit_type == UnitType.INTERP_PARAMS]
+    assert len(covered_segments(ip.body)) > 1  # the fit moved w off Pred in more than one segment
+    segs = covered_segments(ip.body)
+    values = decode_segments(ip.body, [kf[s + 1] - kf[s] - 1 for s in segs])
+    wr = StreamWriter(ps.header.profile, ps.header.level)
+    for u in ps.units:
+        if u.unit_type == UnitType.INTERP_PARAMS:
+            for s, (qi, _) in zip(segs, values):
+                n = kf[s + 1] - kf[s] - 1
+                wr.add(UnitType.INTERP_PARAMS, InterpParamsUnit(
+                    segment_index=s, w_bits=ip.body.w_bits,
+                    flags=InterpFlags(has_w_i=True, has_w_l=False, multi_segment_flag=False, reserved_zero_5bits=0),
+                    param_coding=ParamCoding.EXP_GOLOMB, param_data=encode_values(n, ip.body.w_bits, qi, None,
+                                                                                  ParamCoding.EXP_GOLOMB)))
+        elif u.unit_type not in (UnitType.END_OF_STREAM, UnitType.FRAME_HASH):
+            wr.add(UnitType(u.unit_type), u.body)
+    split = wr.finish()
+    assert len(split) > len(res.data) - 26 + 8 * (len(segs) - 1)  # the hash unit (26 bytes) left out
+    assert decode(split).pictures == decode(res.data, verify=True).pictures

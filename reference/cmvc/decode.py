@@ -17,7 +17,7 @@ from .errors import error
 from .parse import ParsedStream
 from .picture import Picture, span_md5
 from .registry import CodecId, HashType, Mode, ReconProfile, UnitType
-from .syntax.interp import decode_values, predict
+from .syntax.interp import covered_segments, decode_segments, predict
 from .validate import validate
 
 DEFAULT_W_BITS = 8
@@ -100,9 +100,11 @@ def reconstructor(sh, net=None, sd_model: str | None = None, caption: str = "", 
 
 def segment_weights(ps: ParsedStream, s: int, n: int) -> tuple[list[int], list[int], int]:
     """q_i, q_l and w_bits of segment *s* (§4.6, §5.6)."""
+    kf = ps.sequence_header.keyframe_index
     for rec in ps.of_type(UnitType.INTERP_PARAMS):
-        if rec.body.segment_index == s:
-            qi, ql = decode_values(rec.body, n)
+        segs = covered_segments(rec.body)
+        if s in segs:
+            qi, ql = decode_segments(rec.body, [kf[x + 1] - kf[x] - 1 for x in segs])[s - segs[0]]
             b = rec.body.w_bits
             pred = [predict(j, n, b) for j in range(1, n + 1)]
             return qi or pred, ql or pred, b

@@ -106,9 +106,10 @@ class RatePlan:
 
 def fixed_bytes(pics, cfg, kf: list[int]) -> int:
     """Bytes of everything but the keyframe payloads: file header, sequence header, frame hash,
-    end of stream, metadata, and an allowance for the interpolation parameters of each segment: 4
-    bytes of unit fields and 7 bits per inner frame (the exhaustive fit's Exp-Golomb values took 6-7
-    bits each on carphone at intervals 8 and 32)."""
+    end of stream, metadata, and an allowance for the one interpolation-parameter unit the encoder
+    writes for all segments (:func:`cmvc.encoder.interp_params_unit`): its fields and 7 bits per
+    inner frame (the exhaustive fit's Exp-Golomb values took 6-7 bits each on carphone at intervals 8
+    and 32)."""
     from . import __version__
     from .registry import ReconProfile
     from .syntax import SEQUENCE_HEADER, ModelEntry
@@ -125,8 +126,11 @@ def fixed_bytes(pics, cfg, kf: list[int]) -> int:
         n += UNIT_FRAMING + 4 + (16 * len(pics) if cfg.hash_type == "frame" else 16)
     if cfg.metadata:
         n += 2 * UNIT_FRAMING + 30 + len(__version__) + len(cfg.source_name)
-    if cfg.fit != "none":
-        n += sum(UNIT_FRAMING + 4 + -(-7 * (b - a - 1) // 8) for a, b in zip(kf, kf[1:]) if b - a > 1)
+    inner = sum(b - a - 1 for a, b in zip(kf, kf[1:]))
+    if cfg.fit != "none" and inner:
+        from .syntax.descriptors import encode_leb128
+
+        n += UNIT_FRAMING + 3 + 2 * len(encode_leb128(len(kf))) + -(-7 * inner // 8)
     return n
 
 

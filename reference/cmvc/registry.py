@@ -25,7 +25,7 @@ class UnitType(DocEnum):
     SEQUENCE_HEADER = 1, "Sequence header (§4.3). Exactly one, the first unit."
     KEYFRAME = 2, "One coded keyframe (§4.4)."
     TEXT = 3, "One entropy-coded caption (§4.5)."
-    INTERP_PARAMS = 4, "Quantised interpolation weights w_i, w_l of one segment (§4.6)."
+    INTERP_PARAMS = 4, "Quantised interpolation weights w_i, w_l of one or more consecutive segments (§4.6)."
     FRAME_HASH = 5, "MD5 of decoded frames (§4.7)."
     METADATA = 6, "One key/value pair of informative metadata (§4.8)."
     PADDING = 7, "Zero bytes (§4.8)."

@@ -12,7 +12,7 @@ from .errors import CmvcError, error
 from .parse import ParsedStream, UnitRecord, parse
 from .registry import PROFILE_TOOLS, RECON_NEEDS_MODEL, CodecId, Mode, ModelRole, Profile, UnitType
 from .syntax import NO_MODEL, HyperpriorParams, SequenceHeader
-from .syntax.interp import decode_values
+from .syntax.interp import covered_segments, decode_segments
 from .text import decode_text_unit
 
 #: Keyframe codecs whose units form one bitstream (§5.4): the field that numbers the unit in it.
@@ -133,15 +133,20 @@ def check_semantics(ps: ParsedStream) -> list[CmvcError]:
     seen: set[int] = set()
     for rec in ps.of_type(UnitType.INTERP_PARAMS):
         p = rec.body
-        s = p.segment_index
-        if sh.mode != Mode.IT2V or not 0 <= s < len(kf) - 1:
-            bad(rec, "segment_index", "E022", f"segment {s} does not exist ({max(len(kf) - 1, 0)} segments)")
+        segs = covered_segments(p)
+        if sh.mode != Mode.IT2V or not 0 <= segs[0] or segs[-1] >= len(kf) - 1:
+            what = f"segment {segs[0]}" if len(segs) == 1 else f"segments {segs[0]}..{segs[-1]}"
+            field = "segment_index" if len(segs) == 1 or not 0 <= segs[0] < len(kf) - 1 else "num_extra_segments"
+            bad(rec, field, "E022", f"{what} do{'es' if len(segs) == 1 else ''} not exist "
+                                    f"({max(len(kf) - 1, 0)} segments)")
             continue
-        if s in seen:
-            bad(rec, "segment_index", "E025", f"a second interpolation-parameter unit for segment {s}")
-        seen.add(s)
+        for s in segs:
+            if s in seen:
+                bad(rec, "segment_index", "E025", f"a second interpolation-parameter unit for segment {s}")
+                break
+        seen.update(segs)
         try:
-            decode_values(p, kf[s + 1] - kf[s] - 1)
+            decode_segments(p, [kf[s + 1] - kf[s] - 1 for s in segs])
         except CmvcError as e:
             errs.append(e.relocate(rec.field_offset("param_data"), f"{_unit_name(rec)}.param_data"))
 

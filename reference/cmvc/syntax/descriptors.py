@@ -189,6 +189,32 @@ def Range(subcon: Construct, lo: int, hi: Any = None, *, level: str | None = Non
     return Checked(subcon, rule, text)
 
 
+class Present(cs.IfThenElse):
+    """An element read only when a condition on earlier elements holds (the spec's ``if (cond)``
+    rows); absent, its value is None and its semantics give the inferred value."""
+
+    def __init__(self, cond: Callable[[Any], bool], subcon: Construct, cond_text: str):
+        super().__init__(cond, subcon, cs.Pass)
+        self.cond_text = cond_text
+
+    def _build(self, obj, stream, context, path):
+        if not self.condfunc(context):
+            if obj is not None:
+                raise error("E101", f"{field_path(path)} must be None when not ({self.cond_text})",
+                            path=field_path(path))
+            return None
+        if obj is None:
+            raise error("E101", f"{field_path(path)} is required when {self.cond_text}", path=field_path(path))
+        return self.thensubcon._build(obj, stream, context, path)
+
+
+def optional_field(subcon: Present, doc: str) -> Any:
+    """A dataclass field for a :class:`Present` element: keyword-only, None by default."""
+    import dataclasses
+
+    return dataclasses.field(default=None, kw_only=True, metadata={"subcon": cs.Renamed(subcon, newdocs=doc)})
+
+
 class Registered(cs.Subconstruct):
     """A value of a registry (:mod:`cmvc.registry`); other values are reserved (E011)."""
 

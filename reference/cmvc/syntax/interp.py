@@ -13,7 +13,7 @@ from construct_typed import DataclassMixin, csfield
 
 from ..errors import error
 from ..registry import ParamCoding
-from .descriptors import U8, Flags, Leb128, Range, Registered, Rest, Zero, Syntax
+from .descriptors import U8, Flags, Leb128, Present, Range, Registered, Rest, Zero, Syntax, optional_field
 
 MAX_W_BITS = 12
 
@@ -22,21 +22,30 @@ MAX_W_BITS = 12
 class InterpFlags(DataclassMixin):
     has_w_i: bool = csfield(cs.Flag, doc="1: param_data carries q_i for every inner frame.")
     has_w_l: bool = csfield(cs.Flag, doc="1: param_data carries q_l for every inner frame.")
-    reserved_zero_6bits: int = csfield(Zero(6), doc="Reserved, 0.")
+    multi_segment_flag: bool = csfield(cs.Flag, doc="1: num_extra_segments follows; the unit covers more than one segment.")
+    reserved_zero_5bits: int = csfield(Zero(5), doc="Reserved, 0.")
 
 
 @dataclasses.dataclass
 class InterpParamsUnit(DataclassMixin):
     """§4.6 interp_params_unit()."""
 
-    segment_index: int = csfield(Leb128(), doc="Segment s; 0 <= s < num_keyframes-1.")
+    segment_index: int = csfield(Leb128(), doc="First segment s covered; 0 <= s < num_keyframes-1.")
     w_bits: int = csfield(Range(U8, 1, MAX_W_BITS), doc="Quantiser precision B: w = q / 2^B.")
     flags: InterpFlags = csfield(Flags(InterpFlags))
+    num_extra_segments: int | None = optional_field(
+        Present(lambda c: c.flags.multi_segment_flag, Range(Leb128(), 1), "multi_segment_flag"),
+        doc="The unit covers segments segment_index..segment_index+num_extra_segments; 0 when absent.")
     param_coding: ParamCoding = csfield(Registered(U8, ParamCoding), doc="Table 10-8.")
     param_data: bytes = csfield(Rest(), doc="interp_values() (§4.6.1), then zero bits to the byte boundary.")
 
 
 INTERP_PARAMS_UNIT = Syntax(InterpParamsUnit)
+
+
+def covered_segments(unit: InterpParamsUnit) -> range:
+    """§5.6: the segments whose weights *unit* carries."""
+    return range(unit.segment_index, unit.segment_index + 1 + (unit.num_extra_segments or 0))
 
 
 def predict(j: int, n: int, w_bits: int) -> int:
@@ -114,47 +123,65 @@ def se_bits(v: int) -> int:
     return 2 * (k + 1).bit_length() - 1
 
 
-def decode_values(unit: InterpParamsUnit, n: int) -> tuple[list[int] | None, list[int] | None]:
-    """§4.6.1 interp_values(): q_i[1..N] and q_l[1..N] (lists of N, or None when absent).
-
-    Errors carry offsets relative to the start of param_data.
-    """
+def decode_segments(unit: InterpParamsUnit, counts: list[int]) -> list[tuple[list[int] | None, list[int] | None]]:
+    """§4.6.1 interp_values(): (q_i[1..N], q_l[1..N]) of each covered segment, N = counts[k] (lists
+    of N, or None when absent).  Errors carry offsets relative to the start of param_data."""
     r = BitReader(unit.param_data)
     top = 1 << unit.w_bits
     series = [k for k, on in (("i", unit.flags.has_w_i), ("l", unit.flags.has_w_l)) if on]
-    out: dict[str, list[int]] = {k: [] for k in series}
-    for j in range(1, n + 1):
-        for k in series:
-            start = r.pos >> 3
-            if unit.param_coding == ParamCoding.FIXED:
-                q = r.bits(unit.w_bits + 1)
-            else:
-                q = predict(j, n, unit.w_bits) + r.se(unit.w_bits + 2)
-            if not 0 <= q <= top:
-                raise error("E019", f"q_{k}[{j}] = {q} outside 0..{top}", offset=start, path=f"q_{k}[{j}]")
-            out[k].append(q)
+    result = []
+    for k_seg, n in enumerate(counts):
+        where = f"segment[{unit.segment_index + k_seg}]." if len(counts) > 1 else ""
+        out: dict[str, list[int]] = {k: [] for k in series}
+        for j in range(1, n + 1):
+            for k in series:
+                start = r.pos >> 3
+                if unit.param_coding == ParamCoding.FIXED:
+                    q = r.bits(unit.w_bits + 1)
+                else:
+                    q = predict(j, n, unit.w_bits) + r.se(unit.w_bits + 2)
+                if not 0 <= q <= top:
+                    raise error("E019", f"{where}q_{k}[{j}] = {q} outside 0..{top}", offset=start,
+                                path=f"{where}q_{k}[{j}]")
+                out[k].append(q)
+        result.append((out.get("i"), out.get("l")))
     r.finish()
-    return out.get("i"), out.get("l")
+    return result
+
+
+def decode_values(unit: InterpParamsUnit, n: int) -> tuple[list[int] | None, list[int] | None]:
+    """:func:`decode_segments` for a unit covering one segment of *n* inner frames."""
+    return decode_segments(unit, [n])[0]
+
+
+def encode_segments(counts: list[int], w_bits: int, values: list[tuple[list[int] | None, list[int] | None]],
+                    coding: ParamCoding) -> bytes:
+    """Inverse of :func:`decode_segments`: the param_data bytes of (q_i, q_l) per segment (every
+    segment carries the same series)."""
+    w = BitWriter()
+    top = 1 << w_bits
+    if len(values) != len(counts) or len({(qi is None, ql is None) for qi, ql in values}) > 1:
+        raise error("E101", "one (q_i, q_l) per segment, every segment with the same series")
+    for n, (q_i, q_l) in zip(counts, values):
+        for name, seq in (("q_i", q_i), ("q_l", q_l)):
+            if seq is not None and (len(seq) != n or any(not 0 <= q <= top for q in seq)):
+                raise error("E101", f"{name} must hold {n} values in 0..{top}")
+        for j in range(1, n + 1):
+            for seq in (q_i, q_l):
+                if seq is None:
+                    continue
+                q = seq[j - 1]
+                if coding == ParamCoding.FIXED:
+                    w.bits(q, w_bits + 1)
+                else:
+                    w.se(q - predict(j, n, w_bits))
+    return bytes(w.out)
 
 
 def encode_values(n: int, w_bits: int, q_i: list[int] | None, q_l: list[int] | None,
                   coding: ParamCoding) -> bytes:
     """Inverse of :func:`decode_values`: the param_data bytes."""
-    w = BitWriter()
-    top = 1 << w_bits
-    for name, seq in (("q_i", q_i), ("q_l", q_l)):
-        if seq is not None and (len(seq) != n or any(not 0 <= q <= top for q in seq)):
-            raise error("E101", f"{name} must hold {n} values in 0..{top}")
-    for j in range(1, n + 1):
-        for seq in (q_i, q_l):
-            if seq is None:
-                continue
-            q = seq[j - 1]
-            if coding == ParamCoding.FIXED:
-                w.bits(q, w_bits + 1)
-            else:
-                w.se(q - predict(j, n, w_bits))
-    return bytes(w.out)
+    return encode_segments([n], w_bits, [(q_i, q_l)], coding)
 
 
 def values_cost_bits(n: int, w_bits: int, q: list[int], coding: ParamCoding) -> int:

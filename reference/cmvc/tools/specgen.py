@@ -51,6 +51,9 @@ _FMT = {">B": "u(8)", ">H": "u(16)", ">L": "u(32)", ">Q": "u(64)"}
 def _describe(sc) -> tuple[str, str]:
     """(descriptor, constraint) of a construct."""
     sc, _ = _unwrap(sc)
+    if isinstance(sc, D.Present):
+        d, c = _describe(sc.thensubcon)
+        return d, "; ".join(x for x in (f"present only if {sc.cond_text}", c) if x)
     if isinstance(sc, D.Checked):
         d, c = _describe(sc.subcon)
         return d, "; ".join(x for x in (c, sc.constraint) if x)
