@@ -27,7 +27,7 @@ from cmvc.registry import (CodecId, HashType, ModelRole, ParamCoding, Profile, R
 from cmvc.syntax import (Av1Params, FrameHashUnit, HyperpriorParams, ImageParams, InterpFlags, InterpParamsUnit,
                          KeyframeUnit, MetadataUnit, ModelEntry, NoParams, PaddingUnit, TextUnit, VvcParams)
 from cmvc.syntax.interp import encode_segments, encode_values
-from cmvc.write import StreamWriter, build_file_header, build_unit, make_sequence_header
+from cmvc.write import StreamWriter, build_file_header, build_payload, build_unit, make_sequence_header
 from cmvc.zoo import RIFE_V4
 
 HERE = Path(__file__).resolve().parent
@@ -88,7 +88,7 @@ class Entry:
 
 def it2v(name, purpose, pics, kf, *, codec=CodecId.PNG, recon=ReconProfile.BLEND, profile=Profile.BASELINE, level=10,
          assets=None, quality=30, interp=None, texts=(), hash_type=HashType.MD5, extra_units=(), coded_size=None,
-         models=(), recon_model=255, recon_param=0, features=(), fps=(25, 1), mc=1, full_range=False, interp_multi=None):
+         models=(), recon_model=255, recon_param=0, features=(), fps=(25, 1), mc=1, full_range=False, interp_multi=None, crc=True):
     """Build an IT2V stream: keyframes coded with *codec*; interp: {segment: (w_bits, coding, q_i, q_l)};
     interp_multi: (first segment, w_bits, coding, [(q_i, q_l) per segment]), one unit after the sequence header."""
     w, h = pics[0].width, pics[0].height
@@ -104,7 +104,7 @@ def it2v(name, purpose, pics, kf, *, codec=CodecId.PNG, recon=ReconProfile.BLEND
     sh = make_sequence_header(w, h, len(pics), kf, fps=fps, recon_profile=recon, recon_model=recon_model,
                               recon_param=recon_param, models=list(models), coded_size=coded_size,
                               matrix_coefficients=mc, full_range=full_range, rng_seed=12345)
-    wr = StreamWriter(profile, level)
+    wr = StreamWriter(profile, level, crc=crc)
     wr.add(UnitType.SEQUENCE_HEADER, sh)
     for t in texts:
         wr.add(UnitType.TEXT, t)
@@ -132,12 +132,13 @@ def it2v(name, purpose, pics, kf, *, codec=CodecId.PNG, recon=ReconProfile.BLEND
     body = wr.finish()
     if not hash_type is None and recon in (ReconProfile.BLEND, ReconProfile.RIFE):
         dec = decode(body)
-        wr2_parts = body[: -(7)]  # strip END_OF_STREAM (7 bytes) and append the hash, then EOS again
+        eos = 7 if crc else 3
+        wr2_parts = body[:-eos]  # strip END_OF_STREAM and append the hash, then EOS again
         hu = (FrameHashUnit(hash_type=HashType.MD5, first_frame=0, num_frames=len(pics), digest=[p.md5() for p in dec.pictures])
               if hash_type == HashType.MD5 else
               FrameHashUnit(hash_type=HashType.MD5_SPAN, first_frame=0, num_frames=len(pics), digest=[span_md5(dec.pictures)]))
         from cmvc.write import build_payload
-        body = wr2_parts + build_unit(UnitType.FRAME_HASH, build_payload(UnitType.FRAME_HASH, hu)) + body[-7:]
+        body = wr2_parts + build_unit(UnitType.FRAME_HASH, build_payload(UnitType.FRAME_HASH, hu), crc=crc) + body[-eos:]
     return Entry(name, purpose, True, body, list(features), tolerance=recon == ReconProfile.RIFE)
 
 
@@ -171,6 +172,11 @@ def valid_entries(assets: Assets) -> list[Entry]:
                   sequence(32, 24, 10), [0, 3, 4, 7, 9],
                   interp_multi=(0, 3, ParamCoding.EXP_GOLOMB, [([8, 1], [0, 8]), ([], []), ([6, 3], [2, 7])]),
                   interp={3: (4, ParamCoding.FIXED, [5], None)}, features=["interp", "multi-segment", "w_l"]))
+    E.append(it2v("no_unit_crcs", "units without unit_crc (no_crc_flag), but for one metadata unit", p8, [0, 4, 7],
+                  interp={0: (4, ParamCoding.EXP_GOLOMB, [16, 9, 0], None)}, crc=False,
+                  extra_units=[build_unit(UnitType.METADATA, build_payload(UnitType.METADATA, MetadataUnit(
+                      key="crc", value="this unit has one")))],
+                  features=["no-crc", "mixed-crc"]))
     E.append(it2v("min_size_1x1", "1x1 pictures, 2 frames", sequence(1, 1, 2), [0, 1], features=["min-size", "2-frames"]))
     E.append(it2v("odd_17x11", "odd width and height", sequence(17, 11, 5), [0, 2, 4], features=["odd-size"]))
     E.append(it2v("all_keyframes", "every frame a keyframe (empty segments)", sequence(8, 8, 4), [0, 1, 2, 3],

@@ -38,6 +38,9 @@ def repair_crcs(data: bytes) -> bytes:
             if not byte & 0x80:
                 break
         end = pos + 2 + n + size
+        if b[pos + 1] & 0x40:  # no_crc_flag: nothing to repair
+            pos = end
+            continue
         if end + 4 > len(b):
             break
         b[end:end + 4] = crc32(bytes(b[pos:end])).to_bytes(4, "big")

@@ -285,3 +285,25 @@ def test_multi_segment_unit_decodes_as_units_per_segment(testsrc_pics):
     split = wr.finish()
     assert len(split) > len(res.data) - 26 + 8 * (len(segs) - 1)  # the hash unit (26 bytes) left out
     assert decode(split).pictures == decode(res.data, verify=True).pictures
+
+
+def test_encoder_without_unit_crcs(testsrc_pics):
+    """--no-crc: the same units and frames, 4 bytes fewer per unit; rate control predicts the size."""
+    import dataclasses
+
+    from cmvc.keyframes import Colour
+    from cmvc.parse import parse
+    from cmvc.rate_control import _Trials
+
+    pics, _ = testsrc_pics
+    cfg = EncoderConfig(profile="blend", codec="png", interval=4, fit="exhaustive")
+    a = encode(pics, cfg)
+    b = encode(pics, dataclasses.replace(cfg, unit_crc=False))
+    pa, pb = parse(a.data), parse(b.data)
+    assert len(b.data) == len(a.data) - 4 * len(pa.units)
+    assert [u.payload for u in pa.units] == [u.payload for u in pb.units]
+    assert decode(b.data, verify=True).pictures == a.decoded
+    cfg = EncoderConfig(profile="blend", fit="exhaustive", strategy="uniform", unit_crc=False)
+    predicted = _Trials(pics, cfg, 1, Colour()).bytes(4, 40)
+    res = encode(pics, dataclasses.replace(cfg, interval=4, quality=40))
+    assert predicted - 7 * len(pics) // 8 <= len(res.data) <= predicted

@@ -134,3 +134,41 @@ def test_file_input_and_bytes_agree(tmp_path):
         a = parse(f)
     b = parse(STREAM)
     assert [(u.offset, u.size, u.unit_type) for u in a.units] == [(u.offset, u.size, u.unit_type) for u in b.units]
+
+
+def _without_crcs(data: bytes) -> bytes:
+    """The stream rebuilt with no_crc_flag = 1 on every unit."""
+    ps = parse(data)
+    out = [data[:12]]
+    for u in ps.units:
+        out.append(build_unit(u.unit_type, data[u.payload_offset:u.payload_offset + u.payload_size],
+                              skippable=u.skippable, crc=False))
+    return b"".join(out)
+
+
+def test_units_without_crc_parse_to_the_same_content():
+    """§4.2 no_crc_flag: 4 bytes fewer per unit, the same payloads; truncations are still E002 at the end."""
+    bare = _without_crcs(STREAM)
+    a, b = validate(STREAM), validate(bare)
+    assert b.valid, [str(e) for e in b.errors]
+    assert len(bare) == len(STREAM) - 4 * len(a.stream.units)
+    assert [(u.unit_type, u.payload) for u in a.stream.units] == [(u.unit_type, u.payload) for u in b.stream.units]
+    assert all(u.crc is None and u.crc_ok for u in b.stream.units)
+    for n in range(len(bare)):
+        first = validate(bare[:n]).errors[0]
+        assert (first.code, first.offset) == ("E002", n), (n, str(first))
+
+
+def test_a_flipped_payload_bit_without_crc_is_not_e006():
+    """Without its CRC a unit's payload corruption is found only where the syntax or the frame hash sees it."""
+    bare = _without_crcs(STREAM)
+    ps = parse(bare)
+    meta = [u for u in ps.units if u.unit_type == UnitType.METADATA][0]
+    b = bytearray(bare)
+    b[meta.payload_offset + 3] ^= 0x01  # a letter of the key "encoder"
+    rep = validate(bytes(b))
+    assert rep.valid and [u.payload for u in rep.stream.units if u.unit_type == UnitType.METADATA] != [meta.payload]
+    b = bytearray(STREAM)
+    meta = [u for u in parse(STREAM).units if u.unit_type == UnitType.METADATA][0]
+    b[meta.payload_offset + 3] ^= 0x01
+    assert [e.code for e in validate(bytes(b)).errors] == ["E006"]

@@ -60,13 +60,13 @@ def account(ps: ParsedStream) -> dict[str, Any]:
     for rec in ps.units:
         cat = payload_category(rec)
         totals["unit_headers"] += 8 * rec.header_size
-        totals["crc"] += 32
+        totals["crc"] += 0 if rec.crc is None else 32
         totals[cat] += 8 * rec.payload_size
         eq2["R_k" if cat == "R_k" else "R_m"] += 8 * rec.size
         units.append({
             "index": rec.index, "type": rec.type_name, "unit_type": rec.unit_type, "offset": rec.offset,
             "size": rec.size, "bits": 8 * rec.size, "header_bits": 8 * rec.header_size,
-            "payload_bits": 8 * rec.payload_size, "crc_bits": 32, "category": cat, "skippable": rec.skippable,
+            "payload_bits": 8 * rec.payload_size, "crc_bits": 0 if rec.crc is None else 32, "category": cat, "skippable": rec.skippable,
             "crc_ok": rec.crc_ok, "fields": to_jsonable(rec.body) if rec.body is not None else None,
         })
     accounted = sum(totals.values())

@@ -70,6 +70,7 @@ class EncoderConfig:
     seed: int = 0
     write_hash: bool = True
     hash_type: str = "span"  # span: one MD5 for all frames (16 bytes); frame: one MD5 per frame
+    unit_crc: bool = True  # False: units without unit_crc (no_crc_flag, §4.2), 4 bytes fewer each
     source_name: str = ""
 
 
@@ -247,7 +248,7 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
         tokens = max([encode_text_unit(TextMethod(cfg.text_method), c.text)[0] for c in cfg.captions] or [0])
         level = smallest_level(w, h, t, max_unit=max(len(d) for _, d in coded) + 64, max_tokens=tokens,
                                stream_size=sum(len(d) for _, d in coded) * 2 + 4096)
-        wr = StreamWriter(profile, level.level)
+        wr = StreamWriter(profile, level.level, crc=cfg.unit_crc)
         wr.add(UnitType.SEQUENCE_HEADER, sh)
         for c in cfg.captions:
             method = TextMethod(cfg.text_method)
@@ -307,7 +308,7 @@ def _encode_tt2v(pics: list[Picture], cfg: EncoderConfig, fps: Fraction, colour:
 
     def build(hash_unit):
         level = smallest_level(w, h, t, max_unit=4096, max_tokens=tokens)
-        wr = StreamWriter(Profile.GENERATIVE, level.level)
+        wr = StreamWriter(Profile.GENERATIVE, level.level, crc=cfg.unit_crc)
         wr.add(UnitType.SEQUENCE_HEADER, sh)
         for c in caps:
             num, data = encode_text_unit(method, c.text)

@@ -29,7 +29,7 @@ class UnitRecord:
     payload_size: int
     unit_type: int
     skippable: bool
-    crc: int
+    crc: int | None  # None: the unit has no unit_crc (no_crc_flag)
     crc_ok: bool
     payload: bytes | None = None
     body: Any = None  # the parsed payload (a syntax dataclass), None if unknown or not parsed
@@ -37,7 +37,7 @@ class UnitRecord:
 
     @property
     def size(self) -> int:
-        return self.header_size + self.payload_size + 4
+        return self.header_size + self.payload_size + (0 if self.crc is None else 4)
 
     @property
     def payload_offset(self) -> int:
@@ -197,12 +197,12 @@ def _parse_into(f: BinaryIO, ps: ParsedStream, report, keep_payloads: bool, pars
             report(e.relocate(0, path), fatal=True)
         except cs.ConstructError as e:
             report(_construct_error(e, size, f"{path}.{_construct_path(e)}"), fatal=True)
-        flags_byte = (u.flags.skippable_flag << 7) | u.flags.reserved_zero_7bits
+        flags_byte = (u.flags.skippable_flag << 7) | (u.flags.no_crc_flag << 6) | u.flags.reserved_zero_6bits
         header = bytes((u.unit_type, flags_byte)) + encode_leb128(u.payload_size)
         expect = crc32(u.payload, crc32(header))
         rec = UnitRecord(index=index, offset=pos, header_size=len(header), payload_size=u.payload_size,
                          unit_type=u.unit_type, skippable=u.flags.skippable_flag, crc=u.unit_crc,
-                         crc_ok=expect == u.unit_crc, payload=u.payload if keep_payloads else None)
+                         crc_ok=u.unit_crc is None or expect == u.unit_crc, payload=u.payload if keep_payloads else None)
         ps.units.append(rec)
         pos += rec.size
         index += 1

@@ -39,14 +39,16 @@ def build_payload(unit_type: UnitType, body: Any, level: Level | None = None) ->
         raise error("E101", f"cannot build {unit_type.name}: {e}") from None
 
 
-def build_unit(unit_type: int, payload: bytes, *, skippable: bool | None = None, reserved: int = 0) -> bytes:
-    """§4.2 unit(): header, payload and CRC.  *skippable* defaults to Table 10-1's value."""
+def build_unit(unit_type: int, payload: bytes, *, skippable: bool | None = None, reserved: int = 0,
+               crc: bool = True) -> bytes:
+    """§4.2 unit(): header, payload and (unless *crc* is False: no_crc_flag) its CRC.  *skippable*
+    defaults to Table 10-1's value."""
     if skippable is None:
         skippable = SKIPPABLE.get(unit_type, True)
-    if not 0 <= unit_type <= 255 or not 0 <= reserved <= 127:
-        raise error("E101", "unit_type must be 0..255 and reserved 0..127")
-    header = bytes((unit_type, (int(skippable) << 7) | reserved)) + encode_leb128(len(payload))
-    return header + payload + crc32(payload, crc32(header)).to_bytes(4, "big")
+    if not 0 <= unit_type <= 255 or not 0 <= reserved <= 63:
+        raise error("E101", "unit_type must be 0..255 and reserved 0..63")
+    header = bytes((unit_type, (int(skippable) << 7) | (int(not crc) << 6) | reserved)) + encode_leb128(len(payload))
+    return header + payload + (crc32(payload, crc32(header)).to_bytes(4, "big") if crc else b"")
 
 
 @dataclasses.dataclass
@@ -55,13 +57,14 @@ class StreamWriter:
 
     profile: Profile
     level: int
+    crc: bool = True  # each unit with its unit_crc (False: no_crc_flag = 1)
     parts: list[bytes] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.parts.append(build_file_header(self.profile, self.level))
 
     def add(self, unit_type: UnitType, body: Any) -> bytes:
-        unit = build_unit(unit_type, build_payload(unit_type, body, LEVELS[self.level]))
+        unit = build_unit(unit_type, build_payload(unit_type, body, LEVELS[self.level]), crc=self.crc)
         self.parts.append(unit)
         return unit
 
