@@ -88,7 +88,8 @@ class Entry:
 
 def it2v(name, purpose, pics, kf, *, codec=CodecId.PNG, recon=ReconProfile.BLEND, profile=Profile.BASELINE, level=10,
          assets=None, quality=30, interp=None, texts=(), hash_type=HashType.MD5, extra_units=(), coded_size=None,
-         models=(), recon_model=255, recon_param=0, features=(), fps=(25, 1), mc=1, full_range=False, interp_multi=None, crc=True):
+         models=(), recon_model=255, recon_param=0, features=(), fps=(25, 1), mc=1, full_range=False, interp_multi=None, crc=True,
+         implied=False, asset=None):
     """Build an IT2V stream: keyframes coded with *codec*; interp: {segment: (w_bits, coding, q_i, q_l)};
     interp_multi: (first segment, w_bits, coding, [(q_i, q_l) per segment]), one unit after the sequence header."""
     w, h = pics[0].width, pics[0].height
@@ -98,7 +99,13 @@ def it2v(name, purpose, pics, kf, *, codec=CodecId.PNG, recon=ReconProfile.BLEND
         src = [downsample(p, *coded_size) for p in pics]
     kpics = [src[i] for i in kf]
     if codec in (CodecId.AV1, CodecId.VVC, CodecId.AVIF, CodecId.WEBP):
-        coded = assets.coded(name, codec, kpics, quality)
+        coded = assets.coded(asset or name, codec, kpics, quality)
+    if codec == CodecId.AV1:  # the temporal delimiters explicit, or implied (§7.2.4)
+        from cmvc.keyframes.av1 import TEMPORAL_DELIMITER, with_temporal_delimiter
+        coded = [(p, with_temporal_delimiter(d)[len(TEMPORAL_DELIMITER) if implied else 0:]) for p, d in coded]
+    elif codec == CodecId.VVC:  # the first start codes explicit, or implied (§7.2.5)
+        from cmvc.keyframes.vvc import with_start_code, without_start_code
+        coded = [(p, without_start_code(d) if implied else with_start_code(d)) for p, d in coded]
     else:
         coded = get_codec(codec).encode(kpics, quality, Colour())
     sh = make_sequence_header(w, h, len(pics), kf, fps=fps, recon_profile=recon, recon_model=recon_model,
@@ -213,6 +220,12 @@ def valid_entries(assets: Assets) -> list[Entry]:
                   "order, keyframes in output order (§7.2.5), odd size cropped from the coded picture",
                   sequence(45, 31, 17), list(range(0, 17, 2)), codec=CodecId.VVC, assets=assets, quality=40,
                   features=["vvc", "vvc-reordering"]))
+    E.append(it2v("av1_implied_temporal_delimiters", "av1_keyframes without the temporal delimiters (§7.2.4)",
+                  sequence(48, 32, 9), [0, 4, 8], codec=CodecId.AV1, assets=assets, quality=40, implied=True,
+                  asset="av1_keyframes", features=["av1", "av1-implied-td"]))
+    E.append(it2v("vvc_implied_start_codes", "vvc_keyframes without the first start code of each access unit "
+                  "(§7.2.5)", sequence(45, 31, 17), list(range(0, 17, 2)), codec=CodecId.VVC, assets=assets, quality=40,
+                  implied=True, asset="vvc_keyframes", features=["vvc", "vvc-implied-start-code"]))
     E.append(it2v("avif_keyframes", "AVIF keyframes, §7.2.2 colour conversion", p8, [0, 7], codec=CodecId.AVIF,
                   assets=assets, quality=60, features=["avif"]))
     E.append(it2v("webp_keyframes", "WebP keyframes, §7.2.2 colour conversion", p8, [0, 7], codec=CodecId.WEBP,

@@ -131,13 +131,42 @@ def test_vvc_access_units_drop_only_delimiters():
     from cmvc.keyframes import vvc
 
     coded = vvc.encode(distinct_pictures(64, 48, 3), 40)
-    types = [[t for t, _ in vvc.nal_units(d)] for _, d in coded]
+    assert all(d[1] != 0 for _, d in coded)  # the first start code is implied (§7.2.5)
+    types = [[t for t, _ in vvc.nal_units(vvc.with_start_code(d))] for _, d in coded]
     assert all(vvc.AUD_NUT not in t for t in types)
     assert 15 in types[0] and 16 in types[0]  # SPS and PPS in the first access unit
     for _, d in coded:
-        assert b"".join(nal for _, nal in vvc.nal_units(d)) == d
+        full = vvc.with_start_code(d)
+        assert b"".join(nal for _, nal in vvc.nal_units(full)) == full and vvc.without_start_code(full) == d
+        assert vvc.with_start_code(full) == full
     au = b"\x00\x00\x00\x01\x00\xa1\x10" + b"\x00\x00\x01\x00\x09\x55" + b"\x00\x00\x00\x01\x00\x01\x77\x00\x00"
     assert [(t, len(n)) for t, n in vvc.nal_units(au)] == [(20, 7), (1, 6), (0, 9)]
+
+
+@pytest.mark.parametrize("codec", ["av1", "vvc"])
+def test_implied_delimiters_decode_as_explicit_ones(codec):
+    """§7.2.4 / §7.2.5: keyframe data with its temporal delimiter or first start code left out (as the
+    encoder writes it) and with it written decode to the same pictures."""
+    import dataclasses
+
+    from cmvc.keyframes import av1, vvc
+    from cmvc.registry import CodecId
+    from cmvc.syntax import KeyframeUnit
+    from cmvc.write import make_sequence_header
+
+    pics = distinct_pictures(48, 32, 3)
+    mod = av1 if codec == "av1" else vvc
+    coded = mod.encode(pics, 40)
+    full = [av1.with_temporal_delimiter(d) if codec == "av1" else vvc.with_start_code(d) for _, d in coded]
+    assert all(len(f) - len(d) in ((2,) if codec == "av1" else (3, 4)) for f, (_, d) in zip(full, coded))
+    sh = make_sequence_header(48, 32, 3, [0, 1, 2])
+    cid = CodecId.AV1 if codec == "av1" else CodecId.VVC
+    out = []
+    for datas in ([d for _, d in coded], full):
+        units = [KeyframeUnit(frame_index=i, codec_id=cid, codec_params=p, keyframe_data=d)
+                 for i, ((p, _), d) in enumerate(zip(coded, datas))]
+        out.append(decode_keyframes(cid, sh, units))
+    assert out[0] == out[1] and len(out[0]) == 3
 
 
 @given(st.integers(0, 1023))
