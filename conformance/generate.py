@@ -439,7 +439,7 @@ def write_suite(out: Path, assets: Assets) -> dict:
         (valid if e.valid else invalid).append(e)
     for sub in ("streams", "invalid", "reference"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    manifest = {"format": "CMVC 1.0", "generator": "conformance/generate.py",
+    manifest = {"format": "CMVC 1.1", "generator": "conformance/generate.py",
                 "hash_scope": "MD5 of Y, then Cb, then Cr of each output frame, raster order, 1 byte per sample (spec 7.9)",
                 "streams": []}
     for e in valid:
