@@ -24,7 +24,7 @@ from fractions import Fraction
 from cmvc.decode import decode
 from cmvc.encoder import EncoderConfig, encode
 from cmvc.keyframes import Colour
-from cmvc.rate_control import DOWNSCALES, plan
+from cmvc.rate_control import DOWNSCALES, RC_CODECS, RC_STRATEGIES, plan
 from cmvc.resample import downsample
 from cmvc.tools.demo import bundled_clip
 from cmvc.tools.memory import retain_freed_memory
@@ -34,7 +34,7 @@ from cmvc.tools.video import read_video, write_y4m
 
 
 def cmvc_at(pics, info, target_bits, fit: str = "exhaustive", rc_metric: str = "ms-ssim",
-            strategies: tuple[str, ...] = ("feature", "uniform"), codecs: tuple[str, ...] = ("av1",),
+            strategies: tuple[str, ...] = RC_STRATEGIES, codecs: tuple[str, ...] = RC_CODECS,
             cache: dict | None = None):
     """CMVC rate-controlled to *target_bits*: coded size, keyframe strategy, interval and CRF chosen by
     cmvc.rate_control (as `cmvc encode --bpp [--rc-metric vmaf]` does); *cache* shares trial encodes
@@ -91,9 +91,9 @@ def main() -> int:
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--rc-metric", choices=["ms-ssim", "psnr", "vmaf"], default="ms-ssim",
                     help="what CMVC's rate control maximises (as cmvc encode --rc-metric)")
-    ap.add_argument("--strategies", nargs="+", default=["feature", "uniform"],
+    ap.add_argument("--strategies", nargs="+", default=list(RC_STRATEGIES),
                     help="keyframe strategies rate control compares (cmvc.keyframe_select.STRATEGIES)")
-    ap.add_argument("--codecs", nargs="+", default=["av1"], help="keyframe codecs rate control compares (av1, vvc)")
+    ap.add_argument("--codecs", nargs="+", default=list(RC_CODECS), help="keyframe codecs rate control compares (av1, vvc)")
     a = ap.parse_args()
     retain_freed_memory()  # as the cmvc command does (cmvc.tools.memory)
     os.environ.setdefault("SVT_LOG", "1")

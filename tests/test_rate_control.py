@@ -306,7 +306,8 @@ def test_cli_bpp_reports_the_plan(tmp_path, capsys):
     rep = json.loads(cap.out)
     assert rep["achieved_vs_target"] <= 1.05
     assert "rate control:" in cap.err and "estimated ms-ssim" in cap.err
-    assert rep["settings"]["strategy"] in ("feature", "uniform") and rep["settings"]["downscale"] in (1, 2)
+    assert rep["settings"]["strategy"] in ("feature", "uniform", "interp") and rep["settings"]["downscale"] in (1, 2)
+    assert "rate control: vvc interp" in cap.err  # no --strategy: rate control compared the three
     assert rep["settings"]["codec"] in ("av1", "vvc")  # no --codec: rate control compared both
     assert f"rate control: {rep['settings']['codec']} keyframes" in cap.err and "rate control: vvc uniform" in cap.err
 
@@ -325,7 +326,7 @@ def test_cli_shows_rate_control_progress(tmp_path, monkeypatch, capsys):
     assert main(["encode", str(src), "-o", str(tmp_path / "o.cmvc"), "--bpp", str(8 * 1200 / (96 * 64 * 12)),
                  "--profile", "blend", "--fit", "none", "--codec", "av1", "--downscale", "1"]) == 0
     err = capsys.readouterr().err
-    assert "rate control: " in err and "2/2" in err and "search" in err  # feature and uniform
+    assert "rate control: " in err and "3/3" in err and "search" in err  # feature, uniform and interp
     assert "estimated ms-ssim" in err  # a candidate after the bar
     assert "\nrate control: av1 feature keyframes" not in err  # no --verbose: not as lines of their own
 

@@ -77,6 +77,15 @@ SCORED_PIXELS = 24 << 20
 # frames and RIFE, 17 352 bits gave VMAF 20.9 at quarter size against 19.0 (interpolated) at half size;
 # a third of the size was never better than half at 20-56 kbit.
 DOWNSCALES = (1, 2, 4)
+# Keyframe codecs and strategies rate control compares unless told otherwise (cmvc encode --bpp/--kbps,
+# cmvc demo, cmvc bench, benchmarks/rd_vs_peers.py).  `interp` joined `feature` and `uniform` after
+# it was chosen at every point measured under the default metric (MS-SSIM; --codecs av1 vvc, 64
+# frames, 0.5x / 0.75x / 1x the bits of vvenc QP 63 and SVT-AV1 CRF 63): on carphone VMAF 43.9 /
+# 70.2 / 61.3 and MS-SSIM 0.924 / 0.975 / 0.961 against 40.7 / 68.1 / 61.0 and 0.913 / 0.972 / 0.959
+# without it; on bikes at all three points as well (README).  Rate control picks by its estimate,
+# so a larger set can only raise the estimate it maximises; it costs search time (up to 18 searches).
+RC_CODECS = ("av1", "vvc")
+RC_STRATEGIES = ("feature", "uniform", "interp")
 
 
 @dataclasses.dataclass

@@ -119,7 +119,7 @@ def run_job(job: Job) -> dict[str, Any]:
         rc_metric = params.pop("rc_metric", "ms-ssim")
         cfg = EncoderConfig(**_cmvc_params(params))
         if target is not None:
-            from ..rate_control import DOWNSCALES, plan
+            from ..rate_control import DOWNSCALES, RC_CODECS, RC_STRATEGIES, plan
 
             # a worker that gets several rate points of one clip reuses their trial encodes (same plans)
             key = (job.clip, rc_metric, json.dumps(params, sort_keys=True))
@@ -128,8 +128,8 @@ def run_job(job: Job) -> dict[str, Any]:
                 _PLANS[key] = (pics, {})
             pics, rc_cache = _PLANS[key]
 
-            strategies = (cfg.strategy,) if "strategy" in params else ("feature", "uniform")
-            codecs = (cfg.codec,) if "codec" in params else ("av1", "vvc")
+            strategies = (cfg.strategy,) if "strategy" in params else RC_STRATEGIES
+            codecs = (cfg.codec,) if "codec" in params else RC_CODECS
             scorer = None
             if rc_metric == "vmaf":
                 from .metrics import vmaf_scorer as scorer

@@ -112,15 +112,15 @@ def cmd_encode(args) -> int:
         target = args.kbps * 1000 * len(pics) / float(fps)
     prog = Progress()
     if target is not None:
-        from ..rate_control import DOWNSCALES, plan
+        from ..rate_control import DOWNSCALES, RC_CODECS, RC_STRATEGIES, plan
 
         scorer = None
         if args.rc_metric == "vmaf":
             from .metrics import vmaf_scorer as scorer
         rp = plan(pics, cfg, target, downscales=(args.downscale,) if args.downscale else DOWNSCALES, metric=args.rc_metric,
                   scorer=scorer,
-                  strategies=(args.strategy,) if args.strategy else ("feature", "uniform"),
-                  codecs=(args.codec,) if args.codec else ("av1", "vvc"),
+                  strategies=(args.strategy,) if args.strategy else RC_STRATEGIES,
+                  codecs=(args.codec,) if args.codec else RC_CODECS,
                   colour=Colour(info.matrix_coefficients, info.full_range),
                   progress=lambda m: _rc_line(prog, m, args.verbose), advance=lambda k, n: prog("rate control", k, n),
                   prune=not args.rc_exhaustive)
@@ -260,7 +260,7 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--quality", type=int, help="AV1 CRF 0..63 (default 50), VVC QP 0..63 (default 45) or AVIF/WebP quality 0..100")
     s.add_argument("--strategy", choices=STRATEGIES, default=None,
                    help="keyframe selection (default: Eq. 1 'feature'; with --bpp/--kbps rate control compares "
-                        "'feature' and 'uniform'); 'interp' places keyframes by dynamic programming on the "
+                        "'feature', 'uniform' and 'interp'); 'interp' places keyframes by dynamic programming on the "
                         "interpolation error of the frames between them")
     s.add_argument("--features", default="thumbnail", help="thumbnail (offline default) or clip:ARCH:CHECKPOINT")
     s.add_argument("--fit", choices=FIT_METHODS, default="exhaustive", help="w fitting method (paper Eq. 7-8: gd)")

@@ -57,7 +57,7 @@ def cmd_demo(args) -> int:
     vbits, vdec = run_peer(peer, pics, fps)
     pixels = info.width * info.height * len(pics)
     rows = [{"codec": "VVC (vvenc QP 63)", "bits": vbits, "bpp": vbits / pixels, **all_metrics(vdec, pics, fps)}]
-    from ..rate_control import DOWNSCALES, plan
+    from ..rate_control import DOWNSCALES, RC_CODECS, RC_STRATEGIES, plan
 
     res = dec = None
     t_enc = t_dec = 0.0
@@ -66,7 +66,7 @@ def cmd_demo(args) -> int:
         cfg = EncoderConfig(profile=args.profile, source_name=src.name)
         print(f"demo: rate control for {share:g}x VVC's bits ({share * vbits:.0f}) ...", file=sys.stderr)
         prog = Progress()
-        p = plan(pics, cfg, share * vbits, downscales=DOWNSCALES, strategies=("feature", "uniform"), codecs=("av1", "vvc"),
+        p = plan(pics, cfg, share * vbits, downscales=DOWNSCALES, strategies=RC_STRATEGIES, codecs=RC_CODECS,
                  colour=Colour(info.matrix_coefficients, info.full_range), cache=cache,
                  progress=lambda m: prog.note("rate control", rc_note(m)),
                  advance=lambda k, n: prog("rate control", k, n))
