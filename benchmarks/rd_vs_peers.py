@@ -112,7 +112,7 @@ def main() -> int:
                               ("cmvc@1.0x-vvenc63", rows["vvenc-qp63"]["bits"])):
             bits, res, cfg = cmvc_at(pics, info, target, rc_metric=a.rc_metric, strategies=tuple(a.strategies),
                                      codecs=tuple(a.codecs), cache=cache)
-            rows[label] = {"bits": bits, "bpp": bits / px, "interval": cfg.interval, "crf": cfg.quality, "codec": cfg.codec,
+            rows[label] = {"bits": bits, "bpp": bits / px, "interval": cfg.interval, "n_keyframes": cfg.keyframes, "crf": cfg.quality, "codec": cfg.codec,
                            "downscale": cfg.downscale, "strategy": cfg.strategy,
                            **all_metrics(res.decoded, pics, fps)}
         v, s = rows["vvenc-qp63"], rows["svtav1-crf63"]
@@ -128,7 +128,7 @@ def main() -> int:
         print(f"\n{clip}: {len(pics)} frames {info.width}x{info.height}")
         print(f"{'codec':<20} {'bits':>8} {'bpp':>9} {'PSNR-Y':>7} {'MS-SSIM':>8} {'VMAF':>6}  settings")
         for k, r in rows.items():
-            extra = (f"{r['codec']} {r['strategy']} keyframes, downscale {r['downscale']}, interval {r['interval']}, "
+            extra = (f"{r['codec']} {r['strategy']} keyframes, downscale {r['downscale']}, {r['n_keyframes']} keyframes (interval {r['interval']}), "
                      f"{'qp' if r['codec'] == 'vvc' else 'crf'} {r['crf']}"
                      if "interval" in r else "")
             print(f"{k:<20} {r['bits']:>8} {r['bpp']:>9.5f} {r['psnr_y']:>7.2f} {r['ms_ssim']:>8.4f} {r['vmaf']:>6.2f}  {extra}")

@@ -57,15 +57,16 @@ def test_plan_fits_and_takes_the_best_estimate(clip):
 
 
 def test_plan_reports_progress(clip):
-    """advance counts the (codec, size, strategy) searches from 0 to all of them; progress gets a line
-    for every candidate scored."""
+    """advance counts the (codec, size, strategy) searches and the refinement from 0 to all of them;
+    progress gets a line for every candidate scored."""
     steps, lines = [], []
     p = plan(clip, EncoderConfig(profile="blend", fit="none"), 8 * 700, downscales=(2,),
              strategies=("feature", "uniform"), advance=lambda k, n: steps.append((k, n)), progress=lines.append)
-    assert steps == [(k, 2) for k in range(3)]
+    assert steps == [(k, 3) for k in range(4)]
     scored = [c for c in p.candidates if c.score is not None]
     assert len(lines) == len(scored) >= 2
-    assert all(f"interval {c.interval}, quality {c.quality}: {8 * c.predicted_bytes} bits" in x for c, x in zip(scored, lines))
+    assert all(f"{c.keyframes} keyframes (interval {c.interval}), quality {c.quality}: {8 * c.predicted_bytes} bits" in x
+               for c, x in zip(scored, lines))
 
 
 def test_pruned_search_skips_larger_sizes_once_the_estimate_falls(clip, monkeypatch):
@@ -76,8 +77,8 @@ def test_pruned_search_skips_larger_sizes_once_the_estimate_falls(clip, monkeypa
     scores = {(4, "feature"): 0.80, (4, "uniform"): 0.50, (2, "feature"): 0.60, (2, "uniform"): 0.79,
               (1, "feature"): 0.95, (1, "uniform"): 0.10}  # best per size: 0.80, 0.79 (falls), 0.95
 
-    def fake_estimate(src, tr, interval, quality, metric="ms-ssim", net=None, scorer=None):
-        return scores[(tr.downscale, tr.cfg.strategy)] - 1e-4 * interval
+    def fake_estimate(src, tr, n, quality, metric="ms-ssim", net=None, scorer=None):
+        return scores[(tr.downscale, tr.cfg.strategy)] + 1e-4 * n
 
     monkeypatch.setattr(rc, "estimate_quality", fake_estimate)
     cfg = EncoderConfig(profile="blend", fit="none")
@@ -90,22 +91,23 @@ def test_pruned_search_skips_larger_sizes_once_the_estimate_falls(clip, monkeypa
     p, searched, steps = runs[True]
     assert searched == {(4, "feature"), (4, "uniform"), (2, "feature"), (2, "uniform")}
     assert (p.downscale, p.strategy) == (4, "feature")
-    assert steps == [(0, 6), (1, 6), (2, 6), (3, 6), (4, 4)]  # full size's 2 searches dropped
+    assert steps == [(0, 7), (1, 7), (2, 7), (3, 7), (4, 5), (5, 5)]  # full size's 2 searches dropped
     full, fsearched, fsteps = runs[False]
     assert fsearched == set(scores)
-    assert fsteps == [(k, 6) for k in range(7)]
+    assert fsteps == [(k, 7) for k in range(8)]
     assert (full.downscale, full.strategy) == (1, "feature")  # what pruning gives up when estimates are not unimodal
 
 
 def test_estimate_follows_quality_and_predicts_the_encode(clip):
     cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
     tr = _Trials(clip, cfg, 1, Colour())
-    tr.bytes(4, 20), tr.bytes(4, 63)
-    good, bad = estimate_quality(clip, tr, 4, 20), estimate_quality(clip, tr, 4, 63)
+    n = tr.count(4)
+    tr.bytes(n, 20), tr.bytes(n, 63)
+    good, bad = estimate_quality(clip, tr, n, 20), estimate_quality(clip, tr, n, 63)
     assert good > bad
     real = ms_ssim_y(encode(clip, dataclasses.replace(cfg, interval=4, quality=20)).decoded, clip)
     assert abs(good - real) < 0.05
-    assert estimate_quality(clip, tr, 4, 20, metric="psnr") > estimate_quality(clip, tr, 4, 63, metric="psnr")
+    assert estimate_quality(clip, tr, n, 20, metric="psnr") > estimate_quality(clip, tr, n, 63, metric="psnr")
 
 
 def test_pruned_search_walks_from_the_last_best_interval(clip, monkeypatch):
@@ -116,8 +118,8 @@ def test_pruned_search_walks_from_the_last_best_interval(clip, monkeypatch):
 
     import cmvc.rate_control as rc
 
-    monkeypatch.setattr(rc, "estimate_quality",  # peak at interval 6 for both strategies
-                        lambda src, tr, interval, *a, **k: -abs(math.log2(interval) - math.log2(6)))
+    monkeypatch.setattr(rc, "estimate_quality",  # peak at interval 6 (5 keyframes) for both strategies
+                        lambda src, tr, n, *a, **k: -abs(math.log2(n) - math.log2(tr.count(6))))
     cfg = EncoderConfig(profile="blend", fit="none")
     visited = {}
     for prune in (True, False):
@@ -135,7 +137,8 @@ def test_estimate_scores_a_subset_of_large_videos(clip, monkeypatch):
 
     cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
     tr = _Trials(clip, cfg, 1, Colour())
-    tr.bytes(2, 30)
+    n = tr.count(2)
+    tr.bytes(n, 30)
     scored: list[int] = []
     import cmvc.quality
     real = cmvc.quality.ms_ssim_frames
@@ -145,9 +148,9 @@ def test_estimate_scores_a_subset_of_large_videos(clip, monkeypatch):
         return real(a, b)
 
     monkeypatch.setattr(cmvc.quality, "ms_ssim_frames", counting)  # estimate_quality imports it when called
-    whole = estimate_quality(clip, tr, 2, 30)
+    whole = estimate_quality(clip, tr, n, 30)
     monkeypatch.setattr(rc, "SCORED_PIXELS", 6 * 96 * 64)
-    part = estimate_quality(clip, tr, 2, 30)
+    part = estimate_quality(clip, tr, n, 30)
     assert scored[0] == len(clip)  # interval 2: 12 keyframes and 11 one-frame segments (the last spans 2)
     assert scored[1] <= 6 + 1 and scored[1] < scored[0]
     assert abs(part - whole) < 0.03
@@ -187,10 +190,10 @@ def test_scorer_sees_the_whole_reconstruction_and_drives_the_choice(clip):
         return psnr_y(dist, ref)
 
     tr = _Trials(clip, cfg, 1, Colour())
-    tr.bytes(4, 30)
+    tr.bytes(tr.count(4), 30)
     real = encode(clip, dataclasses.replace(cfg, interval=4, quality=30)).decoded
     from cmvc.quality import psnr_y
-    assert estimate_quality(clip, tr, 4, 30, scorer=psnr_scorer) == pytest.approx(psnr_y(real, clip), abs=0.05)  # w_bits of the prediction differ
+    assert estimate_quality(clip, tr, tr.count(4), 30, scorer=psnr_scorer) == pytest.approx(psnr_y(real, clip), abs=0.05)  # w_bits of the prediction differ
 
     # a scorer that prefers wide spacing makes the plan take the widest interval it tried
     p = plan(clip, cfg, 8 * 1400, metric="spacing", scorer=lambda d, r: -sum(
@@ -205,8 +208,9 @@ def test_vmaf_scorer_ranks_quality(clip):
 
     cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
     tr = _Trials(clip, cfg, 1, Colour())
-    tr.bytes(4, 20), tr.bytes(4, 63)
-    assert estimate_quality(clip, tr, 4, 20, scorer=vmaf_scorer) > estimate_quality(clip, tr, 4, 63, scorer=vmaf_scorer)
+    n = tr.count(4)
+    tr.bytes(n, 20), tr.bytes(n, 63)
+    assert estimate_quality(clip, tr, n, 20, scorer=vmaf_scorer) > estimate_quality(clip, tr, n, 63, scorer=vmaf_scorer)
 
 
 def test_plan_compares_strategies(clip):
@@ -222,7 +226,7 @@ def test_prediction_covers_the_fitted_weights(clip, interval):
     """The plan's size includes an allowance for the interpolation-parameter units the w fit writes."""
     cfg = EncoderConfig(profile="blend", fit="exhaustive", strategy="uniform")
     tr = _Trials(clip, cfg, 1, Colour())
-    predicted = tr.bytes(interval, 40)
+    predicted = tr.bytes(tr.count(interval), 40)
     res = encode(clip, dataclasses.replace(cfg, interval=interval, quality=40))
     assert predicted - 7 * len(clip) // 8 <= len(res.data) <= predicted  # 7 bits per inner frame at most
 
@@ -326,7 +330,7 @@ def test_cli_shows_rate_control_progress(tmp_path, monkeypatch, capsys):
     assert main(["encode", str(src), "-o", str(tmp_path / "o.cmvc"), "--bpp", str(8 * 1200 / (96 * 64 * 12)),
                  "--profile", "blend", "--fit", "none", "--codec", "av1", "--downscale", "1"]) == 0
     err = capsys.readouterr().err
-    assert "rate control: " in err and "3/3" in err and "search" in err  # feature, uniform and interp
+    assert "rate control: " in err and "4/4" in err and "search" in err  # feature, uniform, interp, refinement
     assert "estimated ms-ssim" in err  # a candidate after the bar
     assert "\nrate control: av1 feature keyframes" not in err  # no --verbose: not as lines of their own
 
@@ -352,3 +356,25 @@ def test_cli_prunes_unless_exhaustive(tmp_path, monkeypatch, flag):
                  "--profile", "blend", "--fit", "none", "--codec", "av1", "--downscale", "1", "--strategy", "uniform",
                  *flag]) == 0
     assert seen["prune"] is (not flag)
+
+
+def test_refinement_tries_counts_between_the_ladder_steps(clip, monkeypatch):
+    """After the searches, the best candidate's keyframe count is refined between the counts of the
+    ladder intervals next to it, walking down then up until the estimate has fallen twice; the plan
+    carries the count and the encode has that many keyframes, at the predicted size."""
+    import cmvc.rate_control as rc
+
+    monkeypatch.setattr(rc, "estimate_quality", lambda src, tr, n, *a, **k: -abs(n - 11))  # peak off the ladder
+    cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
+    budget = 8 * 3000
+    p = plan(clip, cfg, budget)
+    ladder = [c.keyframes for c in p.candidates if c.score is not None][:4]
+    assert ladder == [24, 13, 9, 7]  # intervals 1, 2, 3, 4: the walk stops once fallen twice
+    refined = [c.keyframes for c in p.candidates if c.score is not None][4:]
+    assert refined == [12, 11, 10, 14, 15]  # down from 13 to the next ladder count (9), then up
+    assert p.keyframes == 11 and p.score == 0 and 8 * p.predicted_bytes <= budget
+    assert all(c.interval == round(23 / (c.keyframes - 1)) for c in p.candidates[-5:])
+    res = encode(clip, p.apply(cfg))
+    assert len(res.keyframes) == 11 and abs(len(res.data) - p.predicted_bytes) <= 8
+    monkeypatch.setattr(rc, "REFINE", False)
+    assert plan(clip, cfg, budget).keyframes == 13

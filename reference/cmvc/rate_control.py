@@ -13,6 +13,9 @@ inner frame is reconstructed and the whole sequence scored (slower, and VMAF's r
 spacing differs from MS-SSIM's on some clips).  Along the interval ladder the estimate rises
 while wider spacing buys better keyframes and falls once the gaps are too long to interpolate; the
 search walks up from the smallest interval that fits and stops when the estimate has fallen twice.
+The best candidate of all searches is then refined: keyframe counts between those of the ladder
+intervals next to its own, each at the best quality that fits, walked down and up from its count
+until the estimate has fallen twice (``REFINE``).
 
 The searches (keyframe codec x coded size x selection strategy) are pruned (``prune=True``, the
 default), for pictures whose searches take minutes each (720p):
@@ -63,6 +66,12 @@ def unit_framing(cfg) -> int:
 # keyframes, best fitting QP, exhaustive fit) intervals 5 and 7 gave VMAF 68.84 and 69.40 against
 # 70.30 at 6 (3, 4, 8: 68.06, 65.85, 68.00).
 LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+# After the searches, the best candidate's keyframe count is refined between the counts of its
+# neighbouring ladder intervals (plan's refine): the ladder's coarse steps leave bits unspent at the
+# best quality that fits.  On carphone (64 frames, VVC, `interp` keyframes, exhaustive fit) at 23
+# kbit, the ladder's best, 22 keyframes at QP 44 (22 072 bits, VMAF 71.42), against 20 at QP 43:
+# 22 152 bits, VMAF 72.57 (19 at QP 43: 70.62; 24 at QP 44: 71.33; 26 at QP 45: 72.77, over budget).
+REFINE = True
 METRICS = ("ms-ssim", "psnr")
 Scorer = Callable[[list, list], float]  # (decoded pictures, source pictures) -> quality, higher is better
 SAMPLE_SPACING = 8  # one reconstructed inner frame is scored per this many inner frames of a segment
@@ -93,12 +102,13 @@ class Candidate:
     """One operating point the search looked at."""
 
     downscale: int
-    interval: int
+    interval: int  # the ladder interval; for a count of the refinement, the mean spacing, rounded
     quality: int
     predicted_bytes: int
     score: float | None = None  # estimated MS-SSIM (or PSNR, dB) of the decoded video
     strategy: str = "feature"
     codec: str = "av1"
+    keyframes: int | None = None  # number of keyframes
 
 
 @dataclasses.dataclass
@@ -112,11 +122,13 @@ class RatePlan:
     candidates: list[Candidate] = dataclasses.field(default_factory=list)
     strategy: str = "feature"
     codec: str = "av1"
+    keyframes: int | None = None  # number of keyframes (None: as many as the interval gives)
 
     def apply(self, cfg):
-        """*cfg* (an :class:`~cmvc.encoder.EncoderConfig`) with this plan's interval, quality, size, strategy and codec."""
+        """*cfg* (an :class:`~cmvc.encoder.EncoderConfig`) with this plan's keyframe count (or
+        interval), quality, size, strategy and codec."""
         return dataclasses.replace(cfg, interval=self.interval, quality=self.quality, downscale=self.downscale,
-                                   strategy=self.strategy, codec=self.codec, keyframes=None)
+                                   strategy=self.strategy, codec=self.codec, keyframes=self.keyframes)
 
 
 def fixed_bytes(pics, cfg, kf: list[int]) -> int:
@@ -151,7 +163,7 @@ def fixed_bytes(pics, cfg, kf: list[int]) -> int:
 
 
 class _Trials:
-    """Trial keyframe encodes at one coded size, cached by (interval, quality)."""
+    """Trial keyframe encodes at one coded size, cached by (number of keyframes, quality)."""
 
     def __init__(self, pics, cfg, downscale: int, colour: Colour, strategy: str | None = None) -> None:
         from .features import features
@@ -173,22 +185,26 @@ class _Trials:
         self.coded: dict[tuple[int, int], list] = {}
         self.size: dict[tuple[int, int], int] = {}
         self.hint: int | None = None  # quality index found by the last _best_quality search
-        self.scores: dict[tuple[int, int], float] = {}  # estimate_quality results, by (interval, quality)
+        self.scores: dict[tuple[int, int], float] = {}  # estimate_quality results, by (keyframes, quality)
 
-    def keyframes(self, interval: int) -> list[int]:
-        if interval not in self.kf:
-            from .encoder import n_keyframes
+    def count(self, interval: int) -> int:
+        """The number of keyframes a keyframe every *interval* frames gives."""
+        from .encoder import n_keyframes
 
-            c = dataclasses.replace(self.cfg, interval=interval)
-            self.kf[interval] = select_keyframes(self.pics, n_keyframes(len(self.pics), c), self.cfg.strategy,
-                                                 self.cfg.feature, seed=self.cfg.seed, feats=self.feats,
-                                                 cost=self.cost)
-        return self.kf[interval]
+        return n_keyframes(len(self.pics), dataclasses.replace(self.cfg, interval=interval))
 
-    def bytes(self, interval: int, quality: int) -> int:
-        key = (interval, quality)
+    def keyframes(self, n: int) -> list[int]:
+        """The *n* keyframes the strategy selects."""
+        if n not in self.kf:
+            self.kf[n] = select_keyframes(self.pics, n, self.cfg.strategy, self.cfg.feature, seed=self.cfg.seed,
+                                          feats=self.feats, cost=self.cost)
+        return self.kf[n]
+
+    def bytes(self, n: int, quality: int) -> int:
+        """Predicted stream bytes with *n* keyframes coded at *quality*."""
+        key = (n, quality)
         if key not in self.size:
-            kf = self.keyframes(interval)
+            kf = self.keyframes(n)
             coded = get_codec(self.codec).encode([self.pics[i] for i in kf], quality, self.colour)
             self.coded[key] = coded
             self.size[key] = sum(len(d) + 4 + unit_framing(self.cfg) for _, d in coded) + fixed_bytes(self.pics, self.cfg, kf)
@@ -249,18 +265,18 @@ def first_fitting(fits: Callable[[int], bool], n: int, hint: int | None = None) 
     return lo
 
 
-def _best_quality(tr: _Trials, interval: int, qualities: list[int], budget: float) -> int | None:
-    """The best quality whose keyframes fit *budget* bytes at *interval*, or None.  Searches from the
-    quality found for the previous interval of the same trials (:func:`first_fitting`)."""
-    i = first_fitting(lambda k: tr.bytes(interval, qualities[k]) <= budget, len(qualities), tr.hint)
+def _best_quality(tr: _Trials, n: int, qualities: list[int], budget: float) -> int | None:
+    """The best quality whose *n* keyframes fit *budget* bytes, or None.  Searches from the quality
+    found for the previous keyframe count of the same trials (:func:`first_fitting`)."""
+    i = first_fitting(lambda k: tr.bytes(n, qualities[k]) <= budget, len(qualities), tr.hint)
     if i is not None:
         tr.hint = i
     return None if i is None else qualities[i]
 
 
-def estimate_quality(src, tr: _Trials, interval: int, quality: int, metric: str = "ms-ssim", net=None,
+def estimate_quality(src, tr: _Trials, n: int, quality: int, metric: str = "ms-ssim", net=None,
                      scorer: Scorer | None = None) -> float:
-    """Estimated quality of the decoded video for trial (interval, quality): decoded keyframes and
+    """Estimated quality of the decoded video for trial (*n* keyframes, quality): decoded keyframes and
     sampled inner frames, reconstructed as a decoder would with the predicted weights, at most
     SCORED_PIXELS of them.  With a *scorer*, every inner frame is reconstructed and
     ``scorer(decoded, source)`` scores the sequence."""
@@ -273,8 +289,8 @@ def estimate_quality(src, tr: _Trials, interval: int, quality: int, metric: str 
     from .write import make_sequence_header
     from .zoo import RIFE_V4
 
-    kf = tr.keyframes(interval)
-    coded = tr.coded[(interval, quality)]
+    kf = tr.keyframes(n)
+    coded = tr.coded[(n, quality)]
     w, h = src[0].width, src[0].height
     rife = tr.cfg.profile == "rife"
     sh = make_sequence_header(w, h, len(src), kf, fps=(25, 1), coded_size=(tr.pics[0].width, tr.pics[0].height),
@@ -358,6 +374,28 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
     cands: list[Candidate] = []
     trials = 0
 
+    searched: dict[tuple[str, int, str], _Trials] = {}  # the trials of each search, for the refinement
+
+    def candidate(tr: _Trials, codec: str, ds: int, strategy: str, n: int, interval: int, qualities: list[int],
+                  seen: set[tuple[int, ...]]) -> Candidate | str:
+        """The scored candidate with *n* keyframes, or "seen" (the same keyframes as another count of
+        this walk) or "nofit" (no quality fits)."""
+        kf = tuple(tr.keyframes(n))
+        if kf in seen:
+            return "seen"
+        seen.add(kf)
+        q = _best_quality(tr, n, qualities, budget)
+        if q is None:
+            return "nofit"
+        c = Candidate(ds, interval, q, tr.bytes(n, q), None, strategy, codec, n)
+        cands.append(c)
+        if (n, q) not in tr.scores:
+            tr.scores[(n, q)] = estimate_quality(pics, tr, n, q, metric, net, scorer)
+        c.score = tr.scores[(n, q)]
+        say(f"rate control: {codec} {strategy} keyframes, downscale {ds}, {n} keyframes (interval {interval}), "
+            f"quality {q}: {8 * c.predicted_bytes} bits, estimated {metric} {c.score:.4f}")
+        return c
+
     def search(codec: str, ds: int, strategy: str, hint: int | None = None) -> Candidate | None:
         """One search of a (codec, coded size, strategy): its candidates go to *cands*; returns the
         best scored one that fits, or None (nothing fits, size too small, or no estimates).  With
@@ -374,61 +412,48 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
             tr = _Trials(pics, dataclasses.replace(cfg, codec=codec), ds, colour or Colour(), strategy)
             if cache is not None:
                 cache[key] = tr
+        searched[(codec, ds, strategy)] = tr
         done = len(tr.size)
+
+        def fits_worst(k: int) -> bool:
+            return tr.bytes(tr.count(ladder[k]), qualities[-1]) <= budget
+
         # smallest interval whose keyframes fit at the lowest quality (sizes fall as the interval grows)
         lo, hi = 0, len(ladder) - 1
         start = ladder.index(hint) if evaluate and hint in ladder else None
-        if start is not None and tr.bytes(ladder[start], qualities[-1]) > budget:
+        if start is not None and not fits_worst(start):
             start = None
         if start is not None:
             lo = 0  # not searched: the walk down stops at the first interval that does not fit
-        elif tr.bytes(ladder[hi], qualities[-1]) > budget:
-            cands.append(Candidate(ds, ladder[hi], qualities[-1], tr.bytes(ladder[hi], qualities[-1]), None, strategy, codec))
+        elif not fits_worst(hi):
+            n = tr.count(ladder[hi])
+            cands.append(Candidate(ds, ladder[hi], qualities[-1], tr.bytes(n, qualities[-1]), None, strategy, codec, n))
             trials += len(tr.size) - done
             return None
         while start is None and lo < hi:
             mid = (lo + hi) // 2
-            if tr.bytes(ladder[mid], qualities[-1]) <= budget:
+            if fits_worst(mid):
                 hi = mid
             else:
                 lo = mid + 1
         if not evaluate:
             k = max(lo, min(range(len(ladder)), key=lambda i: abs(ladder[i] - 8)))
-            q = _best_quality(tr, ladder[k], qualities, budget)
+            q = _best_quality(tr, tr.count(ladder[k]), qualities, budget)
             while q == qualities[0] and k > lo:  # room to spare: closer keyframes while they fit
-                q2 = _best_quality(tr, ladder[k - 1], qualities, budget)
+                q2 = _best_quality(tr, tr.count(ladder[k - 1]), qualities, budget)
                 if q2 is None:
                     break
                 k, q = k - 1, q2
             if q is not None:
-                cands.append(Candidate(ds, ladder[k], q, tr.bytes(ladder[k], q), None, strategy, codec))
+                n = tr.count(ladder[k])
+                cands.append(Candidate(ds, ladder[k], q, tr.bytes(n, q), None, strategy, codec, n))
             trials += len(tr.size) - done
             return None
         seen: set[tuple[int, ...]] = set()
-
-        def candidate(interval: int) -> Candidate | str:
-            """The scored candidate at *interval*, or "seen" (same keyframes as another interval) or
-            "nofit" (no quality fits)."""
-            kf = tuple(tr.keyframes(interval))
-            if kf in seen:
-                return "seen"
-            seen.add(kf)
-            q = _best_quality(tr, interval, qualities, budget)
-            if q is None:
-                return "nofit"
-            c = Candidate(ds, interval, q, tr.bytes(interval, q), None, strategy, codec)
-            cands.append(c)
-            if (interval, q) not in tr.scores:
-                tr.scores[(interval, q)] = estimate_quality(pics, tr, interval, q, metric, net, scorer)
-            c.score = tr.scores[(interval, q)]
-            say(f"rate control: {codec} {strategy} keyframes, downscale {ds}, interval {interval}, quality {q}: {8 * c.predicted_bytes} bits, "
-                f"estimated {metric} {c.score:.4f}")
-            return c
-
         best: Candidate | None = None
         worse = 0
         for interval in ladder[lo if start is None else start:]:
-            c = candidate(interval)
+            c = candidate(tr, codec, ds, strategy, tr.count(interval), interval, qualities, seen)
             if isinstance(c, str):  # sizes are not strictly monotone in the interval: skip this one
                 continue
             if best is None or c.score > best.score:
@@ -441,7 +466,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
                 break
         worse = 0
         for interval in reversed(ladder[:start or 0]):  # from a hint: down, while it fits and has not fallen twice
-            c = candidate(interval)
+            c = candidate(tr, codec, ds, strategy, tr.count(interval), interval, qualities, seen)
             if c == "seen":
                 continue
             if c == "nofit":
@@ -455,17 +480,52 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
         trials += len(tr.size) - done
         return best
 
+    def refine(best: Candidate) -> None:
+        """Keyframe counts between those of the ladder intervals next to *best*'s, at the best quality
+        that fits each: fewer keyframes at a finer quantiser, or more at a coarser one, where the
+        ladder's steps leave bits unspent.  From best's count a walk goes down, then one goes up,
+        each until the estimate has fallen twice (see REFINE)."""
+        nonlocal trials
+        tr = searched[(best.codec, best.downscale, best.strategy)]
+        done = len(tr.size)
+        qualities = _qualities(CODEC_NAMES[best.codec])
+        counts = {tr.count(i) for i in ladder}
+        n0 = best.keyframes
+        below = max((c for c in counts if c < n0), default=1)
+        above = min((c for c in counts if c > n0), default=t + 1)
+        seen = {tuple(tr.keyframes(n0))}
+        top = best
+        for walk in (range(n0 - 1, below, -1), range(n0 + 1, above)):
+            tr.hint = qualities.index(best.quality)  # independent of earlier plans (cache)
+            worse = 0
+            for n in walk:
+                c = candidate(tr, best.codec, best.downscale, best.strategy, n, max(1, round((t - 1) / (n - 1))),
+                              qualities, seen)
+                if c == "seen":
+                    continue
+                if c == "nofit":
+                    break
+                if c.score > top.score:
+                    top, worse = c, 0
+                else:
+                    worse += 1
+                    if worse == 2:
+                        break
+        trials += len(tr.size) - done
+
     searches = [(c, d, st) for c in codecs for d in downscales for st in strategies]
+    steps = len(searches) + (1 if evaluate and REFINE else 0)  # the refinement counts as one more
     if not (prune and evaluate):
         for k, (codec, ds, strategy) in enumerate(searches):
             if advance:
-                advance(k, len(searches))
+                advance(k, steps)
             search(codec, ds, strategy)
+        n_done = len(searches)
     else:
         # for each codec, the coded sizes from the smallest up, every strategy at each size, until the
         # best estimate at a size falls below the previous size's
         sizes = sorted(set(downscales), reverse=True)
-        n_done, left = 0, len(searches)
+        n_done, left = 0, steps
         top: Candidate | None = None  # the best candidate so far: the next walk starts at its interval
         for codec in codecs:
             prev: float | None = None
@@ -486,10 +546,18 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
                     break
                 if score is not None:
                     prev = score
-        searches = [None] * n_done
-    if advance:
-        advance(len(searches), len(searches))
+        steps = n_done + left
     fitting = [c for c in cands if c.predicted_bytes <= budget]
+    if evaluate and REFINE:
+        scored = [c for c in fitting if c.score is not None]
+        if advance:
+            advance(n_done, steps)
+        if scored:
+            refine(max(scored, key=lambda c: c.score))
+        n_done += 1
+        fitting = [c for c in cands if c.predicted_bytes <= budget]
+    if advance:
+        advance(n_done, n_done)
     if not fitting:  # nothing fits: the fewest bits
         chosen = min(cands, key=lambda c: c.predicted_bytes)
     elif evaluate:
@@ -497,4 +565,4 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
     else:
         chosen = min(fitting, key=lambda c: (abs(c.interval - 8), c.downscale))
     return RatePlan(chosen.interval, chosen.quality, chosen.predicted_bytes, trials, chosen.downscale, chosen.score,
-                    cands, chosen.strategy, chosen.codec)
+                    cands, chosen.strategy, chosen.codec, chosen.keyframes)

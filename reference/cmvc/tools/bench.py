@@ -136,7 +136,7 @@ def run_job(job: Job) -> dict[str, Any]:
             p = plan(pics, cfg, target, downscales=DOWNSCALES, strategies=strategies, codecs=codecs, colour=colour, metric=rc_metric,
                      scorer=scorer, cache=rc_cache)
             cfg = p.apply(cfg)
-            row.update(target_bits=target, rc_metric=rc_metric, downscale=p.downscale, interval=p.interval, quality=p.quality,
+            row.update(target_bits=target, rc_metric=rc_metric, downscale=p.downscale, interval=p.interval, n_keyframes=p.keyframes, quality=p.quality,
                        strategy=p.strategy, keyframe_codec=p.codec)
         res = encode(pics, cfg, fps=fps, colour=colour)
         bits, dec = 8 * len(res.data), res.decoded

@@ -58,7 +58,7 @@ def _rc_line(prog: Progress, line: str, verbose: bool) -> None:
 
 def rc_note(line: str) -> str:
     """A rate-control candidate line shortened to fit after a bar."""
-    return (line.removeprefix("rate control: ").replace(" keyframes, downscale ", " 1/").replace("interval ", "iv ")
+    return (line.removeprefix("rate control: ").replace(" keyframes, downscale ", " 1/").replace(" keyframes (interval ", " kf (iv ")
             .replace("quality ", "q ").replace("estimated ", ""))
 
 
@@ -126,7 +126,8 @@ def cmd_encode(args) -> int:
                   prune=not args.rc_exhaustive)
         cfg = rp.apply(cfg)
         est = "" if rp.score is None else f", estimated {args.rc_metric} {rp.score:.4f}"
-        print(f"rate control: {rp.codec} keyframes ({rp.strategy}), downscale {rp.downscale}, interval {rp.interval}, "
+        print(f"rate control: {rp.codec} keyframes ({rp.strategy}), downscale {rp.downscale}, {rp.keyframes} keyframes "
+              f"(interval {rp.interval}), "
               f"quality {rp.quality} "
               f"({len(rp.candidates)} candidates, {rp.trials} trial encodes; predicted {8 * rp.predicted_bytes} bits "
               f"for a target of {target:.0f}{est})", file=sys.stderr)
