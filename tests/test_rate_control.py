@@ -156,6 +156,28 @@ def test_estimate_scores_a_subset_of_large_videos(clip, monkeypatch):
     assert abs(part - whole) < 0.03
 
 
+def test_estimate_samples_inner_frames_by_picture_size(clip, monkeypatch):
+    """Small pictures: every inner frame is reconstructed and scored; beyond DENSE_PIXELS one per 2,
+    4 or 8 inner frames of a segment (the sub-range's middle frame standing for it)."""
+    import cmvc.quality
+    import cmvc.rate_control as rc
+
+    cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
+    tr = _Trials(clip, cfg, 1, Colour())
+    n = tr.count(12)  # 3 keyframes, 2 segments of 10 and 11 inner frames
+    tr.bytes(n, 30)
+    scored: list[int] = []
+    real = cmvc.quality.ms_ssim_frames
+    monkeypatch.setattr(cmvc.quality, "ms_ssim_frames", lambda a, b: scored.append(len(a)) or real(a, b))
+    dense = estimate_quality(clip, tr, n, 30)
+    px = 96 * 64 * (len(clip) - n)  # output pixels of the inner frames
+    for limit, frames in ((px, len(clip)), (px // 2, n + 5 + 6), (px // 4, n + 2 + 3), (px // 5, n + 1 + 1)):
+        monkeypatch.setattr(rc, "DENSE_PIXELS", limit)
+        sparse = estimate_quality(clip, tr, n, 30)
+        assert scored[-1] == frames
+    assert scored[0] == len(clip) and dense != sparse
+
+
 def test_plan_without_estimate_prefers_interval_8(clip):
     cfg = EncoderConfig(profile="blend", fit="none")
     p = plan(clip, cfg, 8 * 3000, evaluate=False)
