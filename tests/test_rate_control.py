@@ -400,3 +400,38 @@ def test_refinement_tries_counts_between_the_ladder_steps(clip, monkeypatch):
     assert len(res.keyframes) == 11 and abs(len(res.data) - p.predicted_bytes) <= 8
     monkeypatch.setattr(rc, "REFINE", False)
     assert plan(clip, cfg, budget).keyframes == 13
+
+
+def test_trials_the_encoder_cannot_make_are_skipped(clip, monkeypatch):
+    """A keyframe encode that fails with E203 (vvenc 1.15 returns no pictures for some inputs) makes
+    that trial not fit: rate control goes on without it; other errors still propagate."""
+    import cmvc.rate_control as rc
+    from cmvc.errors import error
+
+    real = rc.get_codec
+
+    class Flaky:
+        def __init__(self, codec):
+            self.codec = real(codec)
+
+        def encode(self, pictures, quality, colour=None):
+            if len(pictures) == 9:
+                raise error("E203", "vvenc produced 0 access units for 9 keyframes")
+            return self.codec.encode(pictures, quality, colour)
+
+    monkeypatch.setattr(rc, "get_codec", Flaky)
+    cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
+    monkeypatch.setattr(rc, "estimate_quality", lambda src, tr, n, *a, **k: -abs(n - 9))  # the best count fails
+    p = plan(clip, cfg, 8 * 3000)
+    assert p.keyframes != 9 and all(c.keyframes != 9 for c in p.candidates if c.score is not None)
+    tr = rc._Trials(clip, cfg, 1, Colour())
+    assert tr.bytes(9, 30) == rc.UNAVAILABLE and "E203" in tr.failed[(9, 30)]
+
+    class Broken(Flaky):
+        def encode(self, pictures, quality, colour=None):
+            raise error("E101", "bad argument")
+
+    monkeypatch.setattr(rc, "get_codec", Broken)
+    with pytest.raises(CmvcError) as e:
+        plan(clip, cfg, 8 * 3000)
+    assert e.value.code == "E101"

@@ -50,7 +50,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from .errors import error
+from .errors import CmvcError, error
 from .keyframe_select import interpolation_cost, select_keyframes
 from .keyframes import CODEC_NAMES, Colour, decode_keyframes, get_codec
 from .registry import CodecId
@@ -72,6 +72,7 @@ LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512,
 # kbit, the ladder's best, 22 keyframes at QP 44 (22 072 bits, VMAF 71.42), against 20 at QP 43:
 # 22 152 bits, VMAF 72.57 (19 at QP 43: 70.62; 24 at QP 44: 71.33; 26 at QP 45: 72.77, over budget).
 REFINE = True
+UNAVAILABLE = 1 << 62  # predicted bytes of a trial the keyframe encoder could not make: never fits
 METRICS = ("ms-ssim", "psnr")
 Scorer = Callable[[list, list], float]  # (decoded pictures, source pictures) -> quality, higher is better
 SAMPLE_SPACING = 8  # one reconstructed inner frame is scored per this many inner frames of a segment
@@ -193,6 +194,7 @@ class _Trials:
         self.size: dict[tuple[int, int], int] = {}
         self.hint: int | None = None  # quality index found by the last _best_quality search
         self.scores: dict[tuple[int, int], float] = {}  # estimate_quality results, by (keyframes, quality)
+        self.failed: dict[tuple[int, int], str] = {}  # trials the keyframe encoder could not make (E203)
 
     def count(self, interval: int) -> int:
         """The number of keyframes a keyframe every *interval* frames gives."""
@@ -208,11 +210,20 @@ class _Trials:
         return self.kf[n]
 
     def bytes(self, n: int, quality: int) -> int:
-        """Predicted stream bytes with *n* keyframes coded at *quality*."""
+        """Predicted stream bytes with *n* keyframes coded at *quality*; UNAVAILABLE (never fits) if
+        the keyframe encoder could not code them (E203: vvenc 1.15 returns no pictures for some inputs,
+        see :mod:`cmvc.keyframes.vvc`), so that rate control skips that trial instead of failing."""
         key = (n, quality)
         if key not in self.size:
             kf = self.keyframes(n)
-            coded = get_codec(self.codec).encode([self.pics[i] for i in kf], quality, self.colour)
+            try:
+                coded = get_codec(self.codec).encode([self.pics[i] for i in kf], quality, self.colour)
+            except CmvcError as e:
+                if e.code != "E203":
+                    raise
+                self.failed[key] = str(e)
+                self.size[key] = UNAVAILABLE
+                return UNAVAILABLE
             self.coded[key] = coded
             self.size[key] = sum(len(d) + 4 + unit_framing(self.cfg) for _, d in coded) + fixed_bytes(self.pics, self.cfg, kf)
         return self.size[key]
