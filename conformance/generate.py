@@ -51,6 +51,17 @@ def sequence(w, h, n, seed=0):
     return [picture(w, h, t, seed) for t in range(n)]
 
 
+def two_shots(w, h, n, cut):
+    """Frames 0..cut-1 of :func:`sequence`, then a second shot from frame *cut* on: darker luma and
+    other chroma, so that the colour histograms of the shots are disjoint (a shot cut)."""
+    out = []
+    for t in range(n):
+        p = picture(w, h, t)
+        out.append(p if t < cut else Picture((p.y // 4).astype(np.uint8), (p.u + 40).astype(np.uint8),
+                                             (p.v - 40).astype(np.uint8)))
+    return out
+
+
 class Assets:
     """Keyframe payloads of machine-dependent encoders, produced once and committed."""
 
@@ -220,6 +231,10 @@ def valid_entries(assets: Assets) -> list[Entry]:
                   "order, keyframes in output order (§7.2.5), odd size cropped from the coded picture",
                   sequence(45, 31, 17), list(range(0, 17, 2)), codec=CodecId.VVC, assets=assets, quality=40,
                   features=["vvc", "vvc-reordering"]))
+    E.append(it2v("vvc_new_sequence", "VVC keyframes of two shots: the first keyframe of the second shot is an "
+                  "IDR picture that begins a second coded video sequence and uses the parameter sets of the first "
+                  "access unit, which are not repeated (§7.2.5)", two_shots(48, 32, 17, 9), list(range(0, 17, 2)),
+                  codec=CodecId.VVC, assets=assets, quality=40, features=["vvc", "vvc-new-sequence"]))
     E.append(it2v("av1_implied_temporal_delimiters", "av1_keyframes without the temporal delimiters (§7.2.4)",
                   sequence(48, 32, 9), [0, 4, 8], codec=CodecId.AV1, assets=assets, quality=40, implied=True,
                   asset="av1_keyframes", features=["av1", "av1-implied-td"]))

@@ -26,10 +26,10 @@ def test_png_packing_is_lossless(w, h, seed):
     assert unpack(pack(p), w, h) == p
 
 
-def roundtrip(codec_id, pics, quality):
+def roundtrip(codec_id, pics, quality, **kw):
     codec = get_codec(codec_id)
     sh = make_sequence_header(pics[0].width, pics[0].height, len(pics), list(range(len(pics))))
-    coded = codec.encode(pics, quality, Colour())
+    coded = codec.encode(pics, quality, Colour(), **kw)
     return decode_keyframes(codec_id, sh, [KeyframeUnit(frame_index=i, codec_id=codec_id, codec_params=p, keyframe_data=d)
                                            for i, (p, d) in enumerate(coded)]), coded
 
@@ -84,11 +84,14 @@ def distinct_pictures(w, h, n):
 
 
 @pytest.mark.parametrize("size", [(64, 48), (33, 17), (8, 6)])
-def test_vvc_sequence_roundtrip(size):
-    """§7.2.5: one VVC bitstream, access units in decoding order, pictures paired with units in output order."""
+@pytest.mark.parametrize("starts", [[], None])
+def test_vvc_sequence_roundtrip(size, starts):
+    """§7.2.5: one VVC bitstream, access units in decoding order, pictures paired with units in output
+    order; one coded video sequence (starts=[]) or, as these pictures' histograms are far apart, one
+    per picture (starts=None: shot_starts)."""
     pics = distinct_pictures(*size, 9)
-    a, coded = roundtrip(CodecId.VVC, pics, 30)
-    b, _ = roundtrip(CodecId.VVC, pics, 30)
+    a, coded = roundtrip(CodecId.VVC, pics, 30, starts=starts)
+    b, _ = roundtrip(CodecId.VVC, pics, 30, starts=starts)
     assert a == b
     assert [p.access_unit_index for p, _ in coded] == list(range(9))
     for k, (x, p) in enumerate(zip(a, pics)):
@@ -103,7 +106,7 @@ def test_vvc_reorders_and_units_keep_their_keyframe():
     from cmvc.keyframes import vvc
 
     pics = distinct_pictures(64, 48, 9)
-    coded = vvc.encode(pics, 30)
+    coded = vvc.encode(pics, 30, starts=[])  # one coded video sequence (these pictures' histograms differ)
     sh = make_sequence_header(64, 48, 9, list(range(9)))
     units = [KeyframeUnit(frame_index=i, codec_id=CodecId.VVC, codec_params=p, keyframe_data=d)
              for i, (p, d) in enumerate(coded)]
@@ -130,7 +133,7 @@ def test_vvc_reorders_and_units_keep_their_keyframe():
 def test_vvc_access_units_drop_only_delimiters():
     from cmvc.keyframes import vvc
 
-    coded = vvc.encode(distinct_pictures(64, 48, 3), 40)
+    coded = vvc.encode(distinct_pictures(64, 48, 3), 40, starts=[])
     assert all(d[1] != 0 for _, d in coded)  # the first start code is implied (§7.2.5)
     types = [[t for t, _ in vvc.nal_units(vvc.with_start_code(d))] for _, d in coded]
     assert all(vvc.AUD_NUT not in t for t in types)
@@ -254,10 +257,65 @@ def test_vvc_retries_when_vvenc_returns_no_pictures(monkeypatch):
 
     pics = distinct_pictures(64, 48, 3)
     monkeypatch.setattr(vvc, "_vvenc", flaky)
-    a = vvc.encode(pics, 40)
+    a = vvc.encode(pics, 40, starts=[])
     assert periods == [2, 3, 4] and len(a) == 3
     assert all(len(d) for _, d in a)
     monkeypatch.setattr(vvc, "_vvenc", lambda *args: b"")
     with pytest.raises(CmvcError) as e:
-        vvc.encode(pics, 40)
+        vvc.encode(pics, 40, starts=[])
     assert e.value.code == "E203" and "2..5" in str(e.value)
+
+
+def two_shot_pictures(w=64, h=48, n=9, cut=5):
+    """Textured pictures, slowly moving, with a shot cut before picture *cut*: the second shot is
+    darker and of other chroma (disjoint colour histograms)."""
+    r = np.random.default_rng(3)
+    base = r.integers(40, 220, (h + n, w))
+    cw, ch = (w + 1) // 2, (h + 1) // 2
+    out = []
+    for t in range(n):
+        y = base[t:t + h]
+        if t < cut:
+            out.append(Picture(y.astype(np.uint8), np.full((ch, cw), 110, np.uint8), np.full((ch, cw), 140, np.uint8)))
+        else:
+            out.append(Picture((y // 2).astype(np.uint8), np.full((ch, cw), 160, np.uint8), np.full((ch, cw), 90, np.uint8)))
+    return out
+
+
+def test_shot_starts_finds_cuts_by_histogram():
+    from cmvc.keyframes import SHOT_THRESHOLD, histogram_distance, shot_starts
+
+    pics = two_shot_pictures()
+    assert shot_starts(pics) == [5]
+    assert histogram_distance(pics[4], pics[5]) > SHOT_THRESHOLD > histogram_distance(pics[0], pics[3])
+    assert histogram_distance(pics[0], pics[0]) == 0.0
+    assert shot_starts(pics[:5]) == [] and shot_starts(pics[:1]) == []
+    assert shot_starts(pics, threshold=1.0) == []
+
+
+def test_vvc_new_coded_sequence_at_a_shot_cut():
+    """A shot cut begins a second coded video sequence: an IDR access unit without the parameter sets
+    (equal to the first sequence's), decoded in order through one decoder; starts=[] keeps one sequence."""
+    from cmvc.keyframes import vvc
+
+    pics = two_shot_pictures()
+    split = vvc.encode(pics, 40)
+    one = vvc.encode(pics, 40, starts=[])
+    assert split != one
+    assert vvc.encode(pics, 40, starts=[5]) == split
+    assert [p.access_unit_index for p, _ in split] == list(range(9))
+    types = [[t for t, _ in vvc.nal_units(vvc.with_start_code(d))] for _, d in split]
+    ps = set(vvc.PS_NUTS)
+    assert ps & set(types[0]) and not any(ps & set(t) for t in types[1:])
+    idr = (7, 8)  # IDR_W_RADL, IDR_N_LP
+    assert [k for k, t in enumerate(types) if set(t) & set(idr)] == [0, 5]
+    assert not any(set(t) & set(idr) for t in [[t for t, _ in vvc.nal_units(vvc.with_start_code(d))] for _, d in one][1:])
+    sh = make_sequence_header(64, 48, 9, list(range(9)))
+    for coded in (split, one):
+        units = [KeyframeUnit(frame_index=i, codec_id=CodecId.VVC, codec_params=p, keyframe_data=d)
+                 for i, (p, d) in enumerate(coded)]
+        out = decode_keyframes(CodecId.VVC, sh, units)
+        assert len(out) == 9
+        for k, x in enumerate(out):
+            err = [np.mean(np.abs(x.y.astype(int) - q.y.astype(int))) for q in pics]
+            assert int(np.argmin(err)) == k, (k, err)

