@@ -58,3 +58,20 @@ def test_decode_reports_frames_and_speed(tmp_path, capsys, testsrc_pics):
     n = len(cap.out.splitlines())  # --md5: one line per frame
     assert n >= 2 and (tmp_path / "o.y4m").exists()
     assert f"decoded {n} frames in " in cap.err and "frames/s" in cap.err and f"verify: {n} frame hashes match" in cap.err
+
+
+def test_inspect_into_a_closed_pipe_ends_quietly(tmp_path):
+    """`cmvc inspect S | head -1`: the reader has left; no traceback, exit status 141 (SIGPIPE)."""
+    import os
+
+    p = tmp_path / "s.cmvc"
+    p.write_bytes(sample_stream())
+    r, w = os.pipe()
+    os.close(r)  # nobody reads: every write fails with EPIPE
+    try:
+        proc = subprocess.run([sys.executable, "-m", "cmvc.tools.cli", "inspect", str(p)], stdout=w,
+                              stderr=subprocess.PIPE)
+    finally:
+        os.close(w)
+    err = proc.stderr.decode()
+    assert proc.returncode == 141 and "Traceback" not in err, (proc.returncode, err)
