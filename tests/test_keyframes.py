@@ -319,3 +319,22 @@ def test_vvc_new_coded_sequence_at_a_shot_cut():
         for k, x in enumerate(out):
             err = [np.mean(np.abs(x.y.astype(int) - q.y.astype(int))) for q in pics]
             assert int(np.argmin(err)) == k, (k, err)
+
+
+def test_av1_key_frame_at_a_shot_cut():
+    """AV1 keyframes: the first picture after a shot cut is a key frame (its temporal unit begins with
+    a sequence header OBU, obu_type 1); starts=[] leaves one key frame; both decode in order."""
+    from cmvc.keyframes import av1
+
+    pics = two_shot_pictures()
+    split, one = av1.encode(pics, 40), av1.encode(pics, 40, starts=[])
+    first_obu = [[(d[0] >> 3) & 15 for _, d in c] for c in (split, one)]
+    assert [k for k, t in enumerate(first_obu[0]) if t == 1] == [0, 5]
+    assert [k for k, t in enumerate(first_obu[1]) if t == 1] == [0]
+    sh = make_sequence_header(64, 48, 9, list(range(9)))
+    for coded in (split, one):
+        out = decode_keyframes(CodecId.AV1, sh, [KeyframeUnit(frame_index=i, codec_id=CodecId.AV1, codec_params=p,
+                                                              keyframe_data=d) for i, (p, d) in enumerate(coded)])
+        for k, x in enumerate(out):
+            err = [np.mean(np.abs(x.y.astype(int) - q.y.astype(int))) for q in pics]
+            assert int(np.argmin(err)) == k, (k, err)
