@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from cmvc.decode import decode, stream_tolerance
+from cmvc.encoder import keyframe_units
 from cmvc.keyframes import Colour, get_codec
 from cmvc.picture import Picture, span_md5
 from cmvc.registry import (CodecId, HashType, ModelRole, ParamCoding, Profile, ReconProfile, TextMethod, TextRole,
@@ -100,9 +101,10 @@ class Entry:
 def it2v(name, purpose, pics, kf, *, codec=CodecId.PNG, recon=ReconProfile.BLEND, profile=Profile.BASELINE, level=10,
          assets=None, quality=30, interp=None, texts=(), hash_type=HashType.MD5, extra_units=(), coded_size=None,
          models=(), recon_model=255, recon_param=0, features=(), fps=(25, 1), mc=1, full_range=False, interp_multi=None, crc=True,
-         implied=False, asset=None):
+         implied=False, asset=None, groups=None):
     """Build an IT2V stream: keyframes coded with *codec*; interp: {segment: (w_bits, coding, q_i, q_l)};
-    interp_multi: (first segment, w_bits, coding, [(q_i, q_l) per segment]), one unit after the sequence header."""
+    interp_multi: (first segment, w_bits, coding, [(q_i, q_l) per segment]), one unit after the sequence header;
+    groups: numbers of consecutive keyframes per unit, a keyframe_group_unit (§4.9) for each number above 1."""
     w, h = pics[0].width, pics[0].height
     src = pics
     if coded_size:
@@ -133,6 +135,16 @@ def it2v(name, purpose, pics, kf, *, codec=CodecId.PNG, recon=ReconProfile.BLEND
             segment_index=s0, w_bits=b, flags=InterpFlags(has_w_i=values[0][0] is not None, has_w_l=values[0][1] is not None,
                                                           multi_segment_flag=True, reserved_zero_5bits=0),
             num_extra_segments=len(values) - 1, param_coding=coding, param_data=encode_segments(counts, b, values, coding)))
+    if groups:
+        kunits = [KeyframeUnit(frame_index=kf[s], codec_id=codec, codec_params=p, keyframe_data=d)
+                  for s, (p, d) in enumerate(coded)]
+        assert sum(groups) == len(kunits) and not interp
+        first = 0
+        for n in groups:
+            run = kunits[first: first + n]
+            wr.add(*(keyframe_units(run, first=first)[0] if n > 1 else (UnitType.KEYFRAME, run[0])))
+            first += n
+        coded = []
     for s, (p, d) in enumerate(coded):
         wr.add(UnitType.KEYFRAME, KeyframeUnit(frame_index=kf[s], codec_id=codec, codec_params=p, keyframe_data=d))
         if s > 0 and interp and (s - 1) in interp:
@@ -245,6 +257,17 @@ def valid_entries(assets: Assets) -> list[Entry]:
                   assets=assets, quality=60, features=["avif"]))
     E.append(it2v("webp_keyframes", "WebP keyframes, §7.2.2 colour conversion", p8, [0, 7], codec=CodecId.WEBP,
                   assets=assets, quality=60, features=["webp"]))
+    E.append(it2v("png_keyframe_group", "one keyframe_group_unit for all five PNG keyframes (§4.9), one interp "
+                  "unit for all segments", sequence(32, 24, 10), [0, 3, 4, 7, 9], groups=[5],
+                  interp_multi=(0, 4, ParamCoding.EXP_GOLOMB, [([12, 4], None), ([], None), ([9, 5], None), ([7], None)]),
+                  features=["png", "keyframe-group"]))
+    E.append(it2v("vvc_keyframe_groups", "vvc_keyframes as a keyframe unit, then a group of five access units, then "
+                  "a group of three: access_unit_index counts up within a group (§5.9)", sequence(45, 31, 17),
+                  list(range(0, 17, 2)), codec=CodecId.VVC, assets=assets, quality=40, implied=True, asset="vvc_keyframes",
+                  groups=[1, 5, 3], features=["vvc", "keyframe-group"]))
+    E.append(it2v("av1_keyframe_group", "av1_keyframes as one keyframe_group_unit", sequence(48, 32, 9), [0, 4, 8],
+                  codec=CodecId.AV1, assets=assets, quality=40, implied=True, asset="av1_keyframes", groups=[3],
+                  features=["av1", "keyframe-group"]))
     rife = ModelEntry(model_role=ModelRole.RECONSTRUCTION, model_name=RIFE_V4.name, model_sha256=bytes.fromhex(RIFE_V4.sha256))
     E.append(it2v("rife_main", "RIFE reconstruction (tolerance-defined)", sequence(64, 48, 6), [0, 5],
                   recon=ReconProfile.RIFE, profile=Profile.MAIN, models=[rife], recon_model=0,
@@ -308,6 +331,7 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
     sh = ps.sequence_header
     eos = units[-1]
     body = lambda *us: _raw_stream(Profile.BASELINE, 10, list(us))  # noqa: E731
+    body12 = lambda *us: _raw_stream(Profile.BASELINE, 10, list(us), build_file_header(Profile.BASELINE, 10, 2))  # noqa: E731
 
     def unit(t, payload, skippable=None):
         return build_unit(t, payload, skippable=skippable)
@@ -392,6 +416,24 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
         ModelEntry(model_role=ModelRole.RECONSTRUCTION, model_name=RIFE_V4.name, model_sha256=bytes.fromhex(RIFE_V4.sha256))],
         num_models=1)
     out.append(("E028_profile_tool", "RIFE in a BASELINE stream", body(unit(1, SEQUENCE_HEADER.build(sh28)), *units[1:]), "validate"))
+    from cmvc.syntax import KeyframeGroupUnit
+
+    pngs = [ps.units[i].body for i in (1, 2, 3)]
+    grp = KeyframeGroupUnit(first_keyframe=0, num_extra_keyframes=2, codec_id=CodecId.PNG, codec_params=NoParams(),
+                            keyframe_size=[len(k.keyframe_data) for k in pngs[:2]],
+                            keyframe_data=b"".join(k.keyframe_data for k in pngs))
+    out.append(("E017_group_first_keyframe", "a keyframe group of frames 3 and 7 says first_keyframe 2, not 1",
+                body12(units[0], units[1], unit(9, payload_of(9, dataclasses.replace(
+                    grp, first_keyframe=2, num_extra_keyframes=1, keyframe_size=grp.keyframe_size[1:],
+                    keyframe_data=b"".join(k.keyframe_data for k in pngs[1:])))), *units[4:]), "validate"))
+    out.append(("E017_group_past_last", "a keyframe group codes a fourth keyframe of a stream with three",
+                body12(units[0], unit(9, payload_of(9, dataclasses.replace(
+                    grp, num_extra_keyframes=3, keyframe_size=[*grp.keyframe_size, len(pngs[2].keyframe_data)],
+                    keyframe_data=grp.keyframe_data + pngs[0].keyframe_data))), *units[4:]), "validate"))
+    out.append(("E019_group_sizes", "keyframe_size[] takes every byte of keyframe_data: none left for the last keyframe",
+                body12(units[0], unit(9, payload_of(9, dataclasses.replace(
+                    grp, keyframe_size=[grp.keyframe_size[0], len(grp.keyframe_data) - grp.keyframe_size[0]]))),
+                     *units[4:]), "validate"))
     vv = E_valid["vvc_keyframes"].data
     pv = parse(vv)
     from cmvc.keyframes.vvc import nal_units
@@ -454,7 +496,7 @@ def write_suite(out: Path, assets: Assets) -> dict:
         (valid if e.valid else invalid).append(e)
     for sub in ("streams", "invalid", "reference"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    manifest = {"format": "CMVC 1.1", "generator": "conformance/generate.py",
+    manifest = {"format": "CMVC 1.2", "generator": "conformance/generate.py",
                 "hash_scope": "MD5 of Y, then Cb, then Cr of each output frame, raster order, 1 byte per sample (spec 7.9)",
                 "streams": []}
     for e in valid:

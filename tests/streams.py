@@ -78,6 +78,11 @@ codec_params = st.one_of(
 
 keyframe_units = st.builds(lambda f, cp, d: S.KeyframeUnit(frame_index=f, codec_id=cp[0], codec_params=cp[1],
                                                            keyframe_data=d), leb, codec_params, blob)
+keyframe_group_units = st.builds(
+    lambda first, cp, sizes, tail: S.KeyframeGroupUnit(
+        first_keyframe=first, num_extra_keyframes=len(sizes), codec_id=cp[0], codec_params=cp[1],
+        keyframe_size=sizes, keyframe_data=bytes(sum(sizes)) + tail),
+    leb, codec_params, st.lists(st.integers(1, 300), min_size=1, max_size=6), blob)
 text_units = st.builds(S.TextUnit, role=st.sampled_from(TextRole), frame_start=leb, frame_end=leb,
                        coding_method=st.sampled_from(TextMethod), num_tokens=st.integers(0, 1024), text_data=blob)
 interp_units = st.booleans().flatmap(lambda multi: st.builds(
@@ -102,4 +107,5 @@ UNIT_STRATEGIES = {
     UnitType.METADATA: metadata_units,
     UnitType.PADDING: padding_units,
     UnitType.END_OF_STREAM: eos_units,
+    UnitType.KEYFRAME_GROUP: keyframe_group_units,
 }

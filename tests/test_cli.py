@@ -75,3 +75,24 @@ def test_inspect_into_a_closed_pipe_ends_quietly(tmp_path):
         os.close(w)
     err = proc.stderr.decode()
     assert proc.returncode == 141 and "Traceback" not in err, (proc.returncode, err)
+
+
+def test_encode_keyframe_group_option(tmp_path, capsys, testsrc_y4m):
+    """`cmvc encode` writes keyframe groups (format 1.2) unless --no-keyframe-group; inspect names them."""
+    from cmvc.parse import parse
+    from cmvc.registry import UnitType
+
+    kinds = {}
+    for extra in ([], ["--no-keyframe-group"]):
+        out = tmp_path / f"s{len(extra)}.cmvc"
+        assert main(["encode", str(testsrc_y4m), "-o", str(out), "--frames", "7", "--interval", "3", "--codec", "png",
+                     "--profile", "blend", "--fit", "none"] + extra) == 0
+        ps = parse(out.read_bytes())
+        kinds[bool(extra)] = ([u.unit_type for u in ps.units], ps.header.minor_version)
+    assert kinds[False][0].count(UnitType.KEYFRAME_GROUP) == 1 and kinds[False][1] == 2
+    assert kinds[True][0].count(UnitType.KEYFRAME) == 3 and UnitType.KEYFRAME_GROUP not in kinds[True][0]
+    assert kinds[True][1] == 1
+    capsys.readouterr()
+    assert main(["inspect", str(tmp_path / "s0.cmvc")]) == 0
+    out = capsys.readouterr().out
+    assert "KEYFRAME_GROUP" in out and "CMVC 1.2" in out

@@ -308,3 +308,81 @@ def test_encoder_without_unit_crcs(testsrc_pics):
     predicted = tr.bytes(tr.count(4), 40)
     res = encode(pics, dataclasses.replace(cfg, interval=4, quality=40))
     assert predicted - 7 * len(pics) // 8 <= len(res.data) <= predicted
+
+
+@pytest.mark.parametrize("codec", ["png", "av1"])
+def test_keyframe_group_decodes_as_keyframe_units(codec, testsrc_pics):
+    """§5.9: the encoder's keyframe group gives the frames of one keyframe unit per keyframe, in fewer
+    bytes; the stream says 1.2 only when it has a group (§5.1); rate control predicts its size."""
+    import dataclasses
+
+    from cmvc.keyframes import Colour
+    from cmvc.parse import parse
+    from cmvc.rate_control import _Trials
+
+    pics, _ = testsrc_pics
+    cfg = EncoderConfig(profile="blend", codec=codec, interval=4, fit="exhaustive")
+    a = encode(pics, cfg)
+    b = encode(pics, dataclasses.replace(cfg, keyframe_group=False))
+    pa, pb = parse(a.data), parse(b.data)
+    n = len(a.keyframes)
+    assert [u.unit_type for u in pa.units].count(UnitType.KEYFRAME_GROUP) == 1
+    assert [u.unit_type for u in pa.units].count(UnitType.KEYFRAME) == 0
+    assert [u.unit_type for u in pb.units].count(UnitType.KEYFRAME) == n
+    assert (pa.header.minor_version, pb.header.minor_version) == (2, 1)
+    # per keyframe but the first: framing (7), frame_index and codec_id (2) for a keyframe_size (<= 2); the
+    # group's first_keyframe, num_extra_keyframes and a longer payload_size: 3
+    assert len(b.data) - len(a.data) >= 7 * (n - 1) - 3
+    assert decode(a.data, verify=True).pictures == decode(b.data, verify=True).pictures == a.decoded
+    for group in (True, False):
+        c = dataclasses.replace(cfg, strategy="uniform", keyframe_group=group)
+        tr = _Trials(pics, c, 1, Colour())
+        q = 40 if codec == "av1" else 0
+        predicted = tr.bytes(tr.count(4), q)
+        res = encode(pics, dataclasses.replace(c, quality=q))
+        assert predicted - 7 * len(pics) // 8 <= len(res.data) <= predicted
+
+
+def test_keyframe_units_split_groups(monkeypatch):
+    """Groups hold at most GROUP_LIMIT bytes of pictures; a keyframe left alone and HYPERPRIOR keyframes
+    get keyframe units; first_keyframe and the ordinal fields count on across groups."""
+    import cmvc.encoder as E
+    import cmvc.syntax as S
+    from cmvc.registry import CodecId
+    from cmvc.syntax.keyframe import group_members
+
+    monkeypatch.setattr(E, "GROUP_LIMIT", 10)
+    units = [S.KeyframeUnit(frame_index=i, codec_id=CodecId.VVC, codec_params=S.VvcParams(access_unit_index=i, quality=9),
+                            keyframe_data=bytes([i]) * 4) for i in range(6)]
+    out = E.keyframe_units(units)
+    assert [t for t, _ in out] == [UnitType.KEYFRAME_GROUP, UnitType.KEYFRAME_GROUP, UnitType.KEYFRAME_GROUP]
+    assert [u.first_keyframe for _, u in out] == [0, 2, 4]
+    members = [m for _, g in out for _, m in group_members(g)]
+    assert [m.codec_params.access_unit_index for m in members] == list(range(6))
+    assert [m.keyframe_data for m in members] == [u.keyframe_data for u in units]
+    out = E.keyframe_units(units[:5])
+    assert [t for t, _ in out][-1] == UnitType.KEYFRAME and out[-1][1] is units[4]
+    assert all(t == UnitType.KEYFRAME for t, _ in E.keyframe_units(units, group=False))
+    hp = [S.KeyframeUnit(frame_index=i, codec_id=CodecId.HYPERPRIOR, keyframe_data=b"ab", codec_params=S.HyperpriorParams(
+        model_index=0, quality=1, latent_height=1, latent_width=1, y_string_size=1)) for i in range(3)]
+    assert all(t == UnitType.KEYFRAME for t, _ in E.keyframe_units(hp))
+
+
+def test_corrupt_picture_in_a_group_is_located(testsrc_pics):
+    """E024 inside a group names the member and the offset of its coded picture."""
+    from cmvc.parse import parse
+
+    pics, _ = testsrc_pics
+    res = encode(pics, EncoderConfig(profile="blend", codec="png", interval=4, fit="none", write_hash=False))
+    ps = parse(res.data)
+    (g,) = [u for u in ps.units if u.unit_type == UnitType.KEYFRAME_GROUP]
+    at = g.field_offset("keyframe_data") + g.body.keyframe_size[0]
+    bad = bytearray(res.data)
+    bad[at + 20: at + 28] = bytes(8)  # inside the second PNG's IHDR chunk
+    from cmvc.parse import crc32
+    end = g.offset + g.header_size + g.payload_size
+    bad[end: end + 4] = crc32(bytes(bad[g.offset: end])).to_bytes(4, "big")
+    with pytest.raises(CmvcError) as e:
+        decode(bytes(bad))
+    assert e.value.code == "E024" and e.value.path.startswith(f"units[{g.index}].keyframe_group.keyframe_data[1]")
+    assert at <= e.value.offset < at + g.body.keyframe_size[1]

@@ -122,3 +122,43 @@ def test_order_rules():
     assert "E013" in codes(data)
     wrong_flag = build_unit(UnitType.METADATA, b"\x01k\x01v", skippable=False)
     assert "E010" in codes(stream(GOOD + [(None, wrong_flag)])[0])
+
+
+def group(first, units, **kw):
+    """A keyframe group of *units* (KeyframeUnit), as the encoder writes it."""
+    g = S.KeyframeGroupUnit(first_keyframe=first, num_extra_keyframes=len(units) - 1, codec_id=units[0].codec_id,
+                            codec_params=units[0].codec_params, keyframe_size=[len(u.keyframe_data) for u in units[:-1]],
+                            keyframe_data=b"".join(u.keyframe_data for u in units))
+    for k, v in kw.items():
+        setattr(g, k, v)
+    return (UnitType.KEYFRAME_GROUP, g)
+
+
+def test_keyframe_group_rules():
+    """§5.9: a group counts as its keyframe units: first_keyframe follows on (E017), it ends at the last
+    keyframe (E017), sizes leave the last picture a byte (E019), no HYPERPRIOR (E019)."""
+    ks = [kf(0, b"a"), kf(4, b"bb"), kf(9, b"ccc")]
+    assert codes(stream([group(0, ks)])[0]) == []
+    assert codes(stream([GOOD[0], group(1, ks[1:])])[0]) == []
+    data, offs = stream([GOOD[0], group(2, ks[1:])])
+    err = validate(data).errors[0]
+    assert err.code == "E017" and err.path == "units[2].keyframe_group.first_keyframe" and err.offset == offs[1] + 3
+    data, _ = stream([group(0, ks + [kf(0, b"d")])])
+    assert [e.path for e in validate(data).errors] == ["units[1].keyframe_group.num_extra_keyframes"]
+    assert codes(stream([group(0, ks, keyframe_size=[1, 5])])[0]) == ["E019", "E017"]  # the third picture is lost
+    assert codes(stream([group(0, ks[:2])])[0]) == ["E017"]  # frame 9 has no unit
+    hp = [S.KeyframeUnit(frame_index=f, codec_id=CodecId.HYPERPRIOR, keyframe_data=b"ab", codec_params=S.HyperpriorParams(
+        model_index=0, quality=1, latent_height=1, latent_width=1, y_string_size=1)) for f in (0, 4, 9)]
+    assert "E019" in codes(stream([group(0, hp)], profile=Profile.MAIN)[0])
+
+
+def test_keyframe_group_ordinals():
+    """In a group the AV1 / VVC ordinal is the group's value plus the member's position (§5.9)."""
+    vv = [S.KeyframeUnit(frame_index=f, codec_id=CodecId.VVC, codec_params=S.VvcParams(access_unit_index=i, quality=9),
+                         keyframe_data=b"x") for i, f in enumerate((0, 4, 9))]
+    assert codes(stream([(UnitType.KEYFRAME, vv[0]), group(1, vv[1:])])[0]) == []
+    bad = group(1, vv[1:])
+    bad[1].codec_params = S.VvcParams(access_unit_index=2, quality=9)
+    errs = validate(stream([(UnitType.KEYFRAME, vv[0]), bad])[0]).errors
+    assert [(e.code, e.path) for e in errs] == [("E019", "units[2].keyframe_group.codec_params.access_unit_index")]
+    assert "E028" in codes(stream([GOOD[0], group(1, vv[1:])])[0])

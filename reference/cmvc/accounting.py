@@ -1,6 +1,6 @@
 """Bit accounting (spec §3.3, paper Eq. 2): where every bit of a stream goes.
 
-R_k: keyframe units and keyframe-caption text units.  R_m: motion and global captions and
+R_k: keyframe units, keyframe groups and keyframe-caption text units.  R_m: motion and global captions and
 interpolation parameters.  Overhead: file header, unit headers (type, flags, size), CRCs, the
 sequence header, frame hashes, metadata, padding, end of stream and unknown units.
 ``R_k + R_m + overhead = 8 x file size``.  Eq. 2 attributes every bit to R_k or R_m:
@@ -25,7 +25,7 @@ def payload_category(rec: UnitRecord) -> str:
     if not rec.known:
         return "unknown"
     t = UnitType(rec.unit_type)
-    if t == UnitType.KEYFRAME:
+    if t in (UnitType.KEYFRAME, UnitType.KEYFRAME_GROUP):
         return "R_k"
     if t == UnitType.TEXT:
         body = rec.body

@@ -18,7 +18,7 @@ from .parse import ParsedStream
 from .picture import Picture, span_md5
 from .registry import CodecId, HashType, Mode, ReconProfile, UnitType
 from .syntax.interp import covered_segments, decode_segments, predict
-from .validate import validate
+from .validate import keyframe_refs, validate
 
 DEFAULT_W_BITS = 8
 
@@ -44,9 +44,9 @@ def tolerance_defined_frames(ps: ParsedStream) -> list[bool]:
     out = [sh.recon_profile in TOLERANCE_DEFINED_RECON] * sh.frame_count
     for k in sh.keyframe_index:
         out[k] = False
-    for rec in ps.of_type(UnitType.KEYFRAME):
-        if rec.body.codec_id == CodecId.HYPERPRIOR and rec.body.frame_index < sh.frame_count:
-            out[rec.body.frame_index] = True
+    for ref in keyframe_refs(ps):
+        if ref.body.codec_id == CodecId.HYPERPRIOR and 0 <= ref.body.frame_index < sh.frame_count:
+            out[ref.body.frame_index] = True
     return out
 
 
@@ -76,7 +76,7 @@ def stream_tolerance(ps: ParsedStream) -> Tolerance | None:
     found: list[Tolerance] = []
     if sh.mode != Mode.TT2V and sh.recon_profile == ReconProfile.RIFE:
         found.append(RIFE_TOLERANCE[sh.recon_param])
-    if any(rec.body.codec_id == CodecId.HYPERPRIOR for rec in ps.of_type(UnitType.KEYFRAME)):
+    if any(ref.body.codec_id == CodecId.HYPERPRIOR for ref in keyframe_refs(ps)):
         found.append(HYPERPRIOR_TOLERANCE)
     if not found:
         return None
@@ -128,11 +128,11 @@ def decode(source: bytes | BinaryIO, *, verify: bool = False, net=None,
             out.hash_checked = verify_hashes(out)
         return out
     frames: list[Picture | None] = [None] * sh.frame_count
-    kf_units = ps.of_type(UnitType.KEYFRAME)
+    refs = keyframe_refs(ps)  # keyframe units and the members of keyframe groups, in stream order (§5.9)
     from .keyframes import KeyframeDecoder
 
     decoders: dict = {}  # one stateful decoder per codec (AV1 / VVC keyframes share one sequence)
-    where = {}  # keyframe unit -> its record, for error offsets
+    where = {}  # keyframe -> its reference, for error offsets
 
     def place(pairs) -> None:
         for unit, pic in pairs:
@@ -140,24 +140,24 @@ def decode(source: bytes | BinaryIO, *, verify: bool = False, net=None,
             if progress:
                 progress(1)
 
-    def located(rec, f):
+    def located(ref, f):
         try:
             return f()
         except Exception as e:
-            if hasattr(e, "relocate") and rec is not None:
-                if e.offset is None:  # the codec names no position: point at the start of keyframe_data
+            if hasattr(e, "relocate") and ref is not None:
+                if e.offset is None:  # the codec names no position: point at the start of the coded picture
                     e.offset = 0
-                raise e.relocate(rec.field_offset("keyframe_data"), f"{rec.path}.keyframe.keyframe_data")
+                raise e.relocate(ref.data_offset, ref.path)
             raise
 
-    for rec in kf_units:
-        k = rec.body
-        where[id(k)] = rec
+    for ref in refs:
+        k = ref.body
+        where[id(k)] = ref
         if k.codec_id not in decoders:
             decoders[k.codec_id] = KeyframeDecoder(k.codec_id, sh)
-        place(located(rec, lambda: decoders[k.codec_id].push(k)))
+        place(located(ref, lambda: decoders[k.codec_id].push(k)))
     for kd in decoders.values():  # end of each keyframe bitstream: pictures still held, units left without one
-        last = where[id(kd.waiting[0])] if kd.waiting else kf_units[-1]
+        last = where[id(kd.waiting[0])] if kd.waiting else refs[-1]
         place(located(last, kd.finish))
     caption = ""
     if sh.recon_profile == ReconProfile.SD_LORA:

@@ -43,7 +43,7 @@ _CODES = [
     ("E014", "MISSING_END_OF_STREAM", "stream", "Reserved; E002 is raised when the data ends before the end-of-stream unit."),
     ("E015", "DATA_AFTER_END_OF_STREAM", "stream", "Bytes follow the end-of-stream unit."),
     ("E016", "BAD_KEYFRAME_INDICES", "stream", "Keyframe indices are not strictly increasing, or do not start at 0 and end at frame_count-1."),
-    ("E017", "KEYFRAME_UNIT_MISMATCH", "stream", "A keyframe has no keyframe unit, has several, or a keyframe unit names a frame that is not a keyframe or comes out of order."),
+    ("E017", "KEYFRAME_UNIT_MISMATCH", "stream", "A keyframe has no keyframe unit, has several, or a keyframe unit names a frame that is not a keyframe or comes out of order; or a keyframe group's first_keyframe is not the number of keyframes before it, or it codes keyframes past the last."),
     ("E018", "UNDECLARED_MODEL", "stream", "A field references a model that the sequence header does not declare, or one of the wrong role."),
     ("E019", "VALUE_OUT_OF_RANGE", "stream", "A field is outside the range its semantics allow (e.g. a quantised weight above 2^w_bits)."),
     ("E020", "TEXT_PAYLOAD_CORRUPT", "stream", "A text payload does not decode to the declared number of tokens or to valid UTF-8."),

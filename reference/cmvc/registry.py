@@ -30,6 +30,7 @@ class UnitType(DocEnum):
     METADATA = 6, "One key/value pair of informative metadata (§4.8)."
     PADDING = 7, "Zero bytes (§4.8)."
     END_OF_STREAM = 8, "Last unit of the stream, empty payload (§4.8)."
+    KEYFRAME_GROUP = 9, "Consecutive coded keyframes of one codec in one unit (§4.9); since 1.2."
 
 
 #: skippable_flag that a v1 encoder must write for each registered unit type.
@@ -42,6 +43,7 @@ SKIPPABLE = {
     UnitType.METADATA: True,
     UnitType.PADDING: True,
     UnitType.END_OF_STREAM: False,
+    UnitType.KEYFRAME_GROUP: False,
 }
 
 

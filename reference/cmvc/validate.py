@@ -11,12 +11,52 @@ from typing import BinaryIO
 from .errors import CmvcError, error
 from .parse import ParsedStream, UnitRecord, parse
 from .registry import PROFILE_TOOLS, RECON_NEEDS_MODEL, CodecId, Mode, ModelRole, Profile, UnitType
-from .syntax import NO_MODEL, HyperpriorParams, SequenceHeader
+from .syntax import NO_MODEL, HyperpriorParams, KeyframeUnit, SequenceHeader
+from .syntax.keyframe import ORDINAL_FIELDS, group_members
 from .syntax.interp import covered_segments, decode_segments
 from .text import decode_text_unit
 
 #: Keyframe codecs whose units form one bitstream (§5.4): the field that numbers the unit in it.
-SEQUENCE_CODECS = {CodecId.AV1: "temporal_unit_index", CodecId.VVC: "access_unit_index"}
+SEQUENCE_CODECS = ORDINAL_FIELDS
+
+
+@dataclasses.dataclass
+class KeyframeRef:
+    """One coded keyframe in stream order: a keyframe_unit(), or keyframe *member* of a
+    keyframe_group_unit() as the keyframe_unit() it stands for (§5.9)."""
+
+    rec: UnitRecord
+    body: KeyframeUnit
+    member: int | None = None  # position in the group; None for a keyframe unit
+    data_offset: int = 0  # absolute offset of the coded picture
+
+    @property
+    def path(self) -> str:
+        if self.member is None:
+            return f"{self.rec.path}.keyframe.keyframe_data"
+        return f"{self.rec.path}.keyframe_group.keyframe_data[{self.member}]"
+
+
+def keyframe_refs(ps: ParsedStream) -> list[KeyframeRef]:
+    """Every coded keyframe of the stream in order, groups expanded (§5.9); the n-th gets
+    ``frame_index = keyframe_index[n]`` (or -1 past the last keyframe).  A group whose sizes leave
+    its last picture no bytes (E019) contributes the pictures before it."""
+    sh = ps.sequence_header
+    kf = sh.keyframe_index if sh is not None else []
+    out: list[KeyframeRef] = []
+    for rec in ps.units:
+        if rec.body is None:
+            continue
+        if rec.unit_type == UnitType.KEYFRAME:
+            out.append(KeyframeRef(rec, rec.body, None, rec.field_offset("keyframe_data")))
+        elif rec.unit_type == UnitType.KEYFRAME_GROUP:
+            for i, (pos, unit) in enumerate(group_members(rec.body)):
+                if unit is None:
+                    break
+                n = len(out)
+                unit.frame_index = kf[n] if n < len(kf) else -1
+                out.append(KeyframeRef(rec, unit, i, rec.field_offset("keyframe_data") + pos))
+    return out
 
 
 @dataclasses.dataclass
@@ -90,15 +130,30 @@ def check_semantics(ps: ParsedStream) -> list[CmvcError]:
     elif need is not None:
         bad(sh_rec, "recon_model", "E018", f"recon_profile {sh.recon_profile.name} needs a model of role {need.name}")
 
-    # --- keyframe units ---
-    kf_units = ps.of_type(UnitType.KEYFRAME)
+    # --- keyframe units and keyframe groups (§5.4, §5.9) ---
+    refs = keyframe_refs(ps)
     expected = list(kf)
-    codecs = {r.body.codec_id for r in kf_units}
-    for n, rec in enumerate(kf_units):
-        k = rec.body
+    codecs = {r.body.codec_id for r in refs}
+    for rec in ps.of_type(UnitType.KEYFRAME_GROUP):
+        g = rec.body
+        first = sum(1 for r in refs if r.rec.offset < rec.offset)
+        if g.first_keyframe != first:
+            bad(rec, "first_keyframe", "E017", f"first_keyframe {g.first_keyframe} != {first}, the number of "
+                                               "keyframes coded before the unit")
+        if g.codec_id == CodecId.HYPERPRIOR:
+            bad(rec, "codec_id", "E019", "HYPERPRIOR keyframes cannot be grouped: their codec_params differ per picture")
+        if sum(g.keyframe_size) >= len(g.keyframe_data):
+            bad(rec, "keyframe_size[0]", "E019", f"keyframe_size[] sums to {sum(g.keyframe_size)} of the "
+                                                 f"{len(g.keyframe_data)} bytes of keyframe_data: none left for the last keyframe")
+    for n, ref in enumerate(refs):
+        k, rec, grouped = ref.body, ref.rec, ref.member is not None
         if n >= len(expected) or k.frame_index != expected[n]:
-            want = f"frame {expected[n]}" if n < len(expected) else "no further keyframe unit"
-            bad(rec, "frame_index", "E017", f"keyframe unit for frame {k.frame_index}; expected {want}")
+            if grouped:
+                if n >= len(expected):
+                    bad(rec, "num_extra_keyframes", "E017", f"the unit codes keyframe {n}; there are {len(expected)} keyframes")
+            else:
+                want = f"frame {expected[n]}" if n < len(expected) else "no further keyframe unit"
+                bad(rec, "frame_index", "E017", f"keyframe unit for frame {k.frame_index}; expected {want}")
         if k.codec_id not in tools["codec"]:
             bad(rec, "codec_id", "E028", f"codec {k.codec_id.name} is not allowed in profile {profile.name}")
         if k.codec_id in SEQUENCE_CODECS:
@@ -106,18 +161,19 @@ def check_semantics(ps: ParsedStream) -> list[CmvcError]:
             if len(codecs) > 1:
                 bad(rec, "codec_id", "E028", f"{k.codec_id.name} keyframes cannot be mixed with other keyframe codecs")
             if getattr(k.codec_params, field) != n:
-                bad(rec, f"codec_params.{field}", "E019", f"{field} {getattr(k.codec_params, field)} != keyframe ordinal {n}")
-        if isinstance(k.codec_params, HyperpriorParams):
+                got = getattr(k.codec_params, field) - (ref.member or 0)
+                bad(rec, f"codec_params.{field}", "E019", f"{field} {got} != keyframe ordinal {n - (ref.member or 0)}")
+        if isinstance(k.codec_params, HyperpriorParams) and not grouped:
             mi = k.codec_params.model_index
             if mi >= len(sh.models) or sh.models[mi].model_role != ModelRole.KEYFRAME_CODEC:
                 bad(rec, "codec_params.model_index", "E018", f"model_index {mi} is not a declared KEYFRAME_CODEC model")
             if k.codec_params.y_string_size > len(k.keyframe_data):
                 bad(rec, "codec_params.y_string_size", "E019", "y_string_size exceeds keyframe_data")
-    if len(kf_units) < len(expected) and ps.complete:
+    if len(refs) < len(expected) and ps.complete:
         eos = ps.units[-1]
-        errs.append(error("E017", f"{len(expected) - len(kf_units)} keyframes have no keyframe unit "
-                                  f"(first: frame {expected[len(kf_units)]})", offset=eos.offset,
-                          path=f"{_unit_name(sh_rec)}.keyframe_index[{len(kf_units)}]"))
+        errs.append(error("E017", f"{len(expected) - len(refs)} keyframes have no keyframe unit "
+                                  f"(first: frame {expected[len(refs)]})", offset=eos.offset,
+                          path=f"{_unit_name(sh_rec)}.keyframe_index[{len(refs)}]"))
 
     # --- text units ---
     for rec in ps.of_type(UnitType.TEXT):
@@ -169,4 +225,7 @@ def check_semantics(ps: ParsedStream) -> list[CmvcError]:
             nz = len(data) - len(data.lstrip(b"\0"))
             errs.append(error("E026", f"padding byte {nz} is {data[nz]:#04x}", offset=rec.field_offset("padding_data") + nz,
                               path=f"{_unit_name(rec)}.padding_data"))
-    return errs
+    unique: dict[tuple, CmvcError] = {}  # the keyframes of one group share its fields: one error each
+    for e in errs:
+        unique.setdefault((e.code, e.path, e.offset), e)
+    return list(unique.values())

@@ -16,8 +16,11 @@ from .syntax.descriptors import encode_leb128
 from .syntax.file_header import MAGIC, MAJOR_VERSION, MINOR_VERSION
 
 
-def build_file_header(profile: Profile, level: int, minor_version: int = MINOR_VERSION) -> bytes:
-    """§4.1 file_header() with its CRC."""
+def build_file_header(profile: Profile, level: int, minor_version: int = 1) -> bytes:
+    """§4.1 file_header() with its CRC; *minor_version* at most MINOR_VERSION, the revision this
+    implementation writes (see :class:`StreamWriter`)."""
+    if not 0 <= minor_version <= MINOR_VERSION:
+        raise error("E101", f"minor_version {minor_version} is not 0..{MINOR_VERSION}")
     if level not in LEVELS:
         raise error("E101", f"level {level} is not registered")
     head = FILE_HEADER.build(FileHeader(magic=MAGIC, major_version=MAJOR_VERSION, minor_version=minor_version,
@@ -53,19 +56,29 @@ def build_unit(unit_type: int, payload: bytes, *, skippable: bool | None = None,
 
 @dataclasses.dataclass
 class StreamWriter:
-    """Collects units and returns the stream; :meth:`finish` appends the end-of-stream unit."""
+    """Collects units and returns the stream; :meth:`finish` appends the end-of-stream unit.
+
+    ``minor_version`` None: the lowest revision whose syntax the stream uses, 2 with a
+    KEYFRAME_GROUP unit (§4.9) and 1 otherwise, so that a stream without 1.2 syntax is byte for byte
+    the stream a 1.1 encoder writes (§5.1: a decoder accepts any minor_version)."""
 
     profile: Profile
     level: int
     crc: bool = True  # each unit with its unit_crc (False: no_crc_flag = 1)
     parts: list[bytes] = dataclasses.field(default_factory=list)
+    minor_version: int | None = None
 
     def __post_init__(self) -> None:
-        self.parts.append(build_file_header(self.profile, self.level))
+        self.parts.append(build_file_header(self.profile, self.level, self._minor(1)))
+
+    def _minor(self, needed: int) -> int:
+        return needed if self.minor_version is None else self.minor_version
 
     def add(self, unit_type: UnitType, body: Any) -> bytes:
         unit = build_unit(unit_type, build_payload(unit_type, body, LEVELS[self.level]), crc=self.crc)
         self.parts.append(unit)
+        if unit_type == UnitType.KEYFRAME_GROUP:
+            self.parts[0] = build_file_header(self.profile, self.level, self._minor(2))
         return unit
 
     def add_raw(self, unit: bytes) -> None:

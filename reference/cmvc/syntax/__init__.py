@@ -4,8 +4,8 @@ from .aux_units import END_OF_STREAM_UNIT, METADATA_UNIT, PADDING_UNIT, EndOfStr
 from .file_header import FILE_HEADER, FILE_HEADER_SIZE, MAGIC, FileHeader
 from .frame_hash import FRAME_HASH_UNIT, FrameHashUnit
 from .interp import INTERP_PARAMS_UNIT, InterpFlags, InterpParamsUnit
-from .keyframe import (CODEC_PARAMS, KEYFRAME_UNIT, Av1Params, HyperpriorParams, ImageParams, KeyframeUnit, NoParams,
-                       VvcParams)
+from .keyframe import (CODEC_PARAMS, KEYFRAME_GROUP_UNIT, KEYFRAME_UNIT, Av1Params, HyperpriorParams, ImageParams,
+                       KeyframeGroupUnit, KeyframeUnit, NoParams, VvcParams)
 from .sequence_header import NO_MODEL, SEQUENCE_HEADER, ColourFlags, ModelEntry, SequenceHeader
 from .text_unit import TEXT_UNIT, TextUnit
 from .unit import UNIT, Unit, UnitFlags
@@ -19,6 +19,7 @@ PAYLOAD_SYNTAX = {
     UnitType.METADATA: METADATA_UNIT,
     UnitType.PADDING: PADDING_UNIT,
     UnitType.END_OF_STREAM: END_OF_STREAM_UNIT,
+    UnitType.KEYFRAME_GROUP: KEYFRAME_GROUP_UNIT,
 }
 
 PAYLOAD_CLASS = {
@@ -30,4 +31,5 @@ PAYLOAD_CLASS = {
     UnitType.METADATA: MetadataUnit,
     UnitType.PADDING: PaddingUnit,
     UnitType.END_OF_STREAM: EndOfStreamUnit,
+    UnitType.KEYFRAME_GROUP: KeyframeGroupUnit,
 }

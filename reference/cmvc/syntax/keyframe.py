@@ -1,4 +1,4 @@
-"""§4.4 keyframe_unit(): one coded keyframe."""
+"""§4.4 keyframe_unit(): one coded keyframe; §4.9 keyframe_group_unit(): consecutive ones, one codec."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +7,7 @@ import construct as cs
 from construct_typed import DataclassMixin, csfield
 
 from ..registry import CodecId
-from .descriptors import U8, Leb128, Range, Registered, Rest, Syntax
+from .descriptors import U8, Leb128, Range, Registered, Repeat, Rest, Syntax
 
 
 @dataclasses.dataclass
@@ -70,3 +70,48 @@ class KeyframeUnit(DataclassMixin):
 
 
 KEYFRAME_UNIT = Syntax(KeyframeUnit)
+
+
+#: codec_params() fields that number a keyframe within its codec's bitstream (§5.4); in a keyframe
+#: group they count up by one from the group's value (§5.9).
+ORDINAL_FIELDS = {CodecId.AV1: "temporal_unit_index", CodecId.VVC: "access_unit_index"}
+
+
+@dataclasses.dataclass
+class KeyframeGroupUnit(DataclassMixin):
+    """§4.9 keyframe_group_unit()."""
+
+    first_keyframe: int = csfield(Leb128(), doc="Ordinal n of the first keyframe the unit codes (frame keyframe_index[n]).")
+    num_extra_keyframes: int = csfield(Range(Leb128(), 1),
+                                       doc="The unit codes keyframes first_keyframe..first_keyframe+num_extra_keyframes.")
+    codec_id: CodecId = csfield(Registered(U8, CodecId), doc="Table 10-5; the codec of every keyframe of the unit.")
+    codec_params: object = csfield(cs.Switch(cs.this.codec_id, CODEC_PARAMS),
+                                   doc="codec_params(codec_id) of the first keyframe; §5.9 gives the others'.")
+    keyframe_size: list[int] = csfield(Repeat(cs.this.num_extra_keyframes, Range(Leb128(), 1), "num_extra_keyframes"),
+                                       doc="Bytes of the coded picture of keyframe first_keyframe+i.")
+    keyframe_data: bytes = csfield(Rest(), doc="The coded pictures (§7.2) one after another; the last one takes the "
+                                               "bytes after the others'.")
+
+
+KEYFRAME_GROUP_UNIT = Syntax(KeyframeGroupUnit)
+
+
+def group_members(g: KeyframeGroupUnit) -> list[tuple[int, KeyframeUnit | None]]:
+    """§5.9: the keyframe_unit() each keyframe of a group stands for, with the offset of its coded
+    picture in ``keyframe_data``; ``frame_index`` is left 0 (the sequence header's keyframe_index
+    gives it) and ``None`` stands for a picture with no bytes left (E019)."""
+    out: list[tuple[int, KeyframeUnit | None]] = []
+    pos = 0
+    field = ORDINAL_FIELDS.get(g.codec_id)
+    sizes = [*g.keyframe_size, len(g.keyframe_data) - sum(g.keyframe_size)]
+    for i, n in enumerate(sizes):
+        if n < 1:
+            out.append((pos, None))
+            continue
+        params = g.codec_params
+        if field is not None:
+            params = dataclasses.replace(params, **{field: getattr(params, field) + i})
+        out.append((pos, KeyframeUnit(frame_index=0, codec_id=g.codec_id, codec_params=params,
+                                      keyframe_data=g.keyframe_data[pos: pos + n])))
+        pos += n
+    return out

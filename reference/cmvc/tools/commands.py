@@ -100,7 +100,7 @@ def cmd_encode(args) -> int:
                         feature=args.features, codec=args.codec or "av1", quality=args.quality, profile=args.profile,
                         rife_scale=args.rife_scale, w_bits=args.w_bits, fit=args.fit, lam=args.lam, captions=caps,
                         seed=args.seed, source_name=Path(args.input).name, write_hash=args.hash != "none",
-                        hash_type=args.hash, unit_crc=not args.no_crc, downscale=args.downscale or 1, metadata=args.metadata,
+                        hash_type=args.hash, unit_crc=not args.no_crc, keyframe_group=not args.no_keyframe_group, downscale=args.downscale or 1, metadata=args.metadata,
                         hyperprior_checkpoint=args.hyperprior_checkpoint, mode=args.mode, sd_model=args.sd_model,
                         t2v_model=args.t2v_model, preset=args.preset, captioner=args.captioner,
                         device=_device(args.device))
@@ -292,6 +292,8 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
                    help="frame hashes: one MD5 for all frames (16 bytes), one per frame, or none")
     s.add_argument("--no-crc", action="store_true",
                    help="units without their CRC-32 (4 bytes each; the file header keeps its CRC)")
+    s.add_argument("--no-keyframe-group", action="store_true",
+                   help="one keyframe unit per keyframe (format 1.1) instead of keyframe groups (spec §4.9)")
     s.add_argument("--caption", help="a global caption")
     s.add_argument("--captions", help="JSON list of {role, start, end, text}")
 

@@ -27,12 +27,12 @@ SYNTAX_NAMES = {
     "NoParams": "png_params", "ImageParams": "image_params", "HyperpriorParams": "hyperprior_params",
     "Av1Params": "av1_params", "VvcParams": "vvc_params", "TextUnit": "text_unit", "InterpParamsUnit": "interp_params_unit",
     "InterpFlags": "interp_flags", "FrameHashUnit": "frame_hash_unit", "MetadataUnit": "metadata_unit",
-    "PaddingUnit": "padding_unit", "EndOfStreamUnit": "end_of_stream_unit",
+    "PaddingUnit": "padding_unit", "EndOfStreamUnit": "end_of_stream_unit", "KeyframeGroupUnit": "keyframe_group_unit",
 }
 
 STRUCTURES = [S.FileHeader, S.Unit, S.SequenceHeader, S.ModelEntry, S.KeyframeUnit, S.NoParams, S.ImageParams,
               S.HyperpriorParams, S.Av1Params, S.VvcParams, S.TextUnit, S.InterpParamsUnit, S.FrameHashUnit, S.MetadataUnit,
-              S.PaddingUnit, S.EndOfStreamUnit]
+              S.PaddingUnit, S.EndOfStreamUnit, S.KeyframeGroupUnit]
 
 
 def _unwrap(sc):
