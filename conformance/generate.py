@@ -26,7 +26,7 @@ from cmvc.picture import Picture, span_md5
 from cmvc.registry import (CodecId, HashType, ModelRole, ParamCoding, Profile, ReconProfile, TextMethod, TextRole,
                            UnitType)
 from cmvc.syntax import (Av1Params, FrameHashUnit, HyperpriorParams, ImageParams, InterpFlags, InterpParamsUnit,
-                         KeyframeUnit, MetadataUnit, ModelEntry, NoParams, PaddingUnit, TextUnit, VvcParams)
+                         KeyframeUnit, MetadataUnit, ModelEntry, NoParams, model_entry, PaddingUnit, TextUnit, VvcParams)
 from cmvc.syntax.interp import encode_segments, encode_values
 from cmvc.write import StreamWriter, build_file_header, build_payload, build_unit, make_sequence_header
 from cmvc.zoo import RIFE_V4
@@ -268,13 +268,18 @@ def valid_entries(assets: Assets) -> list[Entry]:
     E.append(it2v("av1_keyframe_group", "av1_keyframes as one keyframe_group_unit", sequence(48, 32, 9), [0, 4, 8],
                   codec=CodecId.AV1, assets=assets, quality=40, implied=True, asset="av1_keyframes", groups=[3],
                   features=["av1", "keyframe-group"]))
-    rife = ModelEntry(model_role=ModelRole.RECONSTRUCTION, model_name=RIFE_V4.name, model_sha256=bytes.fromhex(RIFE_V4.sha256))
+    rife = model_entry(ModelRole.RECONSTRUCTION, RIFE_V4.name, bytes.fromhex(RIFE_V4.sha256))
     E.append(it2v("rife_main", "RIFE reconstruction (tolerance-defined)", sequence(64, 48, 6), [0, 5],
                   recon=ReconProfile.RIFE, profile=Profile.MAIN, models=[rife], recon_model=0,
                   interp={0: (4, ParamCoding.EXP_GOLOMB, [14, 10, 6, 3], None)}, features=["rife"]))
     E.append(it2v("rife_scale1", "RIFE with flow estimated at half resolution", sequence(64, 48, 4), [0, 3],
                   recon=ReconProfile.RIFE, profile=Profile.MAIN, models=[rife], recon_model=0, recon_param=1,
                   features=["rife", "recon_param"]))
+    E.append(it2v("rife_registered_model", "rife_main with its model declared by registered name alone "
+                  "(registered_model_flag, no model_sha256: §10.9's hash applies)", sequence(64, 48, 6), [0, 5],
+                  recon=ReconProfile.RIFE, profile=Profile.MAIN, models=[model_entry(ModelRole.RECONSTRUCTION, RIFE_V4.name)],
+                  recon_model=0, interp={0: (4, ParamCoding.EXP_GOLOMB, [14, 10, 6, 3], None)},
+                  features=["rife", "registered-model"]))
     E.append(it2v("rife_scale2", "RIFE with flow estimated at quarter resolution (Table 11-1's widest bound)",
                   sequence(64, 48, 4), [0, 3], recon=ReconProfile.RIFE, profile=Profile.MAIN, models=[rife],
                   recon_model=0, recon_param=2, features=["rife", "recon_param"]))
@@ -284,7 +289,7 @@ def valid_entries(assets: Assets) -> list[Entry]:
 def validate_only_entries() -> list[Entry]:
     """Valid streams of generative tools, checked by validation only (the reference decoder lacks the models)."""
     E = []
-    models = [ModelEntry(model_role=r, model_name=n, model_sha256=hashlib.sha256(n.encode()).digest())
+    models = [model_entry(r, n, hashlib.sha256(n.encode()).digest())
               for r, n in ((ModelRole.KEYFRAME_CODEC, "bmshj2018-hyperprior-q1"), (ModelRole.RECONSTRUCTION, "sd15-lora"),
                            (ModelRole.TEXT_MODEL, "text-lm"), (ModelRole.GENERATION, "t2v"))]
     sh = make_sequence_header(64, 64, 4, [0, 3], recon_profile=ReconProfile.SD_LORA, recon_model=1, models=models)
@@ -301,7 +306,7 @@ def validate_only_entries() -> list[Entry]:
     E.append(Entry("sd_lora_hyperprior", "SD_LORA reconstruction, HYPERPRIOR keyframes, all model roles", True, w.finish(),
                    ["sd_lora", "hyperprior", "generative"], decodable=False))
     sh = make_sequence_header(64, 64, 8, [], mode=1, recon_profile=ReconProfile.T2V_PIPELINE, recon_model=0,
-                              models=[ModelEntry(model_role=ModelRole.GENERATION, model_name="t2v", model_sha256=bytes(32))])
+                              models=[model_entry(ModelRole.GENERATION, "t2v", bytes(32))])
     w = StreamWriter(Profile.GENERATIVE, 10)
     w.add(UnitType.SEQUENCE_HEADER, sh)
     w.add(UnitType.TEXT, text_unit("a cat walks on a wall at sunset", TextRole.GLOBAL, 0, 7))
@@ -413,8 +418,13 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
     out.append(("E027_param_count", "two values for a segment of three frames",
                 body(*units[:-1], unit(4, payload_of(4, ipc)), eos), "validate"))
     sh28 = dataclasses.replace(sh, recon_profile=ReconProfile.RIFE, recon_model=0, models=[
-        ModelEntry(model_role=ModelRole.RECONSTRUCTION, model_name=RIFE_V4.name, model_sha256=bytes.fromhex(RIFE_V4.sha256))],
+        model_entry(ModelRole.RECONSTRUCTION, RIFE_V4.name, bytes.fromhex(RIFE_V4.sha256))],
         num_models=1)
+    sh11 = dataclasses.replace(sh, recon_profile=ReconProfile.RIFE, recon_model=0, num_models=1,
+                               models=[model_entry(ModelRole.RECONSTRUCTION, "rife-v9")])
+    out.append(("E011_unregistered_model", "a model declared by registered name alone whose name §10.9 does not "
+                "register", _raw_stream(Profile.MAIN, 10, [unit(1, SEQUENCE_HEADER.build(sh11)), *units[1:]],
+                                        build_file_header(Profile.MAIN, 10, 2)), "validate"))
     out.append(("E028_profile_tool", "RIFE in a BASELINE stream", body(unit(1, SEQUENCE_HEADER.build(sh28)), *units[1:]), "validate"))
     from cmvc.syntax import KeyframeGroupUnit
 

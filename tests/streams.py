@@ -59,8 +59,8 @@ def sequence_headers(draw):
     height = draw(st.integers(1, min(1024, (704 * 576) // width)))
     fc = draw(st.integers(2, 1024))
     kfs = sorted(draw(st.sets(st.integers(0, fc - 1), max_size=8)))
-    models = draw(st.lists(st.builds(S.ModelEntry, model_role=st.sampled_from(ModelRole), model_name=name,
-                                     model_sha256=st.binary(min_size=32, max_size=32)), max_size=3))
+    models = draw(st.lists(st.builds(S.model_entry, st.sampled_from(ModelRole), name,
+                                     st.one_of(st.none(), st.binary(min_size=32, max_size=32))), max_size=3))
     return make_sequence_header(width, height, fc, kfs, fps=(draw(st.integers(1, 240)), draw(st.integers(1, 1001))),
                                 recon_model=draw(u8), rng_seed=draw(st.integers(0, 2**64 - 1)), models=models,
                                 matrix_coefficients=draw(u8), full_range=draw(st.booleans()))

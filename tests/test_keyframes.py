@@ -198,7 +198,7 @@ def test_hyperprior_with_random_initialised_model(tmp_path, monkeypatch, testsrc
     dec = decode(res.data, verify=True)
     assert dec.hash_checked == 5 and dec.stream.header.profile == 1
     entry = dec.stream.sequence_header.models[0]
-    assert entry.model_role == 0 and entry.model_name == "bmshj2018-hyperprior-q1"
+    assert entry.role == 0 and entry.model_name == "bmshj2018-hyperprior-q1"
     # a decoder without the weights reports E201
     monkeypatch.setenv("CMVC_CACHE", str(tmp_path / "empty"))
     with pytest.raises(CmvcError) as e:

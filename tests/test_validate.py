@@ -61,7 +61,7 @@ def test_profile_tools():
 def test_models():
     sh = make_sequence_header(32, 32, 10, [0, 4, 9], recon_profile=ReconProfile.RIFE)
     assert "E018" in codes(stream(GOOD, sh, Profile.MAIN)[0])
-    m = S.ModelEntry(model_role=ModelRole.RECONSTRUCTION, model_name="rife-v4", model_sha256=bytes(32))
+    m = S.model_entry(ModelRole.RECONSTRUCTION, "rife-v4", bytes(32))
     sh = make_sequence_header(32, 32, 10, [0, 4, 9], recon_profile=ReconProfile.RIFE, recon_model=0, models=[m])
     assert codes(stream(GOOD, sh, Profile.MAIN)[0]) == []
     sh = make_sequence_header(32, 32, 10, [0, 4, 9], recon_profile=ReconProfile.RIFE, recon_model=1, models=[m])
@@ -162,3 +162,27 @@ def test_keyframe_group_ordinals():
     errs = validate(stream([(UnitType.KEYFRAME, vv[0]), bad])[0]).errors
     assert [(e.code, e.path) for e in errs] == [("E019", "units[2].keyframe_group.codec_params.access_unit_index")]
     assert "E028" in codes(stream([GOOD[0], group(1, vv[1:])])[0])
+
+
+def test_registered_model_by_name_alone():
+    """registered_model_flag (§5.3): no model_sha256, §10.9's hash applies; an unregistered name is E011;
+    the writer marks such a stream 1.2."""
+    from cmvc.parse import parse
+    from cmvc.zoo import RIFE_V4
+
+    by_name = S.model_entry(ModelRole.RECONSTRUCTION, RIFE_V4.name)
+    with_hash = S.model_entry(ModelRole.RECONSTRUCTION, RIFE_V4.name, bytes.fromhex(RIFE_V4.sha256))
+    assert by_name.sha256 == with_hash.sha256 == with_hash.model_sha256 and by_name.model_sha256 is None
+    sizes = {}
+    for m in (by_name, with_hash):
+        sh = make_sequence_header(32, 32, 10, [0, 4, 9], recon_profile=ReconProfile.RIFE, recon_model=0, models=[m])
+        data = stream(GOOD, sh, Profile.MAIN)[0]
+        assert codes(data) == []
+        ps = parse(data)
+        assert ps.sequence_header.models[0].sha256 == bytes.fromhex(RIFE_V4.sha256)
+        sizes[m.flags.registered_model_flag] = (len(data), ps.header.minor_version)
+    assert sizes[True] == (sizes[False][0] - 32, 2) and sizes[False][1] == 1
+    sh = make_sequence_header(32, 32, 10, [0, 4, 9], recon_profile=ReconProfile.RIFE, recon_model=0,
+                              models=[S.model_entry(ModelRole.RECONSTRUCTION, "rife-v9")])
+    errs = validate(stream(GOOD, sh, Profile.MAIN)[0]).errors
+    assert [(e.code, e.path) for e in errs] == [("E011", "units[0].sequence_header.models[0].model_name")]

@@ -22,8 +22,8 @@ from .levels import smallest_level
 from .picture import Picture, span_md5
 from .registry import (PROFILE_TOOLS, CodecId, HashType, ModelRole, ParamCoding, Profile, ReconProfile, TextMethod,
                        TextRole, UnitType)
-from .syntax import (FrameHashUnit, InterpFlags, InterpParamsUnit, KeyframeGroupUnit, KeyframeUnit, MetadataUnit, ModelEntry,
-                     TextUnit)
+from .syntax import (FrameHashUnit, InterpFlags, InterpParamsUnit, KeyframeGroupUnit, KeyframeUnit, MetadataUnit, TextUnit,
+                     model_entry)
 from .syntax.interp import encode_segments, predict
 from .text import encode_text_unit
 from .write import StreamWriter, make_sequence_header
@@ -73,6 +73,7 @@ class EncoderConfig:
     hash_type: str = "span"  # span: one MD5 for all frames (16 bytes); frame: one MD5 per frame
     unit_crc: bool = True  # False: units without unit_crc (no_crc_flag, §4.2), 4 bytes fewer each
     keyframe_group: bool = True  # keyframes in keyframe_group_units (§4.9) rather than one keyframe_unit each
+    registered_models: bool = True  # models of §10.9 declared by name alone (registered_model_flag, 32 bytes fewer)
     source_name: str = ""
 
 
@@ -200,16 +201,15 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
     models = []
     recon_model = 255
     if recon_profile == ReconProfile.RIFE:
-        models.append(ModelEntry(model_role=ModelRole.RECONSTRUCTION, model_name=RIFE_V4.name,
-                                 model_sha256=bytes.fromhex(RIFE_V4.sha256)))
+        models.append(model_entry(ModelRole.RECONSTRUCTION, RIFE_V4.name,  # registered (§10.9): no hash sent
+                                  None if cfg.registered_models else bytes.fromhex(RIFE_V4.sha256)))
         recon_model = 0
     if recon_profile == ReconProfile.SD_LORA:
         from .generative import dir_sha256
 
         if not cfg.sd_model:
             raise error("E101", "profile sd_lora needs --sd-model PATH (a diffusers Stable Diffusion directory)")
-        models.append(ModelEntry(model_role=ModelRole.RECONSTRUCTION, model_name="stable-diffusion-lora",
-                                 model_sha256=bytes.fromhex(dir_sha256(cfg.sd_model))))
+        models.append(model_entry(ModelRole.RECONSTRUCTION, "stable-diffusion-lora", bytes.fromhex(dir_sha256(cfg.sd_model))))
         recon_model = 0
     if cfg.captioner:
         from .generative.captioner import Captioner
@@ -222,8 +222,7 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
         if not cfg.hyperprior_checkpoint:
             raise error("E101", "codec hyperprior needs --hyperprior-checkpoint PATH (no weights ship offline)")
         digest = add_model(cfg.hyperprior_checkpoint)  # the decoder finds it in the model store
-        models.append(ModelEntry(model_role=ModelRole.KEYFRAME_CODEC, model_name=f"bmshj2018-hyperprior-q{quality}",
-                                 model_sha256=bytes.fromhex(digest)))
+        models.append(model_entry(ModelRole.KEYFRAME_CODEC, f"bmshj2018-hyperprior-q{quality}", bytes.fromhex(digest)))
         from pathlib import Path
 
         hp = codec.build_model(quality, load_state_dict(Path(cfg.hyperprior_checkpoint)))
@@ -336,8 +335,7 @@ def _encode_tt2v(pics: list[Picture], cfg: EncoderConfig, fps: Fraction, colour:
         raise error("E101", "mode tt2v needs a caption (--caption, --captions or --captioner)")
     sh = make_sequence_header(w, h, t, [], fps=(fps.numerator, fps.denominator), mode=1, recon_profile=ReconProfile.T2V_PIPELINE,
                               recon_model=0, recon_param=cfg.preset, rng_seed=cfg.seed,
-                              models=[ModelEntry(model_role=ModelRole.GENERATION, model_name="text-to-video",
-                                                 model_sha256=bytes.fromhex(dir_sha256(cfg.t2v_model)))],
+                              models=[model_entry(ModelRole.GENERATION, "text-to-video", bytes.fromhex(dir_sha256(cfg.t2v_model)))],
                               matrix_coefficients=colour.matrix_coefficients, full_range=colour.full_range)
     method = TextMethod(cfg.text_method)
     tokens = max(encode_text_unit(method, c.text)[0] for c in caps)

@@ -164,12 +164,13 @@ def fixed_bytes(pics, cfg, kf: list[int]) -> int:
     and 32)."""
     from . import __version__
     from .registry import ReconProfile
-    from .syntax import SEQUENCE_HEADER, ModelEntry
+    from .registry import ModelRole
+    from .syntax import SEQUENCE_HEADER, model_entry
     from .write import make_sequence_header
     from .zoo import RIFE_V4
 
     rife = cfg.profile == "rife"
-    models = [ModelEntry(model_role=1, model_name=RIFE_V4.name, model_sha256=bytes(32))] if rife else []
+    models = [model_entry(ModelRole.RECONSTRUCTION, RIFE_V4.name)] if rife else []
     sh = make_sequence_header(pics[0].width, pics[0].height, len(pics), kf, fps=(30000, 1001), models=models,
                               recon_profile=ReconProfile.RIFE if rife else ReconProfile.BLEND,
                               recon_model=0 if rife else 255)
@@ -319,7 +320,8 @@ def estimate_quality(src, tr: _Trials, n: int, quality: int, metric: str = "ms-s
     from .fit import _reconstruct
     from .quality import ms_ssim_frames, psnr_frames
     from .registry import ReconProfile
-    from .syntax import KeyframeUnit, ModelEntry
+    from .registry import ModelRole
+    from .syntax import KeyframeUnit, model_entry
     from .syntax.interp import predict
     from .write import make_sequence_header
     from .zoo import RIFE_V4
@@ -331,8 +333,7 @@ def estimate_quality(src, tr: _Trials, n: int, quality: int, metric: str = "ms-s
     sh = make_sequence_header(w, h, len(src), kf, fps=(25, 1), coded_size=(tr.pics[0].width, tr.pics[0].height),
                               recon_profile=ReconProfile.RIFE if rife else ReconProfile.BLEND,
                               recon_model=0 if rife else 255, recon_param=tr.cfg.rife_scale if rife else 0,
-                              models=[ModelEntry(model_role=1, model_name=RIFE_V4.name,
-                                                 model_sha256=bytes.fromhex(RIFE_V4.sha256))] if rife else [],
+                              models=[model_entry(ModelRole.RECONSTRUCTION, RIFE_V4.name)] if rife else [],
                               matrix_coefficients=tr.colour.matrix_coefficients, full_range=tr.colour.full_range)
     kpics = decode_keyframes(tr.codec, sh, [KeyframeUnit(frame_index=i, codec_id=tr.codec, codec_params=p, keyframe_data=d)
                                             for i, (p, d) in zip(kf, coded)])

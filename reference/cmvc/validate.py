@@ -15,6 +15,7 @@ from .syntax import NO_MODEL, HyperpriorParams, KeyframeUnit, SequenceHeader
 from .syntax.keyframe import ORDINAL_FIELDS, group_members
 from .syntax.interp import covered_segments, decode_segments
 from .text import decode_text_unit
+from .zoo import ZOO
 
 #: Keyframe codecs whose units form one bitstream (§5.4): the field that numbers the unit in it.
 SEQUENCE_CODECS = ORDINAL_FIELDS
@@ -121,11 +122,15 @@ def check_semantics(ps: ParsedStream) -> list[CmvcError]:
                     bad(sh_rec, f"keyframe_index[{i}]", "E016", f"keyframe_index[{i}] = {kf[i]} is not greater than {kf[i - 1]}")
     elif kf:
         bad(sh_rec, "num_keyframes", "E016", "TT2V streams carry no keyframes")
+    for i, m in enumerate(sh.models):
+        if m.flags.registered_model_flag and m.model_name not in ZOO:
+            bad(sh_rec, f"models[{i}].model_name", "E011", f"model {m.model_name!r} is declared as registered "
+                                                            "(registered_model_flag) but is not in §10.9")
     need = RECON_NEEDS_MODEL.get(sh.recon_profile)
     if sh.recon_model != NO_MODEL:
         if sh.recon_model >= len(sh.models):
             bad(sh_rec, "recon_model", "E018", f"recon_model {sh.recon_model} is not declared ({len(sh.models)} models)")
-        elif need is not None and sh.models[sh.recon_model].model_role != need:
+        elif need is not None and sh.models[sh.recon_model].role != need:
             bad(sh_rec, "recon_model", "E018", f"recon_model must have role {need.name}")
     elif need is not None:
         bad(sh_rec, "recon_model", "E018", f"recon_profile {sh.recon_profile.name} needs a model of role {need.name}")
@@ -165,7 +170,7 @@ def check_semantics(ps: ParsedStream) -> list[CmvcError]:
                 bad(rec, f"codec_params.{field}", "E019", f"{field} {got} != keyframe ordinal {n - (ref.member or 0)}")
         if isinstance(k.codec_params, HyperpriorParams) and not grouped:
             mi = k.codec_params.model_index
-            if mi >= len(sh.models) or sh.models[mi].model_role != ModelRole.KEYFRAME_CODEC:
+            if mi >= len(sh.models) or sh.models[mi].role != ModelRole.KEYFRAME_CODEC:
                 bad(rec, "codec_params.model_index", "E018", f"model_index {mi} is not a declared KEYFRAME_CODEC model")
             if k.codec_params.y_string_size > len(k.keyframe_data):
                 bad(rec, "codec_params.y_string_size", "E019", "y_string_size exceeds keyframe_data")

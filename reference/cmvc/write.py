@@ -54,12 +54,20 @@ def build_unit(unit_type: int, payload: bytes, *, skippable: bool | None = None,
     return header + payload + (crc32(payload, crc32(header)).to_bytes(4, "big") if crc else b"")
 
 
+def needs_minor_2(unit_type: UnitType, body: Any) -> bool:
+    """Whether a unit uses syntax of revision 1.2: a KEYFRAME_GROUP unit (§4.9), or a sequence header
+    declaring a model by registered name alone (registered_model_flag, §4.3)."""
+    if unit_type == UnitType.KEYFRAME_GROUP:
+        return True
+    return unit_type == UnitType.SEQUENCE_HEADER and any(m.flags.registered_model_flag for m in body.models)
+
+
 @dataclasses.dataclass
 class StreamWriter:
     """Collects units and returns the stream; :meth:`finish` appends the end-of-stream unit.
 
-    ``minor_version`` None: the lowest revision whose syntax the stream uses, 2 with a
-    KEYFRAME_GROUP unit (§4.9) and 1 otherwise, so that a stream without 1.2 syntax is byte for byte
+    ``minor_version`` None: the lowest revision whose syntax the stream uses, 2 with 1.2 syntax
+    (:func:`needs_minor_2`) and 1 otherwise, so that a stream without 1.2 syntax is byte for byte
     the stream a 1.1 encoder writes (§5.1: a decoder accepts any minor_version)."""
 
     profile: Profile
@@ -77,7 +85,7 @@ class StreamWriter:
     def add(self, unit_type: UnitType, body: Any) -> bytes:
         unit = build_unit(unit_type, build_payload(unit_type, body, LEVELS[self.level]), crc=self.crc)
         self.parts.append(unit)
-        if unit_type == UnitType.KEYFRAME_GROUP:
+        if needs_minor_2(unit_type, body):
             self.parts[0] = build_file_header(self.profile, self.level, self._minor(2))
         return unit
 

@@ -136,7 +136,7 @@ class SdLoraReconstructor:
         if model_path is None:
             raise error("E201", "SD_LORA streams need the Stable Diffusion model: cmvc decode --sd-model PATH")
         entry = sh.models[sh.recon_model]
-        check_model(model_path, entry.model_sha256, entry.model_name)
+        check_model(model_path, entry.sha256, entry.model_name)
         self.sh = sh
         self.sd = SdLora(model_path, device, sh.rng_seed, sh.recon_param, caption)
         self.segment_no = 0

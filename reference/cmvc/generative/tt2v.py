@@ -34,7 +34,7 @@ def generate(ps, model_path: str | None, device: str = "cpu"):
     if model_path is None:
         raise error("E201", "TT2V streams need the text-to-video model: cmvc decode --t2v-model PATH")
     entry = sh.models[sh.recon_model]
-    check_model(model_path, entry.model_sha256, entry.model_name)
+    check_model(model_path, entry.sha256, entry.model_name)
     try:
         import torch
         from diffusers import DiffusionPipeline

@@ -70,7 +70,7 @@ class _Decoder:
             from ..zoo import find_model, load_state_dict
 
             entry = self.sh.models[params.model_index]
-            self.model = build_model(params.quality, load_state_dict(find_model(entry.model_name, entry.model_sha256.hex())))
+            self.model = build_model(params.quality, load_state_dict(find_model(entry.model_name, entry.sha256.hex())))
         return self.model
 
     def decode(self, unit):

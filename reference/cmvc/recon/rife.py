@@ -110,7 +110,7 @@ class RifeReconstructor:
         self.scale_exp = sh.recon_param
         if net is None:
             entry = sh.models[sh.recon_model] if models is None else models[sh.recon_model]
-            net = load_ifnet(entry.model_name, entry.model_sha256.hex())
+            net = load_ifnet(entry.model_name, entry.sha256.hex())
         self.net = net
         self.batch_pixels = batch_pixels  # torch's thread count is the caller's choice (the bench pool sets 1 per job)
         self._kept: list = []  # (picture, its _keyframe tuple) of the last two keyframes

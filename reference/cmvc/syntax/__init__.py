@@ -6,7 +6,7 @@ from .frame_hash import FRAME_HASH_UNIT, FrameHashUnit
 from .interp import INTERP_PARAMS_UNIT, InterpFlags, InterpParamsUnit
 from .keyframe import (CODEC_PARAMS, KEYFRAME_GROUP_UNIT, KEYFRAME_UNIT, Av1Params, HyperpriorParams, ImageParams,
                        KeyframeGroupUnit, KeyframeUnit, NoParams, VvcParams)
-from .sequence_header import NO_MODEL, SEQUENCE_HEADER, ColourFlags, ModelEntry, SequenceHeader
+from .sequence_header import NO_MODEL, SEQUENCE_HEADER, ColourFlags, ModelEntry, ModelFlags, SequenceHeader, model_entry
 from .text_unit import TEXT_UNIT, TextUnit
 from .unit import UNIT, Unit, UnitFlags
 

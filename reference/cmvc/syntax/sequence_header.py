@@ -7,7 +7,8 @@ import construct as cs
 from construct_typed import DataclassMixin, csfield
 
 from ..registry import ChromaFormat, Mode, ModelRole, ReconProfile
-from .descriptors import U8, U64, Checked, Flags, Leb128, Range, Registered, Repeat, String, Zero, limits_of, Syntax
+from .descriptors import (U8, U64, Checked, Flags, Leb128, Present, Range, Registered, Repeat, String, Syntax, Zero, limits_of,
+                          optional_field)
 
 NO_MODEL = 255
 MAX_MODELS = 32
@@ -28,12 +29,47 @@ class ColourFlags(DataclassMixin):
 
 
 @dataclasses.dataclass
+class ModelFlags(DataclassMixin):
+    """The first byte of model_entry()."""
+
+    registered_model_flag: bool = csfield(cs.Flag, doc="1: model_name is a model of §10.9, whose SHA-256 applies; "
+                                                       "model_sha256 is absent (since 1.2).")
+    model_role: ModelRole = csfield(Registered(cs.BitsInteger(7), ModelRole), doc="What the model is used for (Table 10-10).")
+
+
+@dataclasses.dataclass
 class ModelEntry(DataclassMixin):
     """model_entry(): one model the decoder needs."""
 
-    model_role: ModelRole = csfield(Registered(U8, ModelRole), doc="What the model is used for (Table 10-10).")
+    flags: ModelFlags = csfield(Flags(ModelFlags))
     model_name: str = csfield(String(255), doc="Registry name of the model (§10.9), e.g. `rife-v4`.")
-    model_sha256: bytes = csfield(cs.Bytes(32), doc="SHA-256 of the model's weights file (§10.9).")
+    model_sha256: bytes | None = optional_field(
+        Present(lambda c: not c.flags.registered_model_flag, cs.Bytes(32), "registered_model_flag = 0"),
+        doc="SHA-256 of the model's weights file (§10.9).")
+
+    @property
+    def role(self) -> ModelRole:
+        return self.flags.model_role
+
+    @property
+    def sha256(self) -> bytes:
+        """model_sha256, or for a registered model (registered_model_flag) the SHA-256 of §10.9 (§5.3)."""
+        if not self.flags.registered_model_flag:
+            return self.model_sha256
+        from ..zoo import ZOO
+
+        if self.model_name not in ZOO:
+            from ..errors import error
+
+            raise error("E011", f"model {self.model_name!r} is not registered in §10.9")
+        return bytes.fromhex(ZOO[self.model_name].sha256)
+
+
+def model_entry(role: ModelRole, name: str, sha256: bytes | None = None) -> ModelEntry:
+    """A model_entry(): with *sha256*, by name and hash; without, a model registered in §10.9 by name
+    alone (registered_model_flag, 32 bytes fewer)."""
+    return ModelEntry(flags=ModelFlags(registered_model_flag=sha256 is None, model_role=ModelRole(role)),
+                      model_name=name, model_sha256=sha256)
 
 
 @dataclasses.dataclass

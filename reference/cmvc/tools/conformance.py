@@ -223,7 +223,7 @@ def coverage(root: Path) -> dict:
                 if hasattr(body, attr):
                     seen_values[reg].add(int(getattr(body, attr)))
             for m in getattr(body, "models", []) or []:
-                seen_values["ModelRole"].add(int(m.model_role))
+                seen_values["ModelRole"].add(int(m.role))
         for name, test in BOUNDARIES.items():
             try:
                 if test(sh, ps):

@@ -23,7 +23,7 @@ from ..syntax.keyframe import CODEC_PARAMS
 
 SYNTAX_NAMES = {
     "FileHeader": "file_header", "Unit": "unit", "UnitFlags": "unit_flags", "SequenceHeader": "sequence_header",
-    "ColourFlags": "colour_flags", "ModelEntry": "model_entry", "KeyframeUnit": "keyframe_unit",
+    "ColourFlags": "colour_flags", "ModelFlags": "model_flags", "ModelEntry": "model_entry", "KeyframeUnit": "keyframe_unit",
     "NoParams": "png_params", "ImageParams": "image_params", "HyperpriorParams": "hyperprior_params",
     "Av1Params": "av1_params", "VvcParams": "vvc_params", "TextUnit": "text_unit", "InterpParamsUnit": "interp_params_unit",
     "InterpFlags": "interp_flags", "FrameHashUnit": "frame_hash_unit", "MetadataUnit": "metadata_unit",
