@@ -247,6 +247,10 @@ def valid_entries(assets: Assets) -> list[Entry]:
                   "IDR picture that begins a second coded video sequence and uses the parameter sets of the first "
                   "access unit, which are not repeated (§7.2.5)", two_shots(48, 32, 17, 9), list(range(0, 17, 2)),
                   codec=CodecId.VVC, assets=assets, quality=40, features=["vvc", "vvc-new-sequence"]))
+    E.append(it2v("vvc_new_sequence_other_qp", "vvc_new_sequence with QP 36 for the first shot and 44 for the "
+                  "second (slice QPs; the parameter sets are equal and not repeated, §7.2.5)", two_shots(48, 32, 17, 9),
+                  list(range(0, 17, 2)), codec=CodecId.VVC, assets=assets, quality=(36, 44),
+                  features=["vvc", "vvc-new-sequence", "vvc-qp-per-sequence"]))
     E.append(it2v("av1_implied_temporal_delimiters", "av1_keyframes without the temporal delimiters (§7.2.4)",
                   sequence(48, 32, 9), [0, 4, 8], codec=CodecId.AV1, assets=assets, quality=40, implied=True,
                   asset="av1_keyframes", features=["av1", "av1-implied-td"]))

@@ -321,6 +321,29 @@ def test_vvc_new_coded_sequence_at_a_shot_cut():
             assert int(np.argmin(err)) == k, (k, err)
 
 
+def test_vvc_quality_per_shot():
+    """One QP per coded video sequence: each shot is coded as it would be at its own QP alone; vvenc's
+    parameter sets do not depend on the QP, so the second sequence repeats none; it decodes in order."""
+    from cmvc.keyframes import vvc
+
+    pics = two_shot_pictures()
+    mixed = vvc.encode(pics, (30, 45))
+    a, b = vvc.encode(pics, 30), vvc.encode(pics, 45)
+    assert [p.quality for p, _ in mixed] == [30] * 5 + [45] * 4
+    assert [d for _, d in mixed[:5]] == [d for _, d in a[:5]]
+    assert [d for _, d in mixed[5:]] == [d for _, d in b[5:]]
+    assert not set(vvc.PS_NUTS) & {t for t, _ in vvc.nal_units(vvc.with_start_code(mixed[5][1]))}
+    assert vvc.encode(pics, (30,)) == a and vvc.encode(pics, (45, 45)) == b
+    sizes = [sum(len(d) for _, d in x) for x in (a, mixed, b)]
+    assert sizes[0] > sizes[1] > sizes[2]
+    sh = make_sequence_header(64, 48, 9, list(range(9)))
+    out = decode_keyframes(CodecId.VVC, sh, [KeyframeUnit(frame_index=i, codec_id=CodecId.VVC, codec_params=p, keyframe_data=d)
+                                             for i, (p, d) in enumerate(mixed)])
+    ref = [decode_keyframes(CodecId.VVC, sh, [KeyframeUnit(frame_index=i, codec_id=CodecId.VVC, codec_params=p, keyframe_data=d)
+                                              for i, (p, d) in enumerate(x)]) for x in (a, b)]
+    assert out[:5] == ref[0][:5] and out[5:] == ref[1][5:]
+
+
 def test_av1_key_frame_at_a_shot_cut():
     """AV1 keyframes: the first picture after a shot cut is a key frame (its temporal unit begins with
     a sequence header OBU, obu_type 1); starts=[] leaves one key frame; both decode in order."""

@@ -435,3 +435,33 @@ def test_trials_the_encoder_cannot_make_are_skipped(clip, monkeypatch):
     with pytest.raises(CmvcError) as e:
         plan(clip, cfg, 8 * 3000)
     assert e.value.code == "E101"
+
+
+def test_refine_shots_spends_the_rest_on_a_shot(monkeypatch):
+    """VVC keyframes across a shot cut: after the search, the chosen candidate's shots get finer QPs one
+    step at a time while one fits and the estimate rises; the encode gives the predicted size."""
+    import cmvc.rate_control as rc
+    from test_keyframes import two_shot_pictures
+
+    pics = two_shot_pictures(96, 64, 16, 8)
+    cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform", codec="vvc")
+    monkeypatch.setattr(rc, "SHOT_REFINE", False)
+    base = plan(pics, cfg, 8 * 2200)
+    assert isinstance(base.quality, int)
+    tr = _Trials(pics, cfg, 1, Colour())
+    n, q = base.keyframes, base.quality
+    one = min(tr.bytes(n, (q - 1, q)), tr.bytes(n, (q, q - 1)))
+    assert tr.bytes(n, q) < one < tr.bytes(n, q - 1)
+    monkeypatch.setattr(rc, "SHOT_REFINE", True)
+    budget = 8 * one  # room for one shot one step finer, not for both
+    p = plan(pics, cfg, budget)
+    shots = [c for c in p.candidates if isinstance(c.quality, tuple)]
+    assert shots and all(8 * c.predicted_bytes <= budget for c in shots)
+    if isinstance(p.quality, tuple):
+        assert p.score > max(c.score for c in p.candidates if isinstance(c.quality, int) and c.score is not None
+                             and 8 * c.predicted_bytes <= budget)
+        assert len(p.quality) == 2
+    res = encode(pics, p.apply(cfg))
+    assert p.predicted_bytes - 8 <= len(res.data) <= p.predicted_bytes  # fixed_bytes allows for a longer frame rate
+    if isinstance(p.quality, tuple):
+        assert res.settings["quality"] == p.quality

@@ -47,7 +47,7 @@ class EncoderConfig:
     strategy: str = "feature"
     feature: str = "thumbnail"
     codec: str = "av1"
-    quality: int | None = None  # AV1 CRF (0..63) or AVIF/WebP quality (0..100)
+    quality: int | tuple[int, ...] | None = None  # AV1 CRF (0..63), VVC QP (or one per shot), AVIF/WebP quality (0..100)
     profile: str = "rife"  # blend | rife
     rife_scale: int = 0  # recon_param: log2 of the flow-estimation downscale
     downscale: int = 1  # code keyframes and reconstruct at ceil(size / downscale); §7.8 upsamples
@@ -198,6 +198,10 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
     # 2. keyframe coding, closed loop
     codec = get_codec(codec_id)
     quality = DEFAULT_QUALITY[codec_id] if cfg.quality is None else cfg.quality
+    if isinstance(quality, (tuple, list)):
+        if codec_id != CodecId.VVC:
+            raise error("E101", f"one quality per shot needs VVC keyframes, not {cfg.codec}")
+        quality = tuple(int(q) for q in quality)
     models = []
     recon_model = 255
     if recon_profile == ReconProfile.RIFE:

@@ -117,9 +117,12 @@ def access_units(stream: bytes) -> list[bytes]:
     return [b"".join(nal for nut, nal in nal_units(au) if nut != AUD_NUT) for au in aus]
 
 
-def encode(pictures, quality: int = 45, colour=None, preset: str = PRESET, params: str | None = PARAMS,
+def encode(pictures, quality: int | Sequence[int] = 45, colour=None, preset: str = PRESET, params: str | None = PARAMS,
            starts: Sequence[int] | None = None):
-    """Code the keyframes as one VVC bitstream; *quality* is vvenc's QP (0..63, higher = fewer bits).
+    """Code the keyframes as one VVC bitstream; *quality* is vvenc's QP (0..63, higher = fewer bits),
+    or one QP per coded video sequence (the last one repeated for any further sequences): a shot
+    may get a finer quantiser than another (rate control spends a budget's rest so, see
+    :func:`cmvc.rate_control.plan`).
 
     *starts*: indices of pictures that begin a new coded video sequence (an IDR picture: no
     prediction across it); None: the shot cuts among the pictures (:func:`shot_starts`).  A
@@ -132,11 +135,13 @@ def encode(pictures, quality: int = 45, colour=None, preset: str = PRESET, param
     runs = [0, *sorted(i for i in set(starts) if 0 < i < len(pictures)), len(pictures)]
     out: list = []
     sent: set[bytes] = set()
-    for a, b in zip(runs, runs[1:]):
-        aus = _encode_run(pictures[a:b], quality, preset, params)
+    qps = [int(quality)] if isinstance(quality, (int, np.integer)) else [int(q) for q in quality]
+    for k, (a, b) in enumerate(zip(runs, runs[1:])):
+        q = qps[min(k, len(qps) - 1)]
+        aus = _encode_run(pictures[a:b], q, preset, params)
         first = b"".join(nal for nut, nal in nal_units(aus[0]) if not (nut in PS_NUTS and nal in sent))
         sent |= {nal for nut, nal in nal_units(aus[0]) if nut in PS_NUTS}
-        out += [(VvcParams(access_unit_index=len(out) + i, quality=int(quality)), without_start_code(au))
+        out += [(VvcParams(access_unit_index=len(out) + i, quality=q), without_start_code(au))
                 for i, au in enumerate([first, *aus[1:]])]
     return out
 

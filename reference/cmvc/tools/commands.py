@@ -112,7 +112,7 @@ def cmd_encode(args) -> int:
         target = args.kbps * 1000 * len(pics) / float(fps)
     prog = Progress()
     if target is not None:
-        from ..rate_control import DOWNSCALES, RC_CODECS, RC_STRATEGIES, plan
+        from ..rate_control import DOWNSCALES, RC_CODECS, RC_STRATEGIES, plan, quality_text
 
         scorer = None
         if args.rc_metric == "vmaf":
@@ -128,7 +128,7 @@ def cmd_encode(args) -> int:
         est = "" if rp.score is None else f", estimated {args.rc_metric} {rp.score:.4f}"
         print(f"rate control: {rp.codec} keyframes ({rp.strategy}), downscale {rp.downscale}, {rp.keyframes} keyframes "
               f"(interval {rp.interval}), "
-              f"quality {rp.quality} "
+              f"quality {quality_text(rp.quality)} "
               f"({len(rp.candidates)} candidates, {rp.trials} trial encodes; predicted {8 * rp.predicted_bytes} bits "
               f"for a target of {target:.0f}{est})", file=sys.stderr)
     res = encode(pics, cfg, fps=Fraction(fps), colour=Colour(info.matrix_coefficients, info.full_range), progress=prog)
