@@ -140,6 +140,25 @@ def test_fit_finds_nonlinear_timing():
     assert none.q == [12, 8, 4] and max(none.mse) > 0
 
 
+@pytest.mark.parametrize("method", ["none", "search", "exhaustive"])
+def test_fit_frames_chooses_as_fit_segment(method):
+    """Rate control's estimate reconstructs a sample of a segment's frames at the weights the
+    encoder's fit would choose: the same pictures as fit_segment's q's, for any subset, with the
+    rate term (lambda) included."""
+    from cmvc.fit import fit_frames
+
+    a, b = random_picture(16, 16, 1), random_picture(16, 16, 2)
+    truth = [blend(a, b, q, 4) for q in (15, 11, 10, 3, 1)]  # pred: 13, 11, 8, 5, 3
+    recon = BlendReconstructor(None)
+    for lam in (0.0, 10000.0):  # 10000: the rate term pulls every q one step towards the prediction
+        res = fit_segment(recon, a, b, truth, 4, method, lam=lam, radius=2)
+        for js in ([1, 2, 3, 4, 5], [2, 5], [3]):
+            got = fit_frames(recon, a, b, [truth[j - 1] for j in js], js, 5, 4, method, lam=lam, radius=2)
+            assert got == [blend(a, b, res.q[j - 1], 4) for j in js]
+    assert fit_segment(recon, a, b, truth, 4, "exhaustive", lam=0.0).q == [15, 11, 10, 3, 1]
+    assert fit_segment(recon, a, b, truth, 4, "exhaustive", lam=10000.0).q == [14, 11, 9, 4, 2]
+
+
 def test_gd_decreases_loss():
     from cmvc.fit import _gd, mse
     a, b = random_picture(16, 16, 1), random_picture(16, 16, 2)

@@ -120,6 +120,7 @@ def test_pruned_search_walks_from_the_last_best_interval(clip, monkeypatch):
 
     monkeypatch.setattr(rc, "estimate_quality",  # peak at interval 6 (5 keyframes) for both strategies
                         lambda src, tr, n, *a, **k: -abs(math.log2(n) - math.log2(tr.count(6))))
+    monkeypatch.setattr(rc, "REFINE", 1)  # the walks only: the tie's first search (feature) is refined
     cfg = EncoderConfig(profile="blend", fit="none")
     visited = {}
     for prune in (True, False):
@@ -400,6 +401,28 @@ def test_refinement_tries_counts_between_the_ladder_steps(clip, monkeypatch):
     assert len(res.keyframes) == 11 and abs(len(res.data) - p.predicted_bytes) <= 8
     monkeypatch.setattr(rc, "REFINE", False)
     assert plan(clip, cfg, budget).keyframes == 13
+
+
+def test_refinement_of_the_next_best_searches(clip, monkeypatch):
+    """The best candidate of each of the REFINE best searches is refined, not only the overall best's:
+    a count off the ladder of the second search can win."""
+    import cmvc.rate_control as rc
+
+    def est(src, tr, n, *a, **k):
+        if tr.cfg.strategy == "uniform":  # the best on the ladder (13 keyframes), nothing better around it
+            return 0.5 if n == 13 else 0.0
+        return 0.6 - 0.1 * abs(n - 11)  # random: 0.4 on the ladder (13, 9), 0.6 at 11
+
+    monkeypatch.setattr(rc, "estimate_quality", est)
+    cfg = EncoderConfig(profile="blend", fit="none")
+    budget = 8 * 3000
+    monkeypatch.setattr(rc, "REFINE", 1)
+    one = plan(clip, cfg, budget, strategies=("uniform", "random"))
+    assert (one.strategy, one.keyframes, one.score) == ("uniform", 13, 0.5)
+    monkeypatch.setattr(rc, "REFINE", 2)
+    two = plan(clip, cfg, budget, strategies=("uniform", "random"))
+    assert (two.strategy, two.keyframes) == ("random", 11) and two.score == pytest.approx(0.6)
+    assert 8 * two.predicted_bytes <= budget
 
 
 def test_trials_the_encoder_cannot_make_are_skipped(clip, monkeypatch):

@@ -88,6 +88,30 @@ def _gd(recon, i0: Picture, i1: Picture, truth: list[Picture], pred: list[int], 
     return [float(x) for x in w.detach().clamp(0, 1)]
 
 
+def fit_frames(recon, i0: Picture, i1: Picture, truth: list[Picture], js: list[int], n: int, w_bits: int,
+               method: str = "search", lam: float = 1000.0, radius: int = 2) -> list[Picture]:
+    """The reconstructions of inner frames *js* (1-based) of a segment of *n*, each at the q that
+    :func:`fit_segment` chooses for it with *method* (truth[k]: frame js[k]'s source), for rate
+    control's estimates (:func:`cmvc.rate_control.estimate_quality`).  ``none``, ``search`` and
+    ``exhaustive`` choose exactly as the encoder does; ``gd`` and ``best`` are approximated by
+    ``search`` (no gradient steps).  The distinct q's are reconstructed once, in one batch."""
+    top = 1 << w_bits
+    pred = [predict(j, n, w_bits) for j in js]
+    if method == "none":
+        cands = [[p] for p in pred]
+    elif method == "exhaustive":
+        cands = [list(range(top + 1)) for _ in pred]
+    else:
+        cands = [list(range(max(0, p - radius), min(top, p + radius) + 1)) for p in pred]
+    qs = sorted({q for cs in cands for q in cs})
+    pics = dict(zip(qs, _reconstruct(recon, i0, i1, qs, top)))
+    if all(len(c) == 1 for c in cands):
+        return [pics[c[0]] for c in cands]
+    pixels = truth[0].width * truth[0].height
+    return [pics[min(cs, key=lambda q: mse(pics[q], truth[k]) + lam * se_bits(q - pred[k]) / pixels)]
+            for k, cs in enumerate(cands)]
+
+
 def fit_segment(recon, i0: Picture, i1: Picture, truth: list[Picture], w_bits: int, method: str = "search",
                 lam: float = 1000.0, radius: int = 2, gd_steps: int = 20, gd_lr: float = 1e-3) -> FitResult:
     n = len(truth)
