@@ -197,6 +197,7 @@ def test_hyperprior_with_random_initialised_model(tmp_path, monkeypatch, testsrc
                                      hyperprior_checkpoint=str(ckpt)))
     dec = decode(res.data, verify=True)
     assert dec.hash_checked == 5 and dec.stream.header.profile == 1
+    assert torch.is_grad_enabled()  # no global switch left behind (the encoder's gd fit needs autograd)
     entry = dec.stream.sequence_header.models[0]
     assert entry.role == 0 and entry.model_name == "bmshj2018-hyperprior-q1"
     # a decoder without the weights reports E201
@@ -264,6 +265,26 @@ def test_vvc_retries_when_vvenc_returns_no_pictures(monkeypatch):
     with pytest.raises(CmvcError) as e:
         vvc.encode(pics, 40, starts=[])
     assert e.value.code == "E203" and "2..5" in str(e.value)
+
+
+def test_vvc_preset_reaches_vvenc_and_unknown_ones_are_e101(monkeypatch):
+    """The encoder effort (EncoderConfig.vvc_preset) is vvenc's preset; a name vvenc lacks is E101
+    before anything runs."""
+    from cmvc.keyframes import vvc
+
+    real, seen = vvc._vvenc, []
+
+    def spy(raw, w, h, quality, preset, period, params):
+        seen.append(preset)
+        return real(raw, w, h, quality, preset, period, params)
+
+    monkeypatch.setattr(vvc, "_vvenc", spy)
+    pics = distinct_pictures(64, 48, 3)
+    a, b = vvc.encode(pics, 40, starts=[], preset="medium"), vvc.encode(pics, 40, starts=[])
+    assert seen == ["medium", vvc.PRESET] and len(a) == len(b) == 3
+    with pytest.raises(CmvcError) as e:
+        vvc.encode(pics, 40, starts=[], preset="placebo")
+    assert e.value.code == "E101" and len(seen) == 2
 
 
 def two_shot_pictures(w=64, h=48, n=9, cut=5):

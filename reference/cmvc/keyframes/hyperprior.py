@@ -23,8 +23,6 @@ def build_model(quality: int, state_dict: dict | None = None):
         from compressai.zoo import bmshj2018_hyperprior
     except ImportError:
         raise error("E203", "the HYPERPRIOR codec needs CompressAI (pip install 'cmvc[gen]')") from None
-    import torch
-
     model = bmshj2018_hyperprior(quality=quality, pretrained=False)
     if state_dict is not None:
         try:
@@ -33,7 +31,7 @@ def build_model(quality: int, state_dict: dict | None = None):
             raise error("E202", f"the checkpoint does not fit bmshj2018-hyperprior quality {quality}: {e}") from None
     model.update(force=True)
     model.eval()
-    torch.set_grad_enabled(False)
+    model.requires_grad_(False)  # inference only; encode and decode run under no_grad (not a global switch)
     return model
 
 
@@ -50,9 +48,12 @@ def _to_tensor(pic, colour):
 def encode(pictures, quality: int = 1, colour=None, model=None, model_index: int = 0):
     if model is None:
         raise error("E101", "HYPERPRIOR keyframes need a checkpoint (--hyperprior-checkpoint PATH)")
+    import torch
+
     out = []
     for p in pictures:
-        r = model.compress(_to_tensor(p, colour))
+        with torch.no_grad():
+            r = model.compress(_to_tensor(p, colour))
         y, z = r["strings"][0][0], r["strings"][1][0]
         zh, zw = r["shape"]
         out.append((HyperpriorParams(model_index=model_index, quality=quality, latent_height=zh, latent_width=zw,
@@ -74,12 +75,14 @@ class _Decoder:
         return self.model
 
     def decode(self, unit):
-
         p = unit.codec_params
         m = self._model(p)
         y, z = unit.keyframe_data[:p.y_string_size], unit.keyframe_data[p.y_string_size:]
+        import torch
+
         try:
-            x = m.decompress([[y], [z]], [p.latent_height, p.latent_width])["x_hat"]
+            with torch.no_grad():
+                x = m.decompress([[y], [z]], [p.latent_height, p.latent_width])["x_hat"]
         except Exception as e:
             raise error("E024", f"keyframe {unit.frame_index}: hyperprior strings do not decode: {e}") from None
         w, h = self.sh.coded_width, self.sh.coded_height
