@@ -2,6 +2,7 @@
 
     python benchmarks/rd_vs_peers.py [--frames 64] [--clips carphone_pristine.mp4 bikes.mp4] [--json out.json]
                                      [--rc-metric ms-ssim|psnr|vmaf] [--codecs av1 vvc] [--no-speed]
+                                     [--rc-preset full|fast]
 
 For each clip: vvenc QP 63 (and QP 52), x265 QP 51, SVT-AV1 CRF 63; CMVC (RIFE; keyframes AV1 by
 default, or whichever of --codecs rate control prefers) rate-controlled (keyframe codec, coded size,
@@ -24,7 +25,7 @@ from fractions import Fraction
 from cmvc.decode import decode
 from cmvc.encoder import EncoderConfig, encode
 from cmvc.keyframes import Colour
-from cmvc.rate_control import DOWNSCALES, RC_CODECS, RC_STRATEGIES, plan
+from cmvc.rate_control import RC_PRESETS, plan
 from cmvc.resample import downsample
 from cmvc.tools.demo import bundled_clip
 from cmvc.tools.memory import retain_freed_memory
@@ -34,18 +35,21 @@ from cmvc.tools.video import read_video, write_y4m
 
 
 def cmvc_at(pics, info, target_bits, fit: str = "exhaustive", rc_metric: str = "ms-ssim",
-            strategies: tuple[str, ...] = RC_STRATEGIES, codecs: tuple[str, ...] = RC_CODECS,
-            cache: dict | None = None):
+            strategies: tuple[str, ...] | None = None, codecs: tuple[str, ...] | None = None,
+            cache: dict | None = None, preset: str = "full"):
     """CMVC rate-controlled to *target_bits*: coded size, keyframe strategy, interval and CRF chosen by
-    cmvc.rate_control (as `cmvc encode --bpp [--rc-metric vmaf]` does); *cache* shares trial encodes
-    between the targets of one clip."""
+    cmvc.rate_control (as `cmvc encode --bpp [--rc-metric vmaf] [--rc-preset P]` does; *strategies*
+    and *codecs* default to the search preset's); *cache* shares trial encodes between the targets
+    of one clip."""
+    sp = RC_PRESETS[preset]
     colour = Colour(info.matrix_coefficients, info.full_range)
-    cfg = EncoderConfig(fit=fit)
+    cfg = EncoderConfig(fit=fit, vvc_preset=sp.vvc_preset)
     scorer = None
     if rc_metric == "vmaf":
         from cmvc.tools.metrics import vmaf_scorer as scorer
-    p = plan(pics, cfg, target_bits, downscales=DOWNSCALES, strategies=strategies, codecs=codecs, colour=colour,
-             metric=rc_metric, scorer=scorer, cache=cache)
+    p = plan(pics, cfg, target_bits, downscales=sp.downscales, strategies=strategies or sp.strategies,
+             codecs=codecs or sp.codecs, colour=colour, metric=rc_metric, scorer=scorer, cache=cache,
+             refine=sp.refine, shot_refine=sp.shot_refine)
     cfg = p.apply(cfg)
     res = encode(pics, cfg, fps=Fraction(info.fps), colour=colour)
     return 8 * len(res.data), res, cfg
@@ -91,9 +95,11 @@ def main() -> int:
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--rc-metric", choices=["ms-ssim", "psnr", "vmaf"], default="ms-ssim",
                     help="what CMVC's rate control maximises (as cmvc encode --rc-metric)")
-    ap.add_argument("--strategies", nargs="+", default=list(RC_STRATEGIES),
-                    help="keyframe strategies rate control compares (cmvc.keyframe_select.STRATEGIES)")
-    ap.add_argument("--codecs", nargs="+", default=list(RC_CODECS), help="keyframe codecs rate control compares (av1, vvc)")
+    ap.add_argument("--rc-preset", choices=list(RC_PRESETS), default="full",
+                    help="rate control's search (cmvc.rate_control.RC_PRESETS), as cmvc encode --rc-preset")
+    ap.add_argument("--strategies", nargs="+", default=None,
+                    help="keyframe strategies rate control compares (default: the preset's)")
+    ap.add_argument("--codecs", nargs="+", default=None, help="keyframe codecs rate control compares (default: the preset's)")
     a = ap.parse_args()
     retain_freed_memory()  # as the cmvc command does (cmvc.tools.memory)
     os.environ.setdefault("SVT_LOG", "1")
@@ -110,8 +116,9 @@ def main() -> int:
         for label, target in (("cmvc@0.5x-vvenc63", 0.5 * rows["vvenc-qp63"]["bits"]),
                               ("cmvc@0.75x-svtav1", 0.75 * rows["svtav1-crf63"]["bits"]),
                               ("cmvc@1.0x-vvenc63", rows["vvenc-qp63"]["bits"])):
-            bits, res, cfg = cmvc_at(pics, info, target, rc_metric=a.rc_metric, strategies=tuple(a.strategies),
-                                     codecs=tuple(a.codecs), cache=cache)
+            bits, res, cfg = cmvc_at(pics, info, target, rc_metric=a.rc_metric, cache=cache, preset=a.rc_preset,
+                                     strategies=tuple(a.strategies) if a.strategies else None,
+                                     codecs=tuple(a.codecs) if a.codecs else None)
             rows[label] = {"bits": bits, "bpp": bits / px, "interval": cfg.interval, "n_keyframes": cfg.keyframes, "crf": cfg.quality, "codec": cfg.codec,
                            "downscale": cfg.downscale, "strategy": cfg.strategy,
                            **all_metrics(res.decoded, pics, fps)}

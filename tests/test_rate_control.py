@@ -381,6 +381,62 @@ def test_cli_prunes_unless_exhaustive(tmp_path, monkeypatch, flag):
     assert seen["prune"] is (not flag)
 
 
+@pytest.mark.parametrize("flags,codecs,strategies,vvc_preset", [
+    (["--rc-preset", "fast"], ("vvc",), ("feature", "uniform"), "medium"),
+    (["--rc-preset", "fast", "--vvc-preset", "fast"], ("vvc",), ("feature", "uniform"), "fast"),
+    ([], ("av1", "vvc"), ("feature", "uniform", "interp"), "slow"),
+])
+def test_cli_rc_preset_sets_the_search_and_vvenc_preset(tmp_path, monkeypatch, flags, codecs, strategies, vvc_preset):
+    """cmvc encode --rc-preset chooses what rate control compares (cmvc.rate_control.RC_PRESETS) and
+    vvenc's preset, for the trial encodes and the encode itself; --vvc-preset overrides the latter.
+    (The plan itself is stubbed: the preset's arguments are what is checked, and the encode's.)"""
+    from conftest import make_testsrc
+
+    import cmvc.rate_control as rc
+    from cmvc.keyframes import vvc
+    from cmvc.tools.cli import main
+
+    seen, presets = {}, []
+
+    def spy(pics, cfg, target, **k):
+        seen.update(k, vvc_preset=cfg.vvc_preset)
+        return rc.RatePlan(6, 50, 0, 0, 1, None, [], "uniform", "vvc", 3)
+
+    real = vvc._vvenc
+    monkeypatch.setattr(rc, "plan", spy)
+    monkeypatch.setattr(vvc, "_vvenc", lambda *a: (presets.append(a[4]), real(*a))[1])
+    src = make_testsrc(tmp_path / "s.y4m", 96, 64, 12)
+    assert main(["encode", str(src), "-o", str(tmp_path / "o.cmvc"), "--bpp", "0.1", "--profile", "blend",
+                 "--fit", "none", *flags]) == 0
+    assert seen["codecs"] == codecs and seen["strategies"] == strategies and seen["downscales"] == rc.DOWNSCALES
+    assert seen["vvc_preset"] == vvc_preset and presets == [vvc_preset]  # the encode's one vvenc run
+    fast = "fast" in flags
+    assert (seen["refine"], seen["shot_refine"]) == ((1, 1) if fast else (None, None))
+
+
+def test_plan_refine_arguments_override_the_module_defaults(clip, monkeypatch):
+    """plan(refine=0) skips the keyframe-count refinement that REFINE would run (the fast preset
+    refines 1 search instead of REFINE)."""
+    import cmvc.rate_control as rc
+
+    monkeypatch.setattr(rc, "estimate_quality", lambda src, tr, n, *a, **k: -abs(n - 11))
+    cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
+    p = plan(clip, cfg, 8 * 3000, refine=0)
+    assert [c.keyframes for c in p.candidates if c.score is not None] == [24, 13, 9, 7] and p.keyframes == 13
+    assert plan(clip, cfg, 8 * 3000, refine=1).keyframes == 11
+
+
+def test_rc_presets_name_known_codecs_strategies_and_presets():
+    from cmvc.keyframe_select import STRATEGIES
+    from cmvc.keyframes import CODEC_NAMES, vvc
+    from cmvc.rate_control import DOWNSCALES, RC_CODECS, RC_PRESETS, RC_STRATEGIES
+
+    assert RC_PRESETS["full"].codecs == RC_CODECS and RC_PRESETS["full"].strategies == RC_STRATEGIES
+    for sp in RC_PRESETS.values():
+        assert set(sp.codecs) <= set(CODEC_NAMES) and set(sp.strategies) <= set(STRATEGIES)
+        assert set(sp.downscales) <= set(DOWNSCALES) and sp.vvc_preset in vvc.PRESETS
+
+
 def test_refinement_tries_counts_between_the_ladder_steps(clip, monkeypatch):
     """After the searches, the best candidate's keyframe count is refined between the counts of the
     ladder intervals next to it, walking down then up until the estimate has fallen twice; the plan

@@ -32,6 +32,11 @@ from .zoo import RIFE_V4
 DEFAULT_QUALITY = {CodecId.AV1: 50, CodecId.VVC: 45, CodecId.AVIF: 30, CodecId.WEBP: 30, CodecId.PNG: 0, CodecId.HYPERPRIOR: 1}
 
 
+def codec_options(codec_id: CodecId, cfg: "EncoderConfig") -> dict:
+    """Keyword arguments of the keyframe codec's ``encode`` that *cfg* sets (encoder effort)."""
+    return {"preset": cfg.vvc_preset} if codec_id == CodecId.VVC else {}
+
+
 @dataclasses.dataclass
 class Caption:
     role: TextRole
@@ -47,6 +52,7 @@ class EncoderConfig:
     strategy: str = "feature"
     feature: str = "thumbnail"
     codec: str = "av1"
+    vvc_preset: str = "slow"  # vvenc preset of VVC keyframes (encoder effort, not signalled; cmvc.keyframes.vvc)
     quality: int | tuple[int, ...] | None = None  # AV1 CRF (0..63), VVC QP (or one per shot), AVIF/WebP quality (0..100)
     profile: str = "rife"  # blend | rife
     rife_scale: int = 0  # recon_param: log2 of the flow-estimation downscale
@@ -232,7 +238,7 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
         hp = codec.build_model(quality, load_state_dict(Path(cfg.hyperprior_checkpoint)))
         coded = codec.encode([src[i] for i in kf], quality, colour, model=hp, model_index=len(models) - 1)
     else:
-        coded = codec.encode([src[i] for i in kf], quality, colour)
+        coded = codec.encode([src[i] for i in kf], quality, colour, **codec_options(codec_id, cfg))
     sh = make_sequence_header(w, h, t, kf, fps=(fps.numerator, fps.denominator), recon_profile=recon_profile,
                               coded_size=(cw, ch), recon_model=recon_model,
                               recon_param={ReconProfile.RIFE: cfg.rife_scale, ReconProfile.SD_LORA: cfg.preset}.get(recon_profile, 0),

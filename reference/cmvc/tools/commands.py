@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -103,7 +104,7 @@ def cmd_encode(args) -> int:
                         hash_type=args.hash, unit_crc=not args.no_crc, keyframe_group=not args.no_keyframe_group, downscale=args.downscale or 1, metadata=args.metadata,
                         hyperprior_checkpoint=args.hyperprior_checkpoint, mode=args.mode, sd_model=args.sd_model,
                         t2v_model=args.t2v_model, preset=args.preset, captioner=args.captioner,
-                        device=_device(args.device))
+                        device=_device(args.device), vvc_preset=args.vvc_preset or "slow")
     fps = info.fps
     target = None
     if args.bpp is not None:
@@ -112,18 +113,20 @@ def cmd_encode(args) -> int:
         target = args.kbps * 1000 * len(pics) / float(fps)
     prog = Progress()
     if target is not None:
-        from ..rate_control import DOWNSCALES, RC_CODECS, RC_STRATEGIES, plan, quality_text
+        from ..rate_control import RC_PRESETS, plan, quality_text
 
+        sp = RC_PRESETS[args.rc_preset]
+        cfg = dataclasses.replace(cfg, vvc_preset=args.vvc_preset or sp.vvc_preset)
         scorer = None
         if args.rc_metric == "vmaf":
             from .metrics import vmaf_scorer as scorer
-        rp = plan(pics, cfg, target, downscales=(args.downscale,) if args.downscale else DOWNSCALES, metric=args.rc_metric,
+        rp = plan(pics, cfg, target, downscales=(args.downscale,) if args.downscale else sp.downscales, metric=args.rc_metric,
                   scorer=scorer,
-                  strategies=(args.strategy,) if args.strategy else RC_STRATEGIES,
-                  codecs=(args.codec,) if args.codec else RC_CODECS,
+                  strategies=(args.strategy,) if args.strategy else sp.strategies,
+                  codecs=(args.codec,) if args.codec else sp.codecs,
                   colour=Colour(info.matrix_coefficients, info.full_range),
                   progress=lambda m: _rc_line(prog, m, args.verbose), advance=lambda k, n: prog("rate control", k, n),
-                  prune=not args.rc_exhaustive)
+                  prune=not args.rc_exhaustive, refine=sp.refine, shot_refine=sp.shot_refine)
         cfg = rp.apply(cfg)
         est = "" if rp.score is None else f", estimated {args.rc_metric} {rp.score:.4f}"
         print(f"rate control: {rp.codec} keyframes ({rp.strategy}), downscale {rp.downscale}, {rp.keyframes} keyframes "
@@ -278,6 +281,12 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
                    help="rate control searches every keyframe codec x coded size x strategy, each keyframe interval "
                         "walk from the smallest that fits (default: coded sizes from the smallest up until the "
                         "estimate falls, walks from the best candidate's interval)")
+    s.add_argument("--rc-preset", choices=["full", "fast"], default="full",
+                   help="what rate control searches unless --codec/--strategy/--downscale name it: full (AV1 and "
+                        "VVC keyframes, strategies feature, uniform and interp, vvenc preset slow) or fast (VVC at "
+                        "preset medium, feature and uniform: about 3x faster; cmvc demo's default)")
+    s.add_argument("--vvc-preset", choices=["faster", "fast", "medium", "slow", "slower"], default=None,
+                   help="vvenc preset of VVC keyframes (default slow, or the --rc-preset's)")
     s.add_argument("--verbose", action="store_true", help="report every operating point rate control tries")
     s.add_argument("--metadata", action="store_true", help="write encoder/source metadata units")
     s.add_argument("--hyperprior-checkpoint", help="CompressAI bmshj2018-hyperprior weights (codec hyperprior)")
