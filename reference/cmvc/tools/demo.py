@@ -107,13 +107,13 @@ def cmd_demo(args) -> int:
 def register(sub) -> None:
     s = sub.add_parser("demo", help="offline demo on a bundled real clip, compared with VVC QP 63")
     s.add_argument("--input", help="another video instead of the bundled carphone clip")
-    s.add_argument("--frames", type=int, default=64)
-    s.add_argument("--out", default="cmvc-demo")
-    s.add_argument("--profile", choices=["blend", "rife"], default="rife")
+    s.add_argument("--frames", type=int, default=64, help="frames of the clip to code (default 64)")
+    s.add_argument("--out", default="cmvc-demo", help="output directory (default cmvc-demo)")
+    s.add_argument("--profile", choices=["blend", "rife"], default="rife", help="reconstruction profile (default rife)")
     s.add_argument("--shares", type=float, nargs="+", default=[1.0, 0.5],
                    help="CMVC rate targets as multiples of VVC QP 63's bits")
     s.add_argument("--rc-preset", choices=["fast", "full"], default="fast",
                    help="rate control's search (cmvc.rate_control.RC_PRESETS): fast (VVC keyframes at vvenc preset "
-                        "medium, strategies feature and uniform; about 6 minutes on 2 cores) or full (what cmvc "
+                        "medium, strategies feature and uniform; 8 minutes for the bundled clip on 2 cores) or full (what cmvc "
                         "encode --bpp and the benchmarks search: AV1 and VVC, three strategies, preset slow)")
     s.set_defaults(func=cmd_demo)
