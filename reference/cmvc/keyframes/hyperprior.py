@@ -50,9 +50,11 @@ def encode(pictures, quality: int = 1, colour=None, model=None, model_index: int
         raise error("E101", "HYPERPRIOR keyframes need a checkpoint (--hyperprior-checkpoint PATH)")
     import torch
 
+    from ..precision import ieee_float32
+
     out = []
     for p in pictures:
-        with torch.no_grad():
+        with torch.no_grad(), ieee_float32():  # the decoder's entropy model must see the same scales
             r = model.compress(_to_tensor(p, colour))
         y, z = r["strings"][0][0], r["strings"][1][0]
         zh, zw = r["shape"]
@@ -80,8 +82,10 @@ class _Decoder:
         y, z = unit.keyframe_data[:p.y_string_size], unit.keyframe_data[p.y_string_size:]
         import torch
 
+        from ..precision import ieee_float32
+
         try:
-            with torch.no_grad():
+            with torch.no_grad(), ieee_float32():  # chapter 11's tolerance assumes float32
                 x = m.decompress([[y], [z]], [p.latent_height, p.latent_width])["x_hat"]
         except Exception as e:
             raise error("E024", f"keyframe {unit.frame_index}: hyperprior strings do not decode: {e}") from None

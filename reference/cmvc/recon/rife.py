@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from ..colour import picture_to_rgb_float
 from ..errors import error
 from ..picture import Picture
+from ..precision import ieee_float32
 from ..zoo import RIFE_V4, weights_path
 from .ifnet import PAD, IFNet, warp_pair
 
@@ -133,7 +134,9 @@ class RifeReconstructor:
         cpad = (0, pw // 2 - p.u.shape[1], 0, ph // 2 - p.u.shape[0])
         u = F.pad(_planes_tensor(p.u), cpad, mode="replicate")
         v = F.pad(_planes_tensor(p.v), cpad, mode="replicate")
-        out = (rgb, (y, torch.cat((u, v), 1)), self.net.encode(rgb))
+        with ieee_float32():
+            feat = self.net.encode(rgb)
+        out = (rgb, (y, torch.cat((u, v), 1)), feat)
         self._kept = [*self._kept[-1:], (p, out)]
         return out
 
@@ -145,8 +148,9 @@ class RifeReconstructor:
         """Y (N,H,W) and CbCr (N,2,H/2,W/2) in [0,1] at time steps t (differentiable in t)."""
         r0, r1, (y0, c0), (y1, c1), feats, (h, w, ch, cw) = prep
         n = len(t)
-        flow, mask = self.net.flow(r0.expand(n, -1, -1, -1), r1.expand(n, -1, -1, -1), t, 2.0 ** -self.scale_exp,
-                                   feats=feats)
+        with ieee_float32():  # Table 11-1 holds for float32 only, whatever precision the host process set
+            flow, mask = self.net.flow(r0.expand(n, -1, -1, -1), r1.expand(n, -1, -1, -1), t, 2.0 ** -self.scale_exp,
+                                       feats=feats)
         # step 3 on the picture's area only (each warped sample is computed from its own grid point, so
         # the padding's samples, cropped in step 4, need not be made)
         flow, mask = flow[..., :2 * ch, :2 * cw], mask[..., :2 * ch, :2 * cw]
