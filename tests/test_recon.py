@@ -410,3 +410,54 @@ def test_reference_decoder_varies_within_the_tolerance_on_real_video(rife, recon
         differ += int((d > 0).sum())
     if recon_param == 2:
         assert differ > 0
+
+
+def _round_mantissa(x, bits: int):
+    """float32 *x* rounded to nearest (ties to even) with *bits* explicit mantissa bits (23: x itself)."""
+    import torch
+
+    drop = 23 - bits
+    if drop == 0:
+        return x
+    b = x.view(torch.int32)
+    b = (b + (((b >> drop) & 1) + ((1 << (drop - 1)) - 1))) & ~((1 << drop) - 1)
+    return b.view(torch.float32)
+
+
+@pytest.mark.parametrize("bits", [23, 10, 7])
+def test_the_tolerance_rejects_reduced_precision_convolutions(rife, monkeypatch, bits):
+    """Spec 11.1: Table 11-1 admits float32 only.  On one segment of bigbuckbunny at 416x240
+    (recon_param 0), convolutions whose inputs and weights are rounded to 10 mantissa bits (TF32, what
+    cuDNN uses for float32 by default; float16 has as many) or 7 (bfloat16), accumulating in float32,
+    put a frame outside RIFE_TOLERANCE[0]; with 23 bits (no rounding) the harness changes nothing."""
+    import torch
+    import torch.nn.functional as F
+
+    from cmvc.decode import RIFE_TOLERANCE
+    from cmvc.recon.rife import RifeReconstructor
+    from cmvc.resample import downsample
+    from cmvc.tools.demo import bundled_clip
+    from cmvc.tools.video import read_video
+
+    pics = [downsample(p, 416, 240) for p in read_video(bundled_clip("bigbuckbunny.mp4"), max_frames=17)[0][8:17:8]]
+    sh = make_sequence_header(416, 240, 9, [0, 8], recon_profile=1, recon_model=0, recon_param=0)
+    ts = [j / 8 for j in range(1, 8)]
+    ref = RifeReconstructor(sh, net=rife.net).frames_at(pics[0], pics[1], ts)
+    calls = []
+    for name in ("conv2d", "conv_transpose2d"):
+        f = getattr(F, name)
+
+        def rounded(x, w, *a, _f=f, **k):
+            calls.append(1)
+            return _f(_round_mantissa(x, bits), _round_mantissa(w, bits), *a, **k)
+        monkeypatch.setattr(F, name, rounded)
+    got = RifeReconstructor(sh, net=rife.net).frames_at(pics[0], pics[1], ts)
+    assert len(calls) == 2 * 4 + 5 * 11  # every convolution: the head's 4 per keyframe, 11 per block (one batch)
+    if bits == 23:
+        assert got == ref
+        return
+    tol, outside = RIFE_TOLERANCE[0], 0
+    for a, b in zip(got, ref):
+        d = np.concatenate([np.abs(x.astype(int) - y.astype(int)).ravel() for x, y in zip(a.planes(), b.planes())])
+        outside += d.max() > tol.max_abs or (d > 0).mean() > tol.max_fraction
+    assert outside >= 1
