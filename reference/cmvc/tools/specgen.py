@@ -141,7 +141,7 @@ def registry_table(num: str, enum) -> str:
         lines = [f"Table {num}: {enum.__name__}", "", "| Value | Name | skippable_flag | Meaning |", "|---|---|---|---|"]
         for m in enum:
             lines.append(f"| {int(m)} | {m.name} | {int(SKIPPABLE[m])} | {_esc(m.doc)} |")
-        lines.append("| 0, 9..255 | reserved | (any) | Skipped when skippable_flag = 1, else E009. |")
+        lines.append(f"| 0, {max(int(m) for m in enum) + 1}..255 | reserved | (any) | Skipped when skippable_flag = 1, else E009. |")
         return "\n".join(lines)
     for m in enum:
         lines.append(f"| {int(m)} | {m.name} | {_esc(m.doc)} |")
@@ -193,6 +193,26 @@ def models_table() -> str:
     return "\n".join(lines)
 
 
+def rife_weights_table() -> str:
+    """Table 7-3: every weight tensor of the §7.5 IFNet, by key (the eight residual convolutions of a block
+    on one row each), with its shape, and the parameter count, from :class:`cmvc.recon.ifnet.IFNet`."""
+    from ..recon.ifnet import IFNet
+
+    sd = IFNet().state_dict()
+    rows: dict[str, list[str]] = {}
+    for key, t in sd.items():
+        key = re.sub(r"\.convblock\.\d+\.", ".convblock.j.", key)
+        shape = "(" + ", ".join(str(d) for d in t.shape) + ")"
+        layer, part = key.rsplit(".", 1)
+        rows.setdefault(layer, {})[part] = shape  # type: ignore[index]
+    lines = ["| Key (j = 0..7) | weight | bias | beta |", "|---|---|---|---|"]
+    for layer, parts in rows.items():
+        lines.append(f"| `{layer}` | {parts.get('weight', '')} | {parts.get('bias', '')} | {parts.get('beta', '')} |")
+    n = sum(t.numel() for t in sd.values())
+    lines += ["", f"{len(sd)} tensors, " + f"{n:_}".replace("_", " ") + " parameters."]
+    return "\n".join(lines)
+
+
 def blocks() -> dict[str, str]:
     out = {f"syntax:{SYNTAX_NAMES[dc.__name__]}": syntax_table(dc) for dc in STRUCTURES}
     out["codec_params"] = codec_params_table()
@@ -203,6 +223,7 @@ def blocks() -> dict[str, str]:
     out["colour"] = colour_table()
     out["upsampling"] = upsampling_table()
     out["models"] = models_table()
+    out["rife_weights"] = rife_weights_table()
     return out
 
 
