@@ -405,3 +405,16 @@ def test_corrupt_picture_in_a_group_is_located(testsrc_pics):
         decode(bytes(bad))
     assert e.value.code == "E024" and e.value.path.startswith(f"units[{g.index}].keyframe_group.keyframe_data[1]")
     assert at <= e.value.offset < at + g.body.keyframe_size[1]
+
+
+def test_blend_frames_between_hyperprior_keyframes_are_tolerance_defined():
+    """§7.9 item 4: BLEND is exact, but inner frames interpolated from HYPERPRIOR keyframes are not."""
+    from pathlib import Path
+
+    from cmvc.decode import tolerance_defined_frames
+    from cmvc.parse import parse
+
+    data = (Path(__file__).parents[1] / "conformance/streams/fuzz_hyperprior_blend_decode_importerror.cmvc").read_bytes()
+    ps = parse(data)
+    assert ps.sequence_header.recon_profile == 0 and list(ps.sequence_header.keyframe_index) == [0, 3]
+    assert tolerance_defined_frames(ps) == [True] * 4

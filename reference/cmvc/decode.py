@@ -37,16 +37,20 @@ TOLERANCE_DEFINED_RECON = (ReconProfile.RIFE, ReconProfile.SD_LORA, ReconProfile
 def tolerance_defined_frames(ps: ParsedStream) -> list[bool]:
     """For each output frame, whether a tolerance-defined process makes it (§7.3, chapter 11): every
     frame in TT2V mode, the frames between keyframes of the RIFE, SD_LORA and T2V_PIPELINE profiles,
-    and HYPERPRIOR keyframes.  §7.8 upsampling, normative, keeps the property of its input."""
+    HYPERPRIOR keyframes and the frames between a HYPERPRIOR keyframe and its neighbours (§7.9's list).
+    §7.8 upsampling, normative, keeps the property of its input."""
     sh = ps.sequence_header
     if sh.mode == Mode.TT2V:
         return [True] * sh.frame_count
     out = [sh.recon_profile in TOLERANCE_DEFINED_RECON] * sh.frame_count
     for k in sh.keyframe_index:
         out[k] = False
+    kf = sh.keyframe_index
     for ref in keyframe_refs(ps):
         if ref.body.codec_id == CodecId.HYPERPRIOR and 0 <= ref.body.frame_index < sh.frame_count:
             out[ref.body.frame_index] = True
+            for s in (n for n in range(len(kf) - 1) if ref.body.frame_index in (kf[n], kf[n + 1])):
+                out[kf[s] + 1:kf[s + 1]] = [True] * (kf[s + 1] - kf[s] - 1)  # item 4 of §7.9: BLEND from them
     return out
 
 

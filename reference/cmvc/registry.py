@@ -83,7 +83,7 @@ class CodecId(DocEnum):
     PNG = 0, "Lossless PNG of the planar-packed picture (§7.2.1), bit-exact."
     AVIF = 1, "AVIF still image, RGB output converted by §7.2.2."
     WEBP = 2, "WebP still image, RGB output converted by §7.2.2."
-    HYPERPRIOR = 3, "Learned image codec, Balle 2018 scale hyperprior (CompressAI), §7.2.3; tolerance-defined."
+    HYPERPRIOR = 3, "Learned image codec, Balle 2018 scale hyperprior (CompressAI), §7.2.3; informative, validate-only for third parties."
     AV1 = 4, "One AV1 temporal unit; all keyframes of the stream form one AV1 sequence (§7.2.4), bit-exact."
     VVC = 5, "One VVC access unit; all keyframes of the stream form one VVC bitstream (§7.2.5), bit-exact."
 

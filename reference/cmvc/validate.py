@@ -105,8 +105,6 @@ def check_semantics(ps: ParsedStream) -> list[CmvcError]:
         bad(sh_rec, "recon_profile", "E028", "recon_profile T2V_PIPELINE is used exactly in mode TT2V")
     if sh.recon_param and sh.recon_profile.name == "BLEND":
         bad(sh_rec, "recon_param", "E019", "recon_param must be 0 for BLEND")
-    if sh.recon_param > 2:
-        bad(sh_rec, "recon_param", "E019", f"recon_param {sh.recon_param} exceeds 2")
     kf = sh.keyframe_index
     if sh.mode == Mode.IT2V:
         if len(kf) < 2:

@@ -29,7 +29,7 @@ def build_file_header(profile: Profile, level: int, minor_version: int = 1) -> b
 
 
 def build_payload(unit_type: UnitType, body: Any, level: Level | None = None) -> bytes:
-    """§4.3-4.8: the payload bytes of a registered unit type."""
+    """§4.3-4.9: the payload bytes of a registered unit type."""
     unit_type = UnitType(unit_type)
     cls = PAYLOAD_CLASS[unit_type]
     if not isinstance(body, cls):

@@ -94,8 +94,8 @@ class SequenceHeader(DataclassMixin):
     colour_flags: ColourFlags = csfield(Flags(ColourFlags))
     mode: Mode = csfield(Registered(U8, Mode), doc="Table 10-2.")
     recon_profile: ReconProfile = csfield(Registered(U8, ReconProfile), doc="Table 10-3.")
-    recon_model: int = csfield(U8, doc="Index into models[] of the reconstruction model, or 255 for none.")
-    recon_param: int = csfield(Range(U8, 0, 3), doc="RIFE: log2 of the flow-estimation downscale (§7.5); SD_LORA, T2V_PIPELINE: steps preset (§7.6); BLEND: 0.")
+    recon_model: int = csfield(U8, doc="Index into models[] of the reconstruction model, or 255 for none; ignored by BLEND (§5.3).")
+    recon_param: int = csfield(Range(U8, 0, 2), doc="RIFE: log2 of the flow-estimation downscale (§7.5); SD_LORA, T2V_PIPELINE: steps preset 0..2 (§7.6); BLEND: 0.")
     rng_seed: int = csfield(U64, doc="Seed of every pseudo-random process of the decoder (§7.6).")
     num_keyframes: int = csfield(Range(Leb128(), 0, cs.this.frame_count, hi_text="frame_count"),
                                  doc="Number of keyframes; at least 2 in IT2V mode, 0 in TT2V mode.")

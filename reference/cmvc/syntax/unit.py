@@ -26,7 +26,7 @@ class Unit(DataclassMixin):
     flags: UnitFlags = csfield(Flags(UnitFlags))
     payload_size: int = csfield(Range(Leb128(), 0, level="max_unit_size"), doc="Bytes in unit_payload.")
     payload: bytes = csfield(Payload(cs.this.payload_size, "payload_size"),
-                             doc="unit_payload(): the syntax structure for unit_type (§4.3-§4.8).")
+                             doc="unit_payload(): the syntax structure for unit_type (§4.3-§4.9).")
     unit_crc: int | None = optional_field(Present(lambda c: not c.flags.no_crc_flag, U32, "no_crc_flag = 0"),
                                           doc="CRC-32 (§2.4) of every byte of the unit before unit_crc.")
 
