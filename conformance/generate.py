@@ -219,6 +219,14 @@ def valid_entries(assets: Assets) -> list[Entry]:
     E.append(it2v("level40", "level 4.0", sequence(8, 8, 3), [0, 2], level=40, features=["level40"]))
     E.append(it2v("coded_size_half", "coded at half size, §7.8 upsampling", sequence(33, 21, 6), [0, 5], coded_size=(17, 11),
                   features=["coded-size"]))
+    for codec, name, pics, kf, cs_, q in (
+            (CodecId.AV1, "av1", sequence(48, 32, 9), [0, 4, 8], (25, 17), 40),
+            (CodecId.VVC, "vvc", sequence(45, 31, 9), [0, 4, 8], (23, 15), 40),
+            (CodecId.AVIF, "avif", p8, [0, 7], (17, 13), 60),
+            (CodecId.WEBP, "webp", p8, [0, 7], (17, 13), 60)):
+        E.append(it2v(f"{name}_coded_size", f"{codec.name} keyframes coded at {cs_[0]}x{cs_[1]} below the output size "
+                      f"{pics[0].width}x{pics[0].height} (§7.2: coded-size names; §7.8 upsampling)", pics, kf,
+                      codec=codec, assets=assets, quality=q, coded_size=cs_, features=["coded-size", name]))
     E.append(it2v("texts_all_roles", "text units of every role, span hash", p8, [0, 7], hash_type=HashType.MD5_SPAN,
                   texts=[text_unit("A square slides across a gradient.", TextRole.GLOBAL, 0, 7),
                          text_unit("a grey square", TextRole.KEYFRAME_CAPTION, 0, 0),
