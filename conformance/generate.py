@@ -234,6 +234,11 @@ def valid_entries(assets: Assets) -> list[Entry]:
                          text_unit("", TextRole.MOTION_CAPTION, 3, 3),
                          t1_unit("Then the square stops near the Corner; CAMERA is static.", TextRole.MOTION_CAPTION, 4, 7)],
                   features=["text", "md5-span", "empty-text", "unicode"]))
+    E.append(it2v("text_keyframe_caption_span", "a KEYFRAME_CAPTION whose frame_start = frame_end is not a keyframe, "
+                  "and one for frames 2..5: valid, the keyframe convention of §5.5 is not a requirement", p8, [0, 7],
+                  texts=[text_unit("a grey square", TextRole.KEYFRAME_CAPTION, 3, 3),
+                         text_unit("the square again", TextRole.KEYFRAME_CAPTION, 2, 5)],
+                  features=["text", "keyframe-caption-span"]))
     E.append(it2v("aux_units", "metadata, padding, unknown skippable units", p8, [0, 7],
                   extra_units=[(UnitType.METADATA, MetadataUnit(key="encoder", value="conformance")),
                                (UnitType.PADDING, PaddingUnit(padding_data=bytes(9))),
@@ -465,6 +470,8 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
     vunits = [vv[u.offset:u.offset + u.size] for u in pv.units]
     out.append(("E024_vvc_no_parameter_sets", "the first VVC access unit lacks its SPS and PPS",
                 _raw_stream(Profile.BASELINE, 10, [vunits[0], unit(2, payload_of(2, no_ps)), *vunits[2:]]), "decode"))
+    # --- §6.6 error positions: one stream per stated offset rule (spec 1.3) ---
+    out += _offset_rule_entries(E_valid, units, sh, body, unit, payload_of)
     entries = []
     for name, purpose, data, stage in out:
         code = name.split("_")[0]
@@ -473,6 +480,131 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
             raise SystemExit(f"{name}: expected {code}, reference implementation gives {got}")
         entries.append(Entry(name, purpose, False, data, [code], stage=stage, error=code, offset=got.offset))
     return entries
+
+
+def _offset_rule_entries(E_valid, units, sh, body, unit, payload_of) -> list[tuple[str, str, bytes, str]]:
+    """Invalid streams that pin the offset rules of spec §6.6, each case of a rule that relates several
+    elements, and the order of checks (§6.7)."""
+    import zlib
+
+    from cmvc.parse import parse
+    from cmvc.syntax import SEQUENCE_HEADER, KeyframeGroupUnit
+    from cmvc.text.model import load_model
+    from cmvc.text.t1 import encode_symbols
+    from cmvc.text.tokens import CAP
+
+    eos = units[-1]
+    out = []
+
+    def add(name, purpose, data, stage="validate"):
+        out.append((name, purpose, data, stage))
+
+    def text(data: bytes, n: int, method=TextMethod.UTF8, start=0, end=7):
+        return unit(3, payload_of(3, TextUnit(role=TextRole.MOTION_CAPTION, frame_start=start, frame_end=end,
+                                              coding_method=method, num_tokens=n, text_data=data)))
+
+    def hashes(first, n):
+        return unit(5, payload_of(5, FrameHashUnit(hash_type=HashType.MD5, first_frame=first, num_frames=n,
+                                                   digest=[bytes(16)] * n)))
+
+    def ip(data: bytes, w_bits=4, segment=1):
+        return unit(4, payload_of(4, InterpParamsUnit(
+            segment_index=segment, w_bits=w_bits, flags=InterpFlags(has_w_i=True, has_w_l=False, multi_segment_flag=False,
+                                                                    reserved_zero_5bits=0),
+            param_coding=ParamCoding.EXP_GOLOMB, param_data=data)))
+
+    # spans: the start if it lies outside 0..frame_count-1, else the element that ends the span
+    add("E022_text_start", "text span starts after the last frame (frame_start is at fault)",
+        body(*units[:-1], text(b"late", 4, start=9, end=9), eos))
+    add("E022_hash_span", "frame hash of frames 4..8 of 8 frames (num_frames is at fault)",
+        body(*units[:4], hashes(4, 5), eos))
+    # E020: each cause
+    add("E020_utf8_extra_byte", "UTF-8 text of 5 bytes with num_tokens 4 (the first byte after the tokens)",
+        body(*units[:-1], text(b"hello", 4), eos))
+    add("E020_utf8_invalid", "UTF8 method, byte 2 of text_data is 0xFF (the first byte of the ill-formed sequence)",
+        body(*units[:-1], text(b"ab\xffcd", 5), eos))
+    m = load_model()
+    n, d = (lambda s: (len(s), encode_symbols(s, m)))([ord(c) for c in "a square"])
+    add("E020_t1_end_state", "CMVC-T1 text decoded with one symbol fewer than coded: the coder does not end in "
+        "state 1 (text_data)", body(*units[:-1], text(d, n - 1, TextMethod.CMVC_T1), eos))
+    add("E020_t1_words_left", "CMVC-T1 text with a word before the coded ones: a word is left over (text_data)",
+        body(*units[:-1], text(b"\x12\x34\x56\x78" + d, n, TextMethod.CMVC_T1), eos))
+    add("E020_t1_leading_zero", "CMVC-T1 text whose last group of bytes starts with 0 (that group's first byte)",
+        body(*units[:-1], text(bytes(4) + b"\x00\x07", 1, TextMethod.CMVC_T1), eos))
+    add("E020_t1_cap_without_word", "CMVC-T1 symbols CAP then a byte, not a word (text_data)",
+        body(*units[:-1], text(encode_symbols([CAP, ord("1")], m), 2, TextMethod.CMVC_T1), eos))
+    add("E020_t1_bad_utf8", "CMVC-T1 symbols that detokenize to invalid UTF-8 (text_data)",
+        body(*units[:-1], text(encode_symbols([0xFF], m), 1, TextMethod.CMVC_T1), eos))
+    # param_data: bit-level errors at the byte that holds the offending bit or byte
+    add("E027_extra_byte", "a byte after the last value of param_data (that byte)",
+        body(*units[:-1], ip(encode_values(3, 4, [12, 8, 4], None, ParamCoding.EXP_GOLOMB) + b"\0"), eos))
+    add("E010_trailing_bits", "a non-zero bit after the last value of param_data (its byte)",
+        body(*units[:-1], ip(bytes([0b11100001])), eos))
+    add("E019_eg_prefix", "the third Exp-Golomb code of param_data has more than B+2 leading zeros; it starts in "
+        "byte 0 (the byte of its first bit), its seventh zero is in byte 1", body(*units[:-1], ip(bytes([0xA0, 0, 0])), eos))
+    # absences and duplicates
+    add("E017_missing_last_keyframe", "the keyframe unit of the last keyframe is missing (END_OF_STREAM)",
+        body(*units[:3], units[4], eos))
+    add("E025_hash_twice", "a second frame hash unit covers frame 3 again (its first_frame)",
+        body(*units[:5], hashes(3, 1), eos))
+    # several elements
+    big = SEQUENCE_HEADER.build(dataclasses.replace(sh, width=1024, height=1000))
+    add("E008_picture_size", "1024x1000 exceeds max_picture_size of level 1.0 (height is at fault)",
+        body(unit(1, big), *units[1:]))
+    add("E019_string_too_long", "a metadata key of 256 bytes (string() at most 255: its length)",
+        body(*units[:-1], unit(6, b"\x80\x02" + b"k" * 256 + b"\x01v"), eos))
+    gen = [model_entry(ModelRole.GENERATION, "t2v", bytes(32))]
+    sh28 = SEQUENCE_HEADER.build(dataclasses.replace(sh, recon_profile=ReconProfile.T2V_PIPELINE, recon_model=0,
+                                                     num_models=1, models=gen))
+    add("E028_t2v_in_it2v", "T2V_PIPELINE in IT2V mode (recon_profile is at fault, mode is allowed)",
+        _raw_stream(Profile.GENERATIVE, 10, [unit(1, sh28), *units[1:]]))
+    # keyframe groups and sequence codecs
+    av = parse(E_valid["av1_keyframes"].data)
+    aunits = [E_valid["av1_keyframes"].data[u.offset:u.offset + u.size] for u in av.units]
+    k2 = av.units[2].body
+    add("E019_temporal_unit_index", "the second AV1 keyframe unit says temporal_unit_index 5",
+        body(aunits[0], aunits[1], unit(2, payload_of(2, dataclasses.replace(
+            k2, codec_params=dataclasses.replace(k2.codec_params, temporal_unit_index=5)))), *aunits[3:]))
+    ag = parse(E_valid["av1_keyframe_group"].data)
+    g = ag.units[1].body
+    agunits = [E_valid["av1_keyframe_group"].data[u.offset:u.offset + u.size] for u in ag.units]
+    add("E019_group_temporal_unit_index", "an AV1 keyframe group whose temporal_unit_index is 1, not 0 "
+        "(the group's field, once for all its keyframes)",
+        _raw_stream(Profile.BASELINE, 10, [agunits[0], unit(9, payload_of(9, dataclasses.replace(
+            g, codec_params=dataclasses.replace(g.codec_params, temporal_unit_index=1)))), *agunits[2:]],
+            build_file_header(Profile.BASELINE, 10, 2)))
+    hp = [model_entry(ModelRole.KEYFRAME_CODEC, "bmshj2018-hyperprior-q1", hashlib.sha256(b"hp").digest())]
+    shh = SEQUENCE_HEADER.build(dataclasses.replace(sh, num_models=1, models=hp))
+    hg = KeyframeGroupUnit(first_keyframe=0, num_extra_keyframes=2, codec_id=CodecId.HYPERPRIOR,
+                           codec_params=HyperpriorParams(model_index=0, quality=1, latent_height=1, latent_width=1,
+                                                         y_string_size=1),
+                           keyframe_size=[2, 2], keyframe_data=b"\x01\x02\x03\x04\x05\x06")
+    add("E019_hyperprior_group", "a keyframe group of HYPERPRIOR keyframes (codec_id)",
+        _raw_stream(Profile.MAIN, 10, [unit(1, shh), unit(9, payload_of(9, hg)), eos],
+                    build_file_header(Profile.MAIN, 10, 2)))
+    # decoding: which unit is at fault when a keyframe bitstream shows the wrong number of pictures
+    a1, a2 = av.units[1].body, av.units[2].body
+    add("E024_av1_two_frames", "the first AV1 keyframe unit carries two temporal units, showing two frames "
+        "(its keyframe_data)", body(aunits[0], unit(2, payload_of(2, dataclasses.replace(
+            a1, keyframe_data=a1.keyframe_data + a2.keyframe_data))), *aunits[2:]), "decode")
+    vv = parse(E_valid["vvc_keyframes"].data)
+    vunits = [E_valid["vvc_keyframes"].data[u.offset:u.offset + u.size] for u in vv.units]
+    last = max(i for i, u in enumerate(vv.units) if u.unit_type == UnitType.KEYFRAME)
+    aud = b"\x00\x00\x00\x01\x00\xa1\x28"  # an access unit delimiter alone: no picture
+    add("E024_vvc_too_few_pictures", "the last VVC access unit is only a delimiter: the bitstream outputs one "
+        "picture fewer than there are keyframe units (keyframe_data of the first unit left without one)",
+        body(*vunits[:last], unit(2, payload_of(2, dataclasses.replace(vv.units[last].body, keyframe_data=aud))),
+             *vunits[last + 1:]), "decode")
+    # order of checks (§6.7)
+    sh16 = SEQUENCE_HEADER.build(dataclasses.replace(sh, keyframe_index=[0, 3, 3], num_keyframes=3))
+    add("E016_before_payload_error", "a §6.5 rule broken in the sequence header and a payload error (E012) in a "
+        "later unit: the lower offset comes first", body(unit(1, sh16), *units[1:-1],
+                                                          unit(6, payload_of(6, MetadataUnit(key="k", value="v")) + b"!"), eos))
+    add("E001_four_bytes", "a 4-byte file whose magic is wrong (magic is complete: E001)", b"CMVX")
+    add("E002_short_header", "a 2-byte file (magic is incomplete: E002 at the end of the data)", b"CM")
+    del zlib
+    return out
+
 
 
 def regression_entries() -> list[Entry]:

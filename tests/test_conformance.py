@@ -49,7 +49,7 @@ def test_external_decoder_mode():
 def test_external_decoder_failures_are_reported(tmp_path):
     bad = tmp_path / "bad_decoder.py"
     bad.write_text("import sys, shutil\nopen(sys.argv[2], 'wb').write(b'')\n")  # accepts everything, outputs nothing
-    results = C.run(ROOT, decoder=f"{sys.executable} {bad} {{in}} {{out}}", only=r"^(blend_png_basic|E001)")
+    results = C.run(ROOT, decoder=f"{sys.executable} {bad} {{in}} {{out}}", only=r"^(blend_png_basic|E001_bad_magic)$")
     assert [r.ok for r in results] == [False, False]
 
 

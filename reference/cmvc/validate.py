@@ -78,7 +78,7 @@ def validate(source: bytes | BinaryIO, *, keep_payloads: bool = False) -> Report
     errors = list(ps.errors)
     if ps.sequence_header is not None and ps.header is not None:
         errors += check_semantics(ps)
-    errors.sort(key=lambda e: (e.offset if e.offset is not None else -1))
+    errors.sort(key=lambda e: (e.offset if e.offset is not None else -1, e.code))  # §6.6: stream order, then code
     return Report(valid=not errors, errors=errors, stream=ps)
 
 
@@ -181,8 +181,8 @@ def check_semantics(ps: ParsedStream) -> list[CmvcError]:
     # --- text units ---
     for rec in ps.of_type(UnitType.TEXT):
         t = rec.body
-        if not t.frame_start <= t.frame_end < sh.frame_count:
-            bad(rec, "frame_start", "E022", f"frame span {t.frame_start}..{t.frame_end} not within 0..{sh.frame_count - 1}")
+        if not t.frame_start <= t.frame_end < sh.frame_count:  # §6.6: the span's start if it lies outside, else its end
+            bad(rec, "frame_start" if t.frame_start >= sh.frame_count else "frame_end", "E022", f"frame span {t.frame_start}..{t.frame_end} not within 0..{sh.frame_count - 1}")
         try:
             decode_text_unit(t.coding_method, t.num_tokens, t.text_data)
         except CmvcError as e:
@@ -213,8 +213,8 @@ def check_semantics(ps: ParsedStream) -> list[CmvcError]:
     covered: set[int] = set()
     for rec in ps.of_type(UnitType.FRAME_HASH):
         h = rec.body
-        if h.first_frame + h.num_frames > sh.frame_count:
-            bad(rec, "first_frame", "E022", f"frames {h.first_frame}..{h.first_frame + h.num_frames - 1} "
+        if h.first_frame + h.num_frames > sh.frame_count:  # §6.6: as for text spans
+            bad(rec, "first_frame" if h.first_frame >= sh.frame_count else "num_frames", "E022", f"frames {h.first_frame}..{h.first_frame + h.num_frames - 1} "
                                             f"exceed frame_count {sh.frame_count}")
         span = set(range(h.first_frame, h.first_frame + h.num_frames))
         if span & covered:

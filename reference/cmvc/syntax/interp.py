@@ -92,8 +92,9 @@ class BitReader:
         if nbytes != len(self.data):
             raise error("E027", f"param_data has {len(self.data) - nbytes} bytes after the last value", offset=nbytes)
         while self.pos & 7:
+            at = self.pos >> 3  # the byte holding the bit (§6.6), read before bit() moves past it
             if self.bit():
-                raise error("E010", "trailing bits of param_data are not zero", offset=self.pos >> 3)
+                raise error("E010", "trailing bits of param_data are not zero", offset=at)
 
 
 class BitWriter:
