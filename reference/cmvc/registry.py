@@ -51,7 +51,7 @@ class Profile(DocEnum):
     """Table 9-1: profiles (which tools a stream may use)."""
 
     BASELINE = 0, "Normative, bit-exact tools only: reconstruction `blend`; keyframe codecs PNG, AVIF, WebP, AV1, VVC."
-    MAIN = 1, "Baseline plus tolerance-defined tools: reconstruction `rife`, keyframe codec `hyperprior`."
+    MAIN = 1, "Baseline plus tolerance-defined tools: reconstruction `rife`, keyframe codec `hyperprior` (informative, §7.2.3)."
     GENERATIVE = 2, "Main plus generative tools: reconstruction `sd_lora`, mode TT2V with `t2v_pipeline`."
 
 
