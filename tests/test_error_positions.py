@@ -80,3 +80,19 @@ def test_lower_offset_first_then_code():
     assert [e.code for e in errs][0] == "E016" and "E012" in [e.code for e in errs]
     keys = [(e.offset, e.code) for e in errs]
     assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize("name,unit", [("E024_vvc_too_few_pictures", 9), ("E024_av1_two_frames", 2)])
+def test_keyframe_count_errors_name_their_unit(name, unit):
+    """§6.6: too few pictures, the first unit left without one (the last keyframe here, though earlier
+    units were still waiting for theirs when the bitstream ended); too many, the unit whose decoding
+    output the extra picture."""
+    from cmvc.decode import decode
+    from cmvc.errors import CmvcError
+
+    data = (ROOT / MANIFEST[name]["file"]).read_bytes()
+    with pytest.raises(CmvcError) as ei:
+        decode(data)
+    ps = validate(data).stream
+    assert ei.value.code == "E024"
+    assert ei.value.offset == ps.units[unit].field_offset("keyframe_data") == MANIFEST[name]["expect"]["offset"]

@@ -149,6 +149,7 @@ def decode(source: bytes | BinaryIO, *, verify: bool = False, net=None,
             return f()
         except Exception as e:
             if hasattr(e, "relocate") and ref is not None:
+                ref = where.get(id(getattr(e, "unit", None)), ref)  # an error that names its unit (§6.6)
                 if e.offset is None:  # the codec names no position: point at the start of the coded picture
                     e.offset = 0
                 raise e.relocate(ref.data_offset, ref.path)

@@ -88,8 +88,10 @@ class KeyframeDecoder:
         out = self._pair(self.dec.flush(), None) if hasattr(self.dec, "flush") else []
         if self.waiting:
             u = self.waiting[0]
-            raise error("E024", f"keyframe {u.frame_index}: the keyframe bitstream ended with "
-                                f"{len(self.waiting)} keyframe(s) not output")
+            e = error("E024", f"keyframe {u.frame_index}: the keyframe bitstream ended with "
+                              f"{len(self.waiting)} keyframe(s) not output")
+            e.unit = u  # the unit at fault (spec §6.6: the first left without a picture), for the caller's offset
+            raise e
         return out
 
     def _pair(self, pics, unit) -> list[tuple[object, object]]:
