@@ -59,10 +59,14 @@ _CODES = [
     ("E101", "BAD_ARGUMENT", "caller", "An argument is invalid (a value out of range for building, an unknown option)."),
     ("E102", "INPUT_UNREADABLE", "caller", "An input file does not exist or cannot be read as the expected kind of file."),
     ("E103", "UNSUPPORTED_INPUT", "caller", "The input video cannot be coded (too few frames, unsupported format)."),
+    ("E113", "UNKNOWN_DEVICE", "caller", "A device other than cpu, cuda or auto is asked for."),
+    ("E114", "BAD_OUTPUT", "caller", "The output path cannot be written as asked: an extension no writer has, a directory where a file is meant, a file where a directory is meant, or a place that cannot be created."),
     # --- environment errors ---
     ("E201", "MODEL_UNAVAILABLE", "environment", "A model the stream needs is not installed and cannot be fetched."),
     ("E202", "MODEL_HASH_MISMATCH", "environment", "A model's weights do not have the SHA-256 that the registry or stream declares."),
     ("E203", "TOOL_UNAVAILABLE", "environment", "An external tool or library feature (an encoder, ffmpeg) is missing."),
+    ("E210", "DEVICE_UNAVAILABLE", "environment", "The device asked for (cuda) is not available to torch."),
+    ("E211", "OUTPUT_WRITE_FAILED", "environment", "Writing the output failed part way (a full disk, an I/O error, a writer library that fails)."),
 ]
 
 ERROR_CODES: dict[str, ErrorCode] = {c: ErrorCode(c, n, f, d) for c, n, f, d in _CODES}
