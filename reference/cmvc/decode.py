@@ -42,18 +42,33 @@ TOLERANCE_DEFINED_RECON = (ReconProfile.RIFE, ReconProfile.SD_LORA, ReconProfile
 
 
 class ToleranceMap:
-    """Which output frames a tolerance-defined process makes (§7.3, chapter 11), in memory proportional
-    to the number of keyframes: every frame in TT2V mode, the frames between keyframes of the RIFE,
-    SD_LORA and T2V_PIPELINE profiles, and HYPERPRIOR keyframes.  §7.8 upsampling, normative, keeps
-    the property of its input."""
+    """Which output frames a tolerance-defined process makes (§7.3, §7.9, chapter 11), in memory
+    proportional to the number of keyframes: every frame in TT2V mode, the frames between keyframes of
+    the RIFE, SD_LORA and T2V_PIPELINE profiles, HYPERPRIOR keyframes and the frames between a
+    HYPERPRIOR keyframe and its neighbours.  §7.8 upsampling, normative, keeps the property of its input."""
 
     def __init__(self, ps: ParsedStream) -> None:
         sh = ps.sequence_header
         self.all = sh.mode == Mode.TT2V
         self.inner = sh.recon_profile in TOLERANCE_DEFINED_RECON
-        self.keyframes = sorted(set(sh.keyframe_index))
-        self.hyperprior = sorted({r.body.frame_index for r in keyframe_refs(ps)
-                                  if r.body.codec_id == CodecId.HYPERPRIOR and 0 <= r.body.frame_index < sh.frame_count})
+        kf = sh.keyframe_index
+        self.keyframes = sorted(set(kf))
+        pos = {k: n for n, k in enumerate(kf)}
+        spans = []  # a HYPERPRIOR keyframe and the inner frames of the segments either side of it
+        for r in keyframe_refs(ps):
+            k = r.body.frame_index
+            if r.body.codec_id == CodecId.HYPERPRIOR and 0 <= k < sh.frame_count:
+                n = pos.get(k)
+                lo = kf[n - 1] + 1 if n is not None and n > 0 else k
+                hi = kf[n + 1] - 1 if n is not None and n + 1 < len(kf) else k
+                spans.append((lo, hi))
+        self.starts, self.ends = [], []  # disjoint, sorted
+        for lo, hi in sorted(spans):
+            if self.ends and lo <= self.ends[-1] + 1:
+                self.ends[-1] = max(self.ends[-1], hi)
+            else:
+                self.starts.append(lo)
+                self.ends.append(hi)
 
     def any(self, first: int, count: int) -> bool:
         """Whether a frame of first..first+count-1 is made by a tolerance-defined process."""
@@ -66,7 +81,8 @@ class ToleranceMap:
             keys = bisect.bisect_right(self.keyframes, last) - bisect.bisect_left(self.keyframes, first)
             if keys < count:
                 return True
-        return bisect.bisect_right(self.hyperprior, last) > bisect.bisect_left(self.hyperprior, first)
+        i = bisect.bisect_right(self.starts, last) - 1  # the last span that starts at or before *last*
+        return i >= 0 and self.ends[i] >= first
 
 
 def tolerance_defined_frames(ps: ParsedStream) -> list[bool]:
@@ -160,8 +176,6 @@ class HashCheck:
     def __init__(self, ps: ParsedStream) -> None:
         self.tol = ToleranceMap(ps)
         self.units = sorted(ps.of_type(UnitType.FRAME_HASH), key=lambda r: r.body.first_frame)
-        if not self.units:
-            raise error("E101", "the stream has no frame hash unit to verify against")
         self.next = 0  # index into units of the first unit not finished
         self.span = None  # the MD5 state of the MD5_SPAN unit in progress
         self.checked = 0

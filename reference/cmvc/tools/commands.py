@@ -164,6 +164,7 @@ def cmd_decode(args) -> int:
     """Decode as the frames come (spec §7.1): each frame goes to the output (``OUT.partial``, renamed at
     the end; ``-``: Y4M on stdout) and to --md5 / --verify as soon as it is made."""
     from ..decode import decode_frames, resolve_device
+    from ..registry import UnitType
     from .fileio import read_input
     from .video import open_writer, output_kind
 
@@ -178,6 +179,8 @@ def cmd_decode(args) -> int:
     frames = decode_frames(data, verify=args.verify, sd_model=args.sd_model, t2v_model=args.t2v_model,
                            device=args.device)
     sh = frames.stream.sequence_header
+    if args.verify and not frames.stream.of_type(UnitType.FRAME_HASH):  # say so before decoding, not after
+        raise error("E101", "the stream has no frame hash unit to verify against")
     to_stdout = args.output == "-"
     md5_out = sys.stderr if to_stdout else sys.stdout  # stdout carries the video
     writer = None
