@@ -248,7 +248,14 @@ def test_cuda_without_a_device(monkeypatch):
     with pytest.raises(CmvcError) as e:
         resolve_device("cuda")
     assert e.value.code == "E210"
+    with pytest.raises(CmvcError) as e:
+        resolve_device("cuda:1")
+    assert e.value.code == "E210"
     assert resolve_device("auto") == "cpu" and resolve_device("cpu") == "cpu"
+    for bad in ("tpu9", "cuda:x", "CPU"):
+        with pytest.raises(CmvcError) as e:
+            resolve_device(bad)
+        assert e.value.code == "E113"
 
 
 def test_rife_on_an_explicit_device_is_the_cpu_output():
@@ -257,3 +264,38 @@ def test_rife_on_an_explicit_device_is_the_cpu_output():
     pytest.importorskip("torch")
     data = (STREAMS / "rife_main.cmvc").read_bytes()
     assert list(decode_frames(data, device="auto")) == decode(data).pictures
+
+
+def test_tolerance_map_matches_the_frame_by_frame_rule():
+    """ToleranceMap's interval queries (memory per keyframe) against §7.9's list evaluated frame by frame:
+    inner frames of RIFE, HYPERPRIOR keyframes and the inner frames of the segments either side of one."""
+    import random
+    from types import SimpleNamespace as NS
+
+    from cmvc import decode as D
+    from cmvc.registry import Mode, ReconProfile
+
+    rnd = random.Random(3)
+    for _ in range(200):
+        n = rnd.randint(2, 30)
+        kf = sorted({0, n - 1, *rnd.sample(range(n), rnd.randint(0, min(6, n)))})
+        codecs = {k: rnd.choice([CodecId.PNG, CodecId.HYPERPRIOR]) for k in kf}
+        recon = rnd.choice([ReconProfile.BLEND, ReconProfile.RIFE])
+        want = [recon == ReconProfile.RIFE and t not in kf for t in range(n)]
+        for i, k in enumerate(kf):
+            if codecs[k] == CodecId.HYPERPRIOR:
+                lo = kf[i - 1] + 1 if i else k
+                hi = kf[i + 1] - 1 if i + 1 < len(kf) else k
+                for t in range(lo, hi + 1):
+                    want[t] = True
+        refs = [NS(body=NS(frame_index=k, codec_id=codecs[k])) for k in kf]
+        sh = NS(mode=Mode.IT2V, recon_profile=recon, keyframe_index=kf, frame_count=n)
+        orig = D.keyframe_refs
+        D.keyframe_refs = lambda ps: refs
+        try:
+            tm = D.ToleranceMap(NS(sequence_header=sh))
+        finally:
+            D.keyframe_refs = orig
+        for a in range(n):
+            for c in range(n - a + 1):
+                assert tm.any(a, c) == any(want[a:a + c]), (kf, codecs, a, c)

@@ -125,18 +125,21 @@ def stream_tolerance(ps: ParsedStream) -> Tolerance | None:
 
 
 def resolve_device(name: str) -> str:
-    """``cpu``, ``cuda`` or ``auto`` (cuda when torch sees one): the device of the networks.  ``cpu``
-    does not import torch; another name is E113, ``cuda`` without a CUDA device E210."""
-    if name not in DEVICES:
+    """``cpu``, ``cuda`` (or ``cuda:N``) or ``auto`` (cuda when torch sees one): the device of the
+    networks.  ``cpu`` does not import torch; another name is E113, cuda without a CUDA device E210."""
+    cuda_n = name.startswith("cuda:") and name[5:].isdigit()
+    if name not in DEVICES and not cuda_n:
         raise error("E113", f"unknown device {name!r} (use one of {', '.join(DEVICES)})")
     if name == "cpu":
         return name
     import torch
 
     if torch.cuda.is_available():
-        return "cuda"
-    if name == "cuda":
-        raise error("E210", "device cuda asked for, but torch sees no CUDA device")
+        if cuda_n and int(name[5:]) >= torch.cuda.device_count():
+            raise error("E210", f"device {name} asked for, but torch sees {torch.cuda.device_count()} CUDA device(s)")
+        return "cuda" if name == "auto" else name
+    if name != "auto":
+        raise error("E210", f"device {name} asked for, but torch sees no CUDA device")
     return "cpu"
 
 
@@ -364,7 +367,7 @@ def decode_frames(source: bytes | BinaryIO, *, verify: bool = False, net=None,
     """Validate *source* (the first error is raised here, before any frame) and return the iterator of
     its output frames (§7.1).  *device*: cpu, cuda or auto, for the RIFE and HYPERPRIOR networks."""
     if device not in DEVICES:
-        resolve_device(device)  # E113
+        resolve_device(device)  # E113 (or cuda:N checked)
     rep = validate(source, keep_payloads=False)
     if not rep.valid:
         raise rep.errors[0]

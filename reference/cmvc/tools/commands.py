@@ -169,7 +169,7 @@ def cmd_decode(args) -> int:
     from .video import open_writer, output_kind
 
     if args.device not in ("cpu", "cuda", "auto"):
-        resolve_device(args.device)  # E113, before anything is read
+        resolve_device(args.device)  # E113 (cuda:N: E210 if absent), before anything is read
     if args.output:
         output_kind(args.output)  # E114 for an extension no writer has, before anything is decoded
     data = read_input(args.input)
