@@ -300,3 +300,28 @@ def test_tolerance_map_matches_the_frame_by_frame_rule():
         for a in range(n):
             for c in range(n - a + 1):
                 assert tm.any(a, c) == any(want[a:a + c]), (kf, codecs, a, c)
+
+
+def test_a_tiny_stream_of_millions_of_frames_decodes_in_constant_memory():
+    """Issue 29's 224-byte level-4.0 stream: 4 194 304 frames of 1x1 between two PNG keyframes, default
+    weights.  The frames come out at once and Python's allocations stay small: nothing is kept per frame,
+    not even the predicted weights (the list-based decoder allocated 32 MB for them before frame 1)."""
+    import tracemalloc
+
+    n = 4194304
+    wr = StreamWriter(Profile.BASELINE, 40)
+    wr.add(UnitType.SEQUENCE_HEADER, make_sequence_header(1, 1, n, [0, n - 1]))
+    for k in (0, n - 1):
+        wr.add(UnitType.KEYFRAME, KeyframeUnit(frame_index=k, codec_id=CodecId.PNG, codec_params=NoParams(),
+                                               keyframe_data=_png(Picture.blank(1, 1, 10 + k % 200))))
+    data = wr.finish()
+    assert len(data) == 224
+    tracemalloc.start()
+    try:
+        frames = decode_frames(data)
+        for i, p in zip(range(2000), frames):
+            assert p.y.shape == (1, 1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 << 20, peak

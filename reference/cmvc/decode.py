@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 from typing import BinaryIO, Callable, Iterator
 
 from .errors import error
@@ -158,17 +159,40 @@ def reconstructor(sh, net=None, sd_model: str | None = None, caption: str = "", 
     raise error("E201", f"reconstruction profile {sh.recon_profile.name} cannot reconstruct inner frames")
 
 
-def segment_weights(ps: ParsedStream, s: int, n: int) -> tuple[list[int], list[int], int]:
-    """q_i, q_l and w_bits of segment *s* (§4.6, §5.6)."""
+class Prediction(Sequence):
+    """§4.6.2's ``Pred(j)``, j = 1..n, as a sequence computed on access (a segment may have millions
+    of frames; the weights a stream carries are in its bytes, the predicted ones need not be stored)."""
+
+    def __init__(self, n: int, w_bits: int) -> None:
+        self.n, self.w_bits = n, w_bits
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(self.n))]
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return predict(i + 1, self.n, self.w_bits)
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, Sequence)) else NotImplemented
+
+
+def segment_weights(ps: ParsedStream, s: int, n: int) -> tuple[Sequence[int], Sequence[int], int]:
+    """q_i, q_l and w_bits of segment *s* (§4.6, §5.6); predicted series are :class:`Prediction`."""
     kf = ps.sequence_header.keyframe_index
     for rec in ps.of_type(UnitType.INTERP_PARAMS):
         segs = covered_segments(rec.body)
         if s in segs:
             qi, ql = decode_segments(rec.body, [kf[x + 1] - kf[x] - 1 for x in segs])[s - segs[0]]
             b = rec.body.w_bits
-            pred = [predict(j, n, b) for j in range(1, n + 1)]
+            pred = Prediction(n, b)
             return qi or pred, ql or pred, b
-    pred = [predict(j, n, DEFAULT_W_BITS) for j in range(1, n + 1)]
+    pred = Prediction(n, DEFAULT_W_BITS)
     return pred, pred, DEFAULT_W_BITS
 
 

@@ -76,6 +76,7 @@ def _mean2(x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     return s.add_(x[..., 1::2, 1::2]).mul_(0.25 * scale)
 
 
+SEGMENT_WINDOW = 4096  # time steps of a segment batched and de-duplicated together (iter_segment)
 BATCH_PIXELS = 12 * 448 * 256  # padded samples per IFNet batch (time steps x picture): see batches()
 
 
@@ -213,7 +214,9 @@ class RifeReconstructor:
     def segment(self, i0: Picture, i1: Picture, q_i: list[int], q_l: list[int] | None, w_bits: int) -> list[Picture]:
         return list(self.iter_segment(i0, i1, q_i, q_l, w_bits))
 
-    def iter_segment(self, i0: Picture, i1: Picture, q_i: list[int], q_l: list[int] | None, w_bits: int):
-        """The segment's frames in order, a batch at a time (the streaming decoder's use)."""
+    def iter_segment(self, i0: Picture, i1: Picture, q_i, q_l, w_bits: int):
+        """The segment's frames in order, a batch at a time (the streaming decoder's use), its time steps
+        taken SEGMENT_WINDOW at a time so that no list grows with the segment."""
         top = 1 << w_bits
-        return self.iter_frames_at(i0, i1, [1.0 - q / top for q in q_i])
+        for a in range(0, len(q_i), SEGMENT_WINDOW):
+            yield from self.iter_frames_at(i0, i1, [1.0 - q / top for q in q_i[a: a + SEGMENT_WINDOW]])
