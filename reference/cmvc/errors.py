@@ -50,7 +50,7 @@ _CODES = [
     ("E021", "BAD_UTF8", "stream", "A string() is not valid UTF-8."),
     ("E022", "BAD_FRAME_SPAN", "stream", "A frame index or span lies outside 0..frame_count-1, or start > end."),
     ("E023", "FRAME_HASH_MISMATCH", "stream", "A decoded frame's MD5 differs from the frame hash unit, on frames of normative processes only (§7.9)."),
-    ("E024", "KEYFRAME_PAYLOAD_CORRUPT", "stream", "A keyframe payload does not decode to a picture of the sequence's size and format."),
+    ("E024", "KEYFRAME_PAYLOAD_CORRUPT", "stream", "A keyframe payload does not decode to a picture of the sequence's size and format, or decodes to one more than 64 samples wider or higher than the coded size (§9.3)."),
     ("E025", "DUPLICATE_UNIT", "stream", "Two interpolation-parameter units name the same segment, or two frame hashes cover one frame."),
     ("E026", "NONZERO_PADDING", "stream", "A padding unit contains a byte other than 0x00."),
     ("E027", "PARAMETER_COUNT_MISMATCH", "stream", "An interpolation-parameter unit does not carry one value per frame of its segment."),
