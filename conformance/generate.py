@@ -331,6 +331,73 @@ def validate_only_entries() -> list[Entry]:
     return E
 
 
+def decoder_memory_entries(assets: Assets) -> tuple[list[Entry], list[Entry]]:
+    """Streams at the decoder-memory bounds of §9.3 and the decoding order of §7.1.1: (valid, invalid)."""
+    from cmvc.keyframes.av1 import with_temporal_delimiter
+    from cmvc.levels import KEYFRAME_PAD, LEVELS
+
+    valid, invalid = [], []
+    # max_frames of level 1.0 in one segment, its weights and its MD5_SPAN after both keyframes: a decoder
+    # outputs 1022 reconstructed frames from two held keyframes and verifies them with one MD5 state
+    n = LEVELS[10].max_frames
+    pics = [picture(8, 8, 0), picture(8, 8, 40)]
+    coded = get_codec(CodecId.PNG).encode(pics, 0, Colour())
+    qi = [15 - (15 * j) // (n - 1) for j in range(1, n - 1)]
+    ip = InterpParamsUnit(segment_index=0, w_bits=4, flags=InterpFlags(has_w_i=True, has_w_l=False, multi_segment_flag=False,
+                                                                       reserved_zero_5bits=0),
+                          param_coding=ParamCoding.FIXED, param_data=encode_values(n - 2, 4, qi, None, ParamCoding.FIXED))
+
+    def long(hu):
+        wr = StreamWriter(Profile.BASELINE, 10)
+        wr.add(UnitType.SEQUENCE_HEADER, make_sequence_header(8, 8, n, [0, n - 1]))
+        for k, (p, d) in zip((0, n - 1), coded):
+            wr.add(UnitType.KEYFRAME, KeyframeUnit(frame_index=k, codec_id=CodecId.PNG, codec_params=p, keyframe_data=d))
+        if hu is not None:
+            wr.add(UnitType.FRAME_HASH, hu)
+        wr.add(UnitType.INTERP_PARAMS, ip)
+        return wr.finish()
+
+    span = span_md5(decode(long(None)).pictures)
+    valid.append(Entry("long_segment_max_frames", f"{n} frames (max_frames of level 1.0) in one segment between two "
+                       "keyframes; its weights and an MD5_SPAN of every frame come after both keyframes (§7.1.1, §9.3)",
+                       True, long(FrameHashUnit(hash_type=HashType.MD5_SPAN, first_frame=0, num_frames=n, digest=[span])),
+                       ["max-frames", "long-segment", "md5-span", "interp-after-keyframes"]))
+    # AV1 keyframes that decode to a picture 64 samples wider and higher than the coded size (§9.3's bound),
+    # and 66 (past it)
+
+    def cropped(name, size, pad):
+        big = [Picture(np.pad(picture(size, size, t).y, ((0, pad), (0, pad)), mode="edge"),
+                       np.pad(picture(size, size, t).u, ((0, pad // 2), (0, pad // 2)), mode="edge"),
+                       np.pad(picture(size, size, t).v, ((0, pad // 2), (0, pad // 2)), mode="edge")) for t in (0, 3)]
+        items = assets.coded(name, CodecId.AV1, big, 40)
+        wr = StreamWriter(Profile.BASELINE, 10)
+        wr.add(UnitType.SEQUENCE_HEADER, make_sequence_header(size, size, 4, [0, 3]))
+        for k, (p, d) in zip((0, 3), items):
+            wr.add(UnitType.KEYFRAME, KeyframeUnit(frame_index=k, codec_id=CodecId.AV1, codec_params=p,
+                                                   keyframe_data=with_temporal_delimiter(d)))
+        return wr.finish()
+
+    data = cropped("av1_keyframe_picture_bound", 2, KEYFRAME_PAD)
+    d = decode(data).pictures
+    w = StreamWriter(Profile.BASELINE, 10)  # the same stream with the frame hashes of its decoded frames
+    ps = __import__("cmvc.parse", fromlist=["parse"]).parse(data)
+    for u in ps.units[:-1]:
+        w.add_raw(data[u.offset:u.offset + u.size])
+    w.add(UnitType.FRAME_HASH, FrameHashUnit(hash_type=HashType.MD5, first_frame=0, num_frames=len(d),
+                                             digest=[p.md5() for p in d]))
+    valid.append(Entry("av1_keyframe_picture_bound", "2x2 pictures whose AV1 keyframes decode to 66x66, the largest "
+                       "picture a keyframe payload may decode to (coded size + 64, §9.3), cropped to the top-left 2x2",
+                       True, w.finish(), ["av1", "keyframe-picture-bound"]))
+    data = cropped("av1_keyframe_picture_over_bound", 2, KEYFRAME_PAD + 2)
+    got = _first_error(data, "decode")
+    if got is None or got.code != "E024":
+        raise SystemExit(f"E024_keyframe_picture_over_bound: reference implementation gives {got}")
+    invalid.append(Entry("E024_keyframe_picture_over_bound", "2x2 pictures whose AV1 keyframes decode to 68x68, past "
+                         "the coded size + 64 of §9.3", False, data, ["E024"], stage="decode", error="E024",
+                         offset=got.offset))
+    return valid, invalid
+
+
 def _raw_stream(profile, level, units: list[bytes], header: bytes | None = None) -> bytes:
     return (header or build_file_header(profile, level)) + b"".join(units)
 
@@ -646,6 +713,9 @@ def write_suite(out: Path, assets: Assets) -> dict:
 
     valid = valid_entries(assets) + validate_only_entries()
     invalid = invalid_entries({e.name: e for e in valid})
+    more_valid, more_invalid = decoder_memory_entries(assets)
+    valid += more_valid
+    invalid += more_invalid
     for e in regression_entries():
         (valid if e.valid else invalid).append(e)
     for sub in ("streams", "invalid", "reference"):

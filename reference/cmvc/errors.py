@@ -50,7 +50,7 @@ _CODES = [
     ("E021", "BAD_UTF8", "stream", "A string() is not valid UTF-8."),
     ("E022", "BAD_FRAME_SPAN", "stream", "A frame index or span lies outside 0..frame_count-1, or start > end."),
     ("E023", "FRAME_HASH_MISMATCH", "stream", "A decoded frame's MD5 differs from the frame hash unit, on frames of normative processes only (§7.9)."),
-    ("E024", "KEYFRAME_PAYLOAD_CORRUPT", "stream", "A keyframe payload does not decode to a picture of the sequence's size and format."),
+    ("E024", "KEYFRAME_PAYLOAD_CORRUPT", "stream", "A keyframe payload does not decode to a picture of the sequence's size and format, or decodes to one more than 64 samples wider or higher than the coded size (§9.3)."),
     ("E025", "DUPLICATE_UNIT", "stream", "Two interpolation-parameter units name the same segment, or two frame hashes cover one frame."),
     ("E026", "NONZERO_PADDING", "stream", "A padding unit contains a byte other than 0x00."),
     ("E027", "PARAMETER_COUNT_MISMATCH", "stream", "An interpolation-parameter unit does not carry one value per frame of its segment."),
@@ -59,10 +59,14 @@ _CODES = [
     ("E101", "BAD_ARGUMENT", "caller", "An argument is invalid (a value out of range for building, an unknown option)."),
     ("E102", "INPUT_UNREADABLE", "caller", "An input file does not exist or cannot be read as the expected kind of file."),
     ("E103", "UNSUPPORTED_INPUT", "caller", "The input video cannot be coded (too few frames, unsupported format)."),
+    ("E113", "UNKNOWN_DEVICE", "caller", "A device other than cpu, cuda or auto is asked for."),
+    ("E114", "BAD_OUTPUT", "caller", "The output path cannot be written as asked: an extension no writer has, a directory where a file is meant, a file where a directory is meant, or a place that cannot be created."),
     # --- environment errors ---
     ("E201", "MODEL_UNAVAILABLE", "environment", "A model the stream needs is not installed and cannot be fetched."),
     ("E202", "MODEL_HASH_MISMATCH", "environment", "A model's weights do not have the SHA-256 that the registry or stream declares."),
     ("E203", "TOOL_UNAVAILABLE", "environment", "An external tool or library feature (an encoder, ffmpeg) is missing."),
+    ("E210", "DEVICE_UNAVAILABLE", "environment", "The device asked for (cuda) is not available to torch."),
+    ("E211", "OUTPUT_WRITE_FAILED", "environment", "Writing the output failed part way (a full disk, an I/O error, a writer library that fails)."),
 ]
 
 ERROR_CODES: dict[str, ErrorCode] = {c: ErrorCode(c, n, f, d) for c, n, f, d in _CODES}

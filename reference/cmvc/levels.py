@@ -4,6 +4,9 @@ from __future__ import annotations
 import dataclasses
 
 MiB = 1 << 20
+KEYFRAME_PAD = 64  # §9.3: a keyframe payload may decode to a picture this much wider and higher than the coded size
+HELD_BY_SEGMENT = 2  # §9.3: the keyframes that begin and end the segment being reconstructed
+HELD_BY_KEYFRAME_CODEC = 16  # §9.3: AV1's 8 reference frames and the frame being decoded; VVC's DPB (H.266 A.4.2: at most 16)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +26,17 @@ class Level:
     def name(self) -> str:
         return f"{self.level // 10}.{self.level % 10}"
 
+    @property
+    def max_keyframe_picture_size(self) -> int:
+        """§9.3: luma samples of the largest picture a keyframe payload may decode to before it is cropped
+        to the coded size (§7.2): (W + PAD) x (H + PAD) for the largest W x H of the level."""
+        return self.max_picture_size + KEYFRAME_PAD * (self.max_width + self.max_height) + KEYFRAME_PAD ** 2
+
+    @property
+    def max_held_pictures(self) -> int:
+        """§9.3: decoded keyframe pictures a decoder holds at most at once (a decoded picture buffer)."""
+        return HELD_BY_SEGMENT + HELD_BY_KEYFRAME_CODEC
+
 
 LEVELS: dict[int, Level] = {
     lv.level: lv
@@ -33,6 +47,11 @@ LEVELS: dict[int, Level] = {
         Level(40, 16384, 16384, 8192 * 4352, 1 << 22, 512 * MiB, 1 << 16, 16384 * MiB),
     ]
 }
+
+
+def keyframe_picture_limit(coded_width: int, coded_height: int) -> tuple[int, int]:
+    """§9.3: the largest width and height a keyframe payload of a stream of this coded size may decode to."""
+    return coded_width + KEYFRAME_PAD, coded_height + KEYFRAME_PAD
 
 
 def smallest_level(width: int, height: int, frames: int, max_unit: int = 0, max_tokens: int = 0,

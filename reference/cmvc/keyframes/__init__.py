@@ -73,8 +73,9 @@ class KeyframeDecoder:
     """Decodes the keyframe units of one codec in stream order and pairs each output picture with
     the unit whose keyframe it is (the k-th output picture is the k-th unit's keyframe, §7.2)."""
 
-    def __init__(self, codec_id: CodecId, sh, models=None) -> None:
-        self.dec = get_codec(codec_id).decoder(sh, models)
+    def __init__(self, codec_id: CodecId, sh, models=None, device: str = "cpu") -> None:
+        codec = get_codec(codec_id)  # only the networks of HYPERPRIOR take a device (cpu, cuda, auto)
+        self.dec = codec.decoder(sh, models, device=device) if codec_id == CodecId.HYPERPRIOR else codec.decoder(sh, models)
         self.waiting: list = []  # units whose picture has not come out yet, in stream order
 
     def push(self, unit) -> list[tuple[object, object]]:

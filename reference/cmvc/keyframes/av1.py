@@ -98,7 +98,10 @@ class _Decoder:
             self.ctx = av.CodecContext.create("libdav1d", "r")
         except Exception as e:
             raise error("E203", f"the dav1d decoder is not available in PyAV: {e}") from None
-        self.ctx.options = {"max_frame_delay": "1"}
+        from ..levels import keyframe_picture_limit
+
+        self.limit = keyframe_picture_limit(sh.coded_width, sh.coded_height)  # §9.3, checked before dav1d allocates
+        self.ctx.options = {"max_frame_delay": "1", "max_pixels": str(self.limit[0] * self.limit[1])}
 
     def decode(self, unit) -> Picture:
         import av
@@ -119,6 +122,9 @@ class _Decoder:
         if f.width < self.sh.coded_width or f.height < self.sh.coded_height:
             raise error("E024", f"keyframe {unit.frame_index}: AV1 frame {f.width}x{f.height} is smaller than "
                                 f"{self.sh.coded_width}x{self.sh.coded_height}")
+        if f.width > self.limit[0] or f.height > self.limit[1]:
+            raise error("E024", f"keyframe {unit.frame_index}: AV1 frame {f.width}x{f.height} is larger than "
+                                f"{self.limit[0]}x{self.limit[1]} (coded size + 64, §9.3)")
         p = frame_to_picture(f)
         cw, ch = (self.sh.coded_width + 1) // 2, (self.sh.coded_height + 1) // 2
         return Picture(p.y[: self.sh.coded_height, : self.sh.coded_width].copy(), p.u[:ch, :cw].copy(), p.v[:ch, :cw].copy())

@@ -64,9 +64,10 @@ def encode(pictures, quality: int = 1, colour=None, model=None, model_index: int
 
 
 class _Decoder:
-    def __init__(self, sh, model=None):
+    def __init__(self, sh, model=None, device: str = "cpu"):
         self.sh = sh
         self.model = model
+        self.device = device  # cpu, cuda or auto (resolved when the model is built)
 
     def _model(self, params):
         if self.model is None:
@@ -74,6 +75,11 @@ class _Decoder:
 
             entry = self.sh.models[params.model_index]
             self.model = build_model(params.quality, load_state_dict(find_model(entry.model_name, entry.sha256.hex())))
+        if self.device != "cpu":
+            from ..decode import resolve_device
+
+            self.device = resolve_device(self.device)
+            self.model.to(self.device)
         return self.model
 
     def decode(self, unit):
@@ -92,9 +98,9 @@ class _Decoder:
         w, h = self.sh.coded_width, self.sh.coded_height
         if x.shape[2] < h or x.shape[3] < w:
             raise error("E024", f"keyframe {unit.frame_index}: decoded {x.shape[3]}x{x.shape[2]}, need {w}x{h}")
-        rgb = (x[0, :, :h, :w].clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+        rgb = (x[0, :, :h, :w].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
         return rgb_to_picture(rgb, self.sh.matrix_coefficients, self.sh.colour_flags.full_range_flag)
 
 
-def decoder(sh, models=None):
-    return _Decoder(sh, models)
+def decoder(sh, models=None, device: str = "cpu"):
+    return _Decoder(sh, models, device)

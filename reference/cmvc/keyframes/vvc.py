@@ -211,6 +211,10 @@ class _Decoder:
         except Exception as e:
             raise error("E203", f"the VVC decoder is not available in PyAV: {e}") from None
         self.ctx.thread_count = 1  # pictures come out as soon as the output process allows
+        from ..levels import keyframe_picture_limit
+
+        self.limit = keyframe_picture_limit(sh.coded_width, sh.coded_height)  # §9.3, checked before allocation
+        self.ctx.options = {"max_pixels": str(self.limit[0] * self.limit[1])}
 
     def _picture(self, f, what: str) -> Picture:
         name = f.format.name
@@ -219,6 +223,9 @@ class _Decoder:
         if f.width < self.sh.coded_width or f.height < self.sh.coded_height:
             raise error("E024", f"{what}: VVC picture {f.width}x{f.height} is smaller than "
                                 f"{self.sh.coded_width}x{self.sh.coded_height}")
+        if f.width > self.limit[0] or f.height > self.limit[1]:
+            raise error("E024", f"{what}: VVC picture {f.width}x{f.height} is larger than "
+                                f"{self.limit[0]}x{self.limit[1]} (coded size + 64, §9.3)")
         planes = []
         for i, plane in enumerate(f.planes):
             ww, hh = (self.sh.coded_width, self.sh.coded_height) if i == 0 else \

@@ -29,4 +29,9 @@ class BlendReconstructor:
         self.sh = sh
 
     def segment(self, i0: Picture, i1: Picture, q_i: list[int], q_l: list[int] | None, w_bits: int) -> list[Picture]:
-        return [blend(i0, i1, q, w_bits) for q in q_i]
+        return list(self.iter_segment(i0, i1, q_i, q_l, w_bits))
+
+    def iter_segment(self, i0: Picture, i1: Picture, q_i: list[int], q_l: list[int] | None, w_bits: int):
+        """The segment's frames one at a time (the streaming decoder holds one)."""
+        for q in q_i:
+            yield blend(i0, i1, q, w_bits)

@@ -43,23 +43,25 @@ from .ifnet import PAD, IFNet, warp_pair
 _NETS: dict[str, IFNet] = {}
 
 
-def load_ifnet(name: str = RIFE_V4.name, sha256: str | None = None) -> IFNet:
-    """The IFNet with the zoo's weights, checked against *sha256* (the stream's declaration)."""
+def load_ifnet(name: str = RIFE_V4.name, sha256: str | None = None, device: str = "cpu") -> IFNet:
+    """The IFNet with the zoo's weights, checked against *sha256* (the stream's declaration), on *device*
+    (one copy per device)."""
     from safetensors.torch import load_file
 
     from ..zoo import ZOO
 
     if sha256 is not None and name in ZOO and ZOO[name].sha256 != sha256:
         raise error("E202", f"the stream declares {name} with SHA-256 {sha256}, the zoo has {ZOO[name].sha256}")
-    if name not in _NETS:
+    key = name if device == "cpu" else f"{name}@{device}"
+    if key not in _NETS:
         net = IFNet()
         net.load_state_dict(load_file(str(weights_path(name))), strict=True)
         net.eval()
         net.requires_grad_(False)  # inference only: the encoder's Eq. 7-8 fit differentiates w.r.t. t alone
         net.fold()
-        net.to(memory_format=torch.channels_last)  # oneDNN convolutions run faster on NHWC weights
-        _NETS[name] = net
-    return _NETS[name]
+        net.to(device=device, memory_format=torch.channels_last)  # oneDNN convolutions run faster on NHWC weights
+        _NETS[key] = net
+    return _NETS[key]
 
 
 def _planes_tensor(p: np.ndarray) -> torch.Tensor:
@@ -74,6 +76,7 @@ def _mean2(x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     return s.add_(x[..., 1::2, 1::2]).mul_(0.25 * scale)
 
 
+SEGMENT_WINDOW = 4096  # time steps of a segment batched and de-duplicated together (iter_segment)
 BATCH_PIXELS = 12 * 448 * 256  # padded samples per IFNet batch (time steps x picture): see batches()
 
 
@@ -100,19 +103,24 @@ def _area(x: torch.Tensor, h: int, w: int):
 
 def _to_u8(x: torch.Tensor) -> np.ndarray:
     """Step 4: Clip3(0, 255, floor(255 * x + 0.5)) in float32 (in place: x is not used afterwards)."""
-    return x.mul_(255.0).add_(0.5).floor_().clamp_(0, 255).to(torch.uint8).contiguous().numpy()
+    return x.mul_(255.0).add_(0.5).floor_().clamp_(0, 255).to(torch.uint8).contiguous().cpu().numpy()
 
 
 class RifeReconstructor:
     name = "rife"
 
-    def __init__(self, sh, models=None, net: IFNet | None = None, batch_pixels: int = BATCH_PIXELS) -> None:
+    def __init__(self, sh, models=None, net: IFNet | None = None, batch_pixels: int = BATCH_PIXELS,
+                 device: str = "cpu") -> None:
         self.sh = sh
         self.scale_exp = sh.recon_param
         if net is None:
             entry = sh.models[sh.recon_model] if models is None else models[sh.recon_model]
-            net = load_ifnet(entry.model_name, entry.sha256.hex())
+            net = load_ifnet(entry.model_name, entry.sha256.hex(), device)
         self.net = net
+        try:  # the tensors go where the network is
+            self.device = next(net.parameters()).device
+        except (AttributeError, StopIteration):
+            self.device = torch.device("cpu")
         self.batch_pixels = batch_pixels  # torch's thread count is the caller's choice (the bench pool sets 1 per job)
         self._kept: list = []  # (picture, its _keyframe tuple) of the last two keyframes
 
@@ -129,11 +137,12 @@ class RifeReconstructor:
         ph, pw = -(-h // m) * m, -(-w // m) * m
         pad = (0, pw - w, 0, ph - h)
         mc, fr = self.sh.matrix_coefficients, self.sh.colour_flags.full_range_flag
-        rgb = F.pad(torch.from_numpy(picture_to_rgb_float(p, mc, fr)).permute(2, 0, 1)[None], pad, mode="replicate")
-        y = F.pad(_planes_tensor(p.y), pad, mode="replicate")
+        dev = self.device
+        rgb = F.pad(torch.from_numpy(picture_to_rgb_float(p, mc, fr)).permute(2, 0, 1)[None].to(dev), pad, mode="replicate")
+        y = F.pad(_planes_tensor(p.y).to(dev), pad, mode="replicate")
         cpad = (0, pw // 2 - p.u.shape[1], 0, ph // 2 - p.u.shape[0])
-        u = F.pad(_planes_tensor(p.u), cpad, mode="replicate")
-        v = F.pad(_planes_tensor(p.v), cpad, mode="replicate")
+        u = F.pad(_planes_tensor(p.u).to(dev), cpad, mode="replicate")
+        v = F.pad(_planes_tensor(p.v).to(dev), cpad, mode="replicate")
         with ieee_float32():
             feat = self.net.encode(rgb)
         out = (rgb, (y, torch.cat((u, v), 1)), feat)
@@ -148,6 +157,7 @@ class RifeReconstructor:
         """Y (N,H,W) and CbCr (N,2,H/2,W/2) in [0,1] at time steps t (differentiable in t)."""
         r0, r1, (y0, c0), (y1, c1), feats, (h, w, ch, cw) = prep
         n = len(t)
+        t = t.to(r0.device)
         with ieee_float32():  # Table 11-1 holds for float32 only, whatever precision the host process set
             flow, mask = self.net.flow(r0.expand(n, -1, -1, -1), r1.expand(n, -1, -1, -1), t, 2.0 ** -self.scale_exp,
                                        feats=feats)
@@ -166,34 +176,47 @@ class RifeReconstructor:
     def prepare(self, i0: Picture, i1: Picture):
         return (*self._prep(i0, i1), (i0.height, i0.width, *i0.u.shape))
 
-    @torch.no_grad()
     def frames_at(self, i0: Picture, i1: Picture, ts: list[float]) -> list[Picture]:
-        """Interpolated pictures at time steps *ts* (0 = i0, 1 = i1).  A frame depends on its time step
-        alone (both keyframes are fixed), so each distinct time step is reconstructed once, in order
-        of first appearance, and frames that repeat one get copies of its picture."""
+        """Interpolated pictures at time steps *ts* (0 = i0, 1 = i1): :meth:`iter_frames_at` collected."""
+        return list(self.iter_frames_at(i0, i1, ts))
+
+    @torch.no_grad()
+    def iter_frames_at(self, i0: Picture, i1: Picture, ts: list[float]):
+        """The interpolated pictures at time steps *ts*, in order, each as soon as its batch is made.  A
+        frame depends on its time step alone (both keyframes are fixed), so each distinct time step is
+        reconstructed once, in order of first appearance, in batches of :func:`batches`; frames that
+        repeat one get copies of its picture, which is kept until its last repetition."""
         if not ts:
-            return []
+            return
         uniq = list(dict.fromkeys(ts))
+        last = {t: j for j, t in enumerate(ts)}
         prep = self.prepare(i0, i1)
-        made: list[Picture] = []
         r0 = prep[0]
-        k = 0
+        ready: dict[float, Picture] = {}
+        seen: set[float] = set()
+        k = j = 0
         for size in batches(len(uniq), r0.shape[2] * r0.shape[3], self.batch_pixels):
             y, c = self.float_frames(prep, torch.tensor(uniq[k: k + size], dtype=torch.float32))
-            k += size
             y8, c8 = _to_u8(y), _to_u8(c)
-            made += [Picture(y8[i], c8[i, 0], c8[i, 1]) for i in range(len(y8))]
-        if len(uniq) == len(ts):
-            return made
-        at = {t: made[i] for i, t in enumerate(uniq)}
-        seen: set[float] = set()
-        out = []
-        for t in ts:  # the first frame at a time step takes its picture, later ones copies
-            p = at[t]
-            out.append(p if t not in seen else Picture(p.y.copy(), p.u.copy(), p.v.copy()))
-            seen.add(t)
-        return out
+            del y, c
+            for i in range(len(y8)):
+                ready[uniq[k + i]] = Picture(y8[i], c8[i, 0], c8[i, 1])
+            k += size
+            while j < len(ts) and ts[j] in ready:  # the first frame at a time step takes its picture, later ones copies
+                t = ts[j]
+                p = ready[t]
+                if last[t] == j:
+                    del ready[t]
+                yield p if t not in seen else Picture(p.y.copy(), p.u.copy(), p.v.copy())
+                seen.add(t)
+                j += 1
 
     def segment(self, i0: Picture, i1: Picture, q_i: list[int], q_l: list[int] | None, w_bits: int) -> list[Picture]:
+        return list(self.iter_segment(i0, i1, q_i, q_l, w_bits))
+
+    def iter_segment(self, i0: Picture, i1: Picture, q_i, q_l, w_bits: int):
+        """The segment's frames in order, a batch at a time (the streaming decoder's use), its time steps
+        taken SEGMENT_WINDOW at a time so that no list grows with the segment."""
         top = 1 << w_bits
-        return self.frames_at(i0, i1, [1.0 - q / top for q in q_i])
+        for a in range(0, len(q_i), SEGMENT_WINDOW):
+            yield from self.iter_frames_at(i0, i1, [1.0 - q / top for q in q_i[a: a + SEGMENT_WINDOW]])

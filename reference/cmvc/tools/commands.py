@@ -161,40 +161,60 @@ def cmd_encode(args) -> int:
 
 
 def cmd_decode(args) -> int:
-    from ..decode import decode
-    from .fileio import atomic_path, read_input
-    from .video import write_video
+    """Decode as the frames come (spec §7.1): each frame goes to the output (``OUT.partial``, renamed at
+    the end; ``-``: Y4M on stdout) and to --md5 / --verify as soon as it is made."""
+    from ..decode import decode_frames, resolve_device
+    from ..registry import UnitType
+    from .fileio import read_input
+    from .video import open_writer, output_kind
 
+    if args.device not in ("cpu", "cuda", "auto"):
+        resolve_device(args.device)  # E113 (cuda:N: E210 if absent), before anything is read
+    if args.output:
+        output_kind(args.output)  # E114 for an extension no writer has, before anything is decoded
     data = read_input(args.input)
     from tqdm import tqdm
 
-    from ..parse import parse
-
-    total = parse(data).sequence_header.frame_count
     t0 = time.perf_counter()
-    with tqdm(total=total, desc="decode", unit="frame", disable=None, file=sys.stderr, leave=False) as bar:
-        dec = decode(data, verify=args.verify, progress=bar.update, sd_model=args.sd_model,
-                     t2v_model=args.t2v_model, device=_device(args.device))
+    frames = decode_frames(data, verify=args.verify, sd_model=args.sd_model, t2v_model=args.t2v_model,
+                           device=args.device)
+    sh = frames.stream.sequence_header
+    if args.verify and not frames.stream.of_type(UnitType.FRAME_HASH):  # say so before decoding, not after
+        raise error("E101", "the stream has no frame hash unit to verify against")
+    to_stdout = args.output == "-"
+    md5_out = sys.stderr if to_stdout else sys.stdout  # stdout carries the video
+    writer = None
+    if args.output:
+        writer = open_writer(args.output, sh.width, sh.height, Fraction(sh.frame_rate_num, sh.frame_rate_den),
+                             sh.matrix_coefficients, sh.colour_flags.full_range_flag)
+    n = 0
+    try:
+        with tqdm(total=sh.frame_count, desc="decode", unit="frame", disable=None, file=sys.stderr, leave=False) as bar:
+            for pic in frames:
+                if writer is not None:
+                    writer.write(pic)
+                if args.md5:
+                    print(f"{n:6d} {pic.md5().hex()}", file=md5_out)
+                n += 1
+                bar.update(1)
+        if writer is not None:
+            writer.close()
+            writer = None
+    finally:
+        if writer is not None:  # an error part way: no output file, no .partial left
+            writer.abort()
     seconds = time.perf_counter() - t0
-    sh = dec.stream.sequence_header
-    if args.md5:
-        for i, p in enumerate(dec.pictures):
-            print(f"{i:6d} {p.md5().hex()}")
     if args.verify:
-        print(f"verify: {dec.hash_checked} frame hashes match", file=sys.stderr)
-        for m in dec.hash_differs:
+        print(f"verify: {frames.hash_checked} frame hashes match", file=sys.stderr)
+        for m in frames.hash_differs:
             print(f"verify: warning: {m}", file=sys.stderr)
-        if dec.hash_differs:
+        if frames.hash_differs:
             print("verify: the digests above cover frames of a tolerance-defined process (spec §7.9): this "
                   "decoder's float arithmetic (platform, thread count) differs from the encoder's; conformance "
                   "is judged against a reference output within the tolerance of §11.1", file=sys.stderr)
-    if args.output:
-        fps = Fraction(sh.frame_rate_num, sh.frame_rate_den)
-        suffix = "" if not Path(args.output).suffix or args.output.endswith(".png-dir") else None
-        with atomic_path(args.output, suffix=suffix or "") as tmp:
-            write_video(tmp, dec.pictures, fps, sh.matrix_coefficients, sh.colour_flags.full_range_flag)
-        print(f"{args.output}: {len(dec.pictures)} frames {sh.width}x{sh.height}", file=sys.stderr)
-    print(f"decoded {len(dec.pictures)} frames in {seconds:.2f} s ({len(dec.pictures) / max(seconds, 1e-9):.1f} "
+    if args.output and not to_stdout:
+        print(f"{args.output}: {n} frames {sh.width}x{sh.height}", file=sys.stderr)
+    print(f"decoded {n} frames in {seconds:.2f} s ({n / max(seconds, 1e-9):.1f} "
           "frames/s, including model loading and warm-up)", file=sys.stderr)
     return 0
 
@@ -315,14 +335,17 @@ def register(sub) -> None:
     add_encode_args(s)
     s.set_defaults(func=cmd_encode)
 
-    s = sub.add_parser("decode", help="decode a CMVC stream to Y4M, MP4 or PNG frames")
+    s = sub.add_parser("decode", help="decode a CMVC stream to Y4M, MP4, Matroska or PNG frames, as the frames come")
     s.add_argument("input")
-    s.add_argument("-o", "--output", help="OUT.y4m, OUT.mp4 or a directory for PNG frames")
+    s.add_argument("-o", "--output", help="OUT.y4m, OUT.yuv, OUT.mp4, OUT.mov, OUT.mkv, a directory for PNG frames "
+                                          "(no extension, .png-dir or an existing one), or - for Y4M on stdout; "
+                                          "written as OUT.partial and renamed at the end")
     s.add_argument("--verify", action="store_true", help="check decoded frames against the frame hash unit")
     s.add_argument("--md5", action="store_true", help="print the MD5 of every decoded frame")
     s.add_argument("--sd-model", help="Stable Diffusion directory for SD_LORA streams")
     s.add_argument("--t2v-model", help="text-to-video pipeline directory for TT2V streams")
-    s.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    s.add_argument("--device", default="cpu", help="where the RIFE and HYPERPRIOR networks run: cpu, cuda or auto "
+                                                   "(cuda if torch sees one)")
     s.set_defaults(func=cmd_decode)
 
     s = sub.add_parser("text", help="code one caption: stdin -> stdout (CMVC-T1)")

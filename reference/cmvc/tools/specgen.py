@@ -151,10 +151,12 @@ def registry_table(num: str, enum) -> str:
 
 def levels_table() -> str:
     lines = ["| level | name | max_width | max_height | max_picture_size | max_frames | max_unit_size | "
-             "max_text_tokens | max_stream_size |", "|---|---|---|---|---|---|---|---|---|"]
+             "max_text_tokens | max_stream_size | max_keyframe_picture_size | max_held_pictures |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for lv in LEVELS.values():
         lines.append(f"| {lv.level} | {lv.name} | {lv.max_width} | {lv.max_height} | {lv.max_picture_size} | "
-                     f"{lv.max_frames} | {lv.max_unit_size} | {lv.max_text_tokens} | {lv.max_stream_size} |")
+                     f"{lv.max_frames} | {lv.max_unit_size} | {lv.max_text_tokens} | {lv.max_stream_size} | "
+                     f"{lv.max_keyframe_picture_size} | {lv.max_held_pictures} |")
     return "\n".join(lines)
 
 
