@@ -36,7 +36,7 @@ from .errors import error
 from .picture import Picture
 
 CHUNK_SECONDS = 4.0  # default chunk length (a whole number of keyframe intervals near it)
-MOTION_STEP = 8  # the complexity measure looks at every 8th luma sample of every 8th row
+MOTION_STEP = 8  # the complexity measure compares means of 8x8 luma blocks
 
 
 @dataclasses.dataclass
@@ -46,7 +46,7 @@ class Scan:
     frames: int
     info: object  # cmvc.tools.video.VideoInfo
     cuts: list[int]  # frames that begin a new shot (never 0)
-    motion: list[float]  # mean |Y'(i) - Y'(i-1)| at 1/MOTION_STEP size (0 for frame 0)
+    motion: list[float]  # mean |Y'(i) - Y'(i-1)| at 1/MOTION_STEP size (0 for frame 0 and at a cut)
 
 
 def scan(path, max_frames: int | None = None) -> Scan:
@@ -58,19 +58,27 @@ def scan(path, max_frames: int | None = None) -> Scan:
     cuts: list[int] = []
     motion: list[float] = []
     prev: Picture | None = None
+    small_prev = None
     for i, p in enumerate(iter_video(path, max_frames, info_out=found)):
+        small = _blocks(p.y)
         if prev is None:
             motion.append(0.0)
+        elif histogram_distance(prev, p) > SHOT_THRESHOLD:
+            cuts.append(i)  # a new shot: its first keyframe is coded intra, not predicted; no motion
+            motion.append(0.0)
         else:
-            a = prev.y[::MOTION_STEP, ::MOTION_STEP].astype(np.int16)
-            b = p.y[::MOTION_STEP, ::MOTION_STEP].astype(np.int16)
-            motion.append(float(np.abs(a - b).mean()))
-            if histogram_distance(prev, p) > SHOT_THRESHOLD:
-                cuts.append(i)
-        prev = p
+            motion.append(float(np.abs(small - small_prev).mean()))
+        prev, small_prev = p, small
     if not found:
         raise error("E103", f"{path} has no frames")
     return Scan(len(motion), found[0], cuts, motion)
+
+
+def _blocks(y: np.ndarray) -> np.ndarray:
+    """Means of the MOTION_STEP x MOTION_STEP blocks of *y* (the whole blocks; the plane itself if smaller)."""
+    s = MOTION_STEP if min(y.shape) >= MOTION_STEP else 1
+    h, w = y.shape[0] // s * s, y.shape[1] // s * s
+    return y[:h, :w].reshape(h // s, s, w // s, s).mean(axis=(1, 3), dtype=np.float32)
 
 
 def chunk_length(fps: Fraction, interval: int, seconds: float = CHUNK_SECONDS) -> int:
