@@ -15,7 +15,7 @@ from ..errors import error
 class Progress:
     """tqdm bars per stage (to stderr; silent when stderr is not a terminal unless forced)."""
 
-    UNITS = {"rate control": "search", "chunks": "chunk"}  # one search per keyframe codec, coded size and strategy
+    UNITS = {"rate control": "search", "chunks": "chunk"}  # a search: one keyframe codec, coded size and strategy
 
     def __init__(self, enabled: bool | None = None) -> None:
         self.enabled = enabled
