@@ -55,6 +55,7 @@ def window_cost(d: Path, py: list[str], window: int) -> None:
             src = make_input(n, d, height)
             peaks[n] = run_measured([*py, "encode", str(src), "-o", str(d / f"w{n}-{height}.cmvc"), *ENCODE_ARGS,
                                      "--chunk-seconds", "1000"])["peak_mb"]
+            print(f"{height}p, {n} frames, {' '.join(ENCODE_ARGS)}: peak {peaks[n]:.0f} MB", file=sys.stderr, flush=True)
         per = (peaks[window] - peaks[8]) / (window - 8)
         print(f"{height}p: one window of {window} frames peaks at {peaks[window]:.0f} MB, of 8 frames at {peaks[8]:.0f} MB: "
               f"{per:.2f} MB per frame of window, {per * window:.0f} MB for the window")
@@ -97,9 +98,12 @@ def main() -> int:
     ap.add_argument("--no-ray", action="store_true")
     ap.add_argument("--dir", help="where inputs and streams go (default: a temporary directory)")
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--encode-args", help=f"cmvc encode options instead of {' '.join(ENCODE_ARGS)!r}")
     ap.add_argument("--window-cost", type=int, metavar="FRAMES",
                     help="only measure what a window of FRAMES frames costs at 720p and 1080p")
     args = ap.parse_args()
+    if args.encode_args:
+        ENCODE_ARGS[:] = args.encode_args.split()
 
     import cmvc.decode
 

@@ -299,7 +299,9 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--workers", type=int, default=1,
                    help="chunks coded in parallel on a process pool of N workers (default 1: in this process); "
                         "the bytes do not depend on N")
-    s.add_argument("--ray", metavar="ADDRESS", help="code the chunks on a Ray cluster ('local' starts one here)")
+    s.add_argument("--ray", metavar="ADDRESS",
+                   help="code the chunks on a Ray cluster ('local' starts one here); at most --workers chunks in "
+                        "flight if given, else one per CPU of the cluster")
     s.add_argument("--chunk-seconds", type=float, default=None,
                    help="length of an independently coded chunk when no shot cut comes first (default 4; "
                         "a whole number of keyframe intervals)")
