@@ -167,3 +167,14 @@ def test_device_reaches_the_fit_and_rate_control(cut_clip, monkeypatch):
     enc.encode(pics, cfg, fps=Fraction(info.fps))
     plan(pics, enc.EncoderConfig(codec="av1", fit="none", profile="rife", device="cpu:0"), 20000, strategies=("uniform",))
     assert devices and set(devices) == {"cpu:0"} and len(devices) >= 3
+
+
+def test_a_chunk_error_reaches_the_caller_from_a_worker(cut_clip):
+    """An error inside a pool worker comes back as that CmvcError (not as a dead pool)."""
+    from cmvc.chunking import encode_file
+    from cmvc.encoder import EncoderConfig
+    from cmvc.errors import CmvcError
+
+    with pytest.raises(CmvcError) as e:
+        encode_file(cut_clip, EncoderConfig(codec="png", profile="blend", fit="bogus"), chunk_seconds=1.0, workers=2)
+    assert e.value.code == "E101" and "unknown fit method" in e.value.message and "(from frame " in e.value.message

@@ -145,11 +145,22 @@ class ChunkResult:
     settings: dict
     plan: str = ""  # rate control's choice, for the report
     budget: float | None = None  # the chunk's bits (rate control)
+    error: tuple | None = None  # (code, message, offset, path) of a CmvcError raised by the chunk's encode
 
 
 def encode_chunk(job: ChunkJob, progress: Callable | None = None) -> ChunkResult:
     """Code one chunk (runs in any process): rate control for its budget if it has one, then
     :func:`cmvc.encoder.encode`, with torch on ``job.threads`` threads."""
+    from .errors import CmvcError
+
+    try:
+        return _encode_chunk(job, progress)
+    except CmvcError as e:  # returned, not raised: CmvcError does not survive pickling between processes
+        return ChunkResult(job.index, job.start, len(job.pics), b"", [], {}, {}, budget=job.budget,
+                           error=(e.code, e.message, e.offset, e.path))
+
+
+def _encode_chunk(job: ChunkJob, progress: Callable | None = None) -> ChunkResult:
     import torch
 
     from .encoder import encode
@@ -299,7 +310,7 @@ class _Runner:
         elif self.pool is not None:
             self.pending[self.pool.submit(encode_chunk, job)] = job.index
         else:
-            self.done[job.index] = encode_chunk(job, progress)
+            self._keep(encode_chunk(job, progress))
 
     def collect_one(self) -> None:
         if self.ray is not None:
@@ -318,6 +329,12 @@ class _Runner:
                 r = fut.result()
             except BrokenProcessPool as e:
                 raise error("E212", f"a chunk encode process died ({e}); fewer --workers need less memory") from None
+        self._keep(r)
+
+    def _keep(self, r: ChunkResult) -> None:
+        if r.error is not None:
+            code, message, offset, path = r.error
+            raise error(code, f"chunk {r.index} (from frame {r.start}): {message}", offset=offset, path=path)
         self.done[r.index] = r
 
     def wait(self, index: int) -> ChunkResult:
