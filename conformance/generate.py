@@ -70,10 +70,21 @@ class Assets:
         self.root = root / "assets"
         self.refresh = refresh
 
-    def coded(self, name: str, codec_id: CodecId, pics: list[Picture], quality: int):
+    def coded(self, name: str, codec_id: CodecId, pics: list[Picture], quality: int, runs: list[int] | None = None):
+        """*runs*: numbers of consecutive pictures coded as sequences of their own, joined as
+        cmvc.chunking joins chunks (AV1 temporal_unit_index renumbered; AV1 only)."""
         path = self.root / f"{name}.json"
         if path.exists() and not self.refresh:
             items = json.loads(path.read_text())
+        elif runs:
+            coded, first = [], 0
+            for n in runs:
+                coded += [(dataclasses.replace(p, temporal_unit_index=len(coded) + i), d) for i, (p, d) in
+                          enumerate(get_codec(codec_id).encode(pics[first: first + n], quality, Colour()))]
+                first += n
+            items = [{"params": dataclasses.asdict(p), "data": d.hex()} for p, d in coded]
+            self.root.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(items, indent=0))
         else:
             coded = get_codec(codec_id).encode(pics, quality, Colour())
             items = [{"params": dataclasses.asdict(p), "data": d.hex()} for p, d in coded]
@@ -101,7 +112,7 @@ class Entry:
 def it2v(name, purpose, pics, kf, *, codec=CodecId.PNG, recon=ReconProfile.BLEND, profile=Profile.BASELINE, level=10,
          assets=None, quality=30, interp=None, texts=(), hash_type=HashType.MD5, extra_units=(), coded_size=None,
          models=(), recon_model=255, recon_param=0, features=(), fps=(25, 1), mc=1, full_range=False, interp_multi=None, crc=True,
-         implied=False, asset=None, groups=None):
+         implied=False, asset=None, groups=None, runs=None, hash_spans=None):
     """Build an IT2V stream: keyframes coded with *codec*; interp: {segment: (w_bits, coding, q_i, q_l)};
     interp_multi: (first segment, w_bits, coding, [(q_i, q_l) per segment]), one unit after the sequence header;
     groups: numbers of consecutive keyframes per unit, a keyframe_group_unit (§4.9) for each number above 1."""
@@ -112,7 +123,7 @@ def it2v(name, purpose, pics, kf, *, codec=CodecId.PNG, recon=ReconProfile.BLEND
         src = [downsample(p, *coded_size) for p in pics]
     kpics = [src[i] for i in kf]
     if codec in (CodecId.AV1, CodecId.VVC, CodecId.AVIF, CodecId.WEBP):
-        coded = assets.coded(asset or name, codec, kpics, quality)
+        coded = assets.coded(asset or name, codec, kpics, quality, runs)
     if codec == CodecId.AV1:  # the temporal delimiters explicit, or implied (§7.2.4)
         from cmvc.keyframes.av1 import TEMPORAL_DELIMITER, with_temporal_delimiter
         coded = [(p, with_temporal_delimiter(d)[len(TEMPORAL_DELIMITER) if implied else 0:]) for p, d in coded]
@@ -164,11 +175,15 @@ def it2v(name, purpose, pics, kf, *, codec=CodecId.PNG, recon=ReconProfile.BLEND
         dec = decode(body)
         eos = 7 if crc else 3
         wr2_parts = body[:-eos]  # strip END_OF_STREAM and append the hash, then EOS again
-        hu = (FrameHashUnit(hash_type=HashType.MD5, first_frame=0, num_frames=len(pics), digest=[p.md5() for p in dec.pictures])
-              if hash_type == HashType.MD5 else
-              FrameHashUnit(hash_type=HashType.MD5_SPAN, first_frame=0, num_frames=len(pics), digest=[span_md5(dec.pictures)]))
+        hus = [FrameHashUnit(hash_type=HashType.MD5, first_frame=0, num_frames=len(pics), digest=[p.md5() for p in dec.pictures])
+               if hash_type == HashType.MD5 else
+               FrameHashUnit(hash_type=HashType.MD5_SPAN, first_frame=0, num_frames=len(pics), digest=[span_md5(dec.pictures)])]
+        if hash_spans:  # one MD5_SPAN unit per (first frame, frames)
+            hus = [FrameHashUnit(hash_type=HashType.MD5_SPAN, first_frame=a, num_frames=n,
+                                 digest=[span_md5(dec.pictures[a: a + n])]) for a, n in hash_spans]
         from cmvc.write import build_payload
-        body = wr2_parts + build_unit(UnitType.FRAME_HASH, build_payload(UnitType.FRAME_HASH, hu), crc=crc) + body[-eos:]
+        body = wr2_parts + b"".join(build_unit(UnitType.FRAME_HASH, build_payload(UnitType.FRAME_HASH, hu), crc=crc)
+                                    for hu in hus) + body[-eos:]
     return Entry(name, purpose, True, body, list(features), tolerance=recon == ReconProfile.RIFE)
 
 
@@ -264,6 +279,12 @@ def valid_entries(assets: Assets) -> list[Entry]:
                   "second (slice QPs; the parameter sets are equal and not repeated, §7.2.5)", two_shots(48, 32, 17, 9),
                   list(range(0, 17, 2)), codec=CodecId.VVC, assets=assets, quality=(36, 44),
                   features=["vvc", "vvc-new-sequence", "vvc-qp-per-sequence"]))
+    E.append(it2v("av1_chunks", "AV1 keyframes of two independently coded chunks, as cmvc encode joins them: the "
+                  "second chunk's first temporal unit begins with a sequence header OBU and a key frame (a second "
+                  "coded video sequence, §7.2.4); the chunks' last and first frames are adjacent keyframes, and each "
+                  "chunk has an MD5_SPAN frame hash unit of its own (§7.9)", two_shots(48, 32, 14, 7),
+                  [0, 3, 6, 7, 10, 13], codec=CodecId.AV1, assets=assets, quality=40, implied=True, runs=[3, 3],
+                  hash_type=HashType.MD5_SPAN, hash_spans=[(0, 7), (7, 7)], features=["av1", "av1-new-sequence", "md5-span"]))
     E.append(it2v("av1_implied_temporal_delimiters", "av1_keyframes without the temporal delimiters (§7.2.4)",
                   sequence(48, 32, 9), [0, 4, 8], codec=CodecId.AV1, assets=assets, quality=40, implied=True,
                   asset="av1_keyframes", features=["av1", "av1-implied-td"]))

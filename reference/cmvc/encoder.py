@@ -158,6 +158,38 @@ def keyframe_units(kunits: list[KeyframeUnit], group: bool = True, first: int = 
     return out
 
 
+def write_stream(profile: Profile, sh, cfg: EncoderConfig, kunits: list[KeyframeUnit], ip: InterpParamsUnit | None,
+                 hash_units: list[FrameHashUnit]) -> bytes:
+    """The stream of sequence header *sh*: text units of ``cfg.captions``, the interpolation-parameter
+    unit *ip*, the keyframes (:func:`keyframe_units`), the frame hash units and, with
+    ``cfg.metadata``, the metadata units; at the smallest level that admits it (§9)."""
+    w, h, t = sh.width, sh.height, sh.frame_count
+    tokens = max([encode_text_unit(TextMethod(cfg.text_method), c.text)[0] for c in cfg.captions] or [0])
+    units = keyframe_units(kunits, cfg.keyframe_group)
+    biggest = max(len(u.keyframe_data) if ut == UnitType.KEYFRAME else len(u.keyframe_data) + 5 * len(u.keyframe_size)
+                  for ut, u in units)
+    level = smallest_level(w, h, t, max_unit=biggest + 64, max_tokens=tokens,
+                           stream_size=sum(len(u.keyframe_data) for u in kunits) * 2 + 4096)
+    wr = StreamWriter(profile, level.level, crc=cfg.unit_crc)
+    wr.add(UnitType.SEQUENCE_HEADER, sh)
+    for c in cfg.captions:
+        method = TextMethod(cfg.text_method)
+        num, data = encode_text_unit(method, c.text)
+        wr.add(UnitType.TEXT, TextUnit(role=c.role, frame_start=c.start, frame_end=c.end,
+                                       coding_method=method, num_tokens=num, text_data=data))
+    if ip is not None:  # before the keyframes: each segment can be reconstructed once its keyframes arrive
+        wr.add(UnitType.INTERP_PARAMS, ip)
+    for ut, unit in units:
+        wr.add(ut, unit)
+    for hu in hash_units:
+        wr.add(UnitType.FRAME_HASH, hu)
+    if cfg.metadata:
+        wr.add(UnitType.METADATA, MetadataUnit(key="encoder", value=f"cmvc {__version__}"))
+    if cfg.metadata and cfg.source_name:
+        wr.add(UnitType.METADATA, MetadataUnit(key="source", value=cfg.source_name))
+    return wr.finish()
+
+
 def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(25), colour: Colour = Colour(),
            colour_primaries: int = 1, transfer: int = 1, progress: Callable[[str, int, int], None] | None = None,
            net=None) -> EncodeResult:
@@ -287,31 +319,8 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
 
     # 4. stream
     def build(hash_unit: FrameHashUnit | None) -> bytes:
-        tokens = max([encode_text_unit(TextMethod(cfg.text_method), c.text)[0] for c in cfg.captions] or [0])
-        units = keyframe_units(kunits, cfg.keyframe_group)
-        biggest = max(len(u.keyframe_data) if ut == UnitType.KEYFRAME else len(u.keyframe_data) + 5 * len(u.keyframe_size)
-                      for ut, u in units)
-        level = smallest_level(w, h, t, max_unit=biggest + 64, max_tokens=tokens,
-                               stream_size=sum(len(d) for _, d in coded) * 2 + 4096)
-        wr = StreamWriter(profile, level.level, crc=cfg.unit_crc)
-        wr.add(UnitType.SEQUENCE_HEADER, sh)
-        for c in cfg.captions:
-            method = TextMethod(cfg.text_method)
-            num, data = encode_text_unit(method, c.text)
-            wr.add(UnitType.TEXT, TextUnit(role=c.role, frame_start=c.start, frame_end=c.end,
-                                           coding_method=method, num_tokens=num, text_data=data))
-        ip = interp_params_unit(kf, q_lists, ql_lists, cfg.w_bits)
-        if ip is not None:  # before the keyframes: each segment can be reconstructed once its keyframes arrive
-            wr.add(UnitType.INTERP_PARAMS, ip)
-        for ut, unit in units:
-            wr.add(ut, unit)
-        if hash_unit is not None:
-            wr.add(UnitType.FRAME_HASH, hash_unit)
-        if cfg.metadata:
-            wr.add(UnitType.METADATA, MetadataUnit(key="encoder", value=f"cmvc {__version__}"))
-        if cfg.metadata and cfg.source_name:
-            wr.add(UnitType.METADATA, MetadataUnit(key="source", value=cfg.source_name))
-        return wr.finish()
+        return write_stream(profile, sh, cfg, kunits, interp_params_unit(kf, q_lists, ql_lists, cfg.w_bits),
+                            [] if hash_unit is None else [hash_unit])
 
     settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "captions"}
     settings.update(quality=quality, keyframes=len(kf))

@@ -61,12 +61,15 @@ _CODES = [
     ("E103", "UNSUPPORTED_INPUT", "caller", "The input video cannot be coded (too few frames, unsupported format)."),
     ("E113", "UNKNOWN_DEVICE", "caller", "A device other than cpu, cuda or auto is asked for."),
     ("E114", "BAD_OUTPUT", "caller", "The output path cannot be written as asked: an extension no writer has, a directory where a file is meant, a file where a directory is meant, or a place that cannot be created."),
+    ("E116", "CHUNKING_UNSUPPORTED", "caller", "Chunked encoding options are invalid (workers, threads or chunk length below 1), or name a mode, profile, keyframe codec or captioner that cannot be coded in independent chunks."),
+    ("E117", "CHUNKS_INCOMPATIBLE", "caller", "Independently coded chunks cannot be joined into one stream: they differ in size, profile, keyframe codec or models."),
     # --- environment errors ---
     ("E201", "MODEL_UNAVAILABLE", "environment", "A model the stream needs is not installed and cannot be fetched."),
     ("E202", "MODEL_HASH_MISMATCH", "environment", "A model's weights do not have the SHA-256 that the registry or stream declares."),
     ("E203", "TOOL_UNAVAILABLE", "environment", "An external tool or library feature (an encoder, ffmpeg) is missing."),
     ("E210", "DEVICE_UNAVAILABLE", "environment", "The device asked for (cuda) is not available to torch."),
     ("E211", "OUTPUT_WRITE_FAILED", "environment", "Writing the output failed part way (a full disk, an I/O error, a writer library that fails)."),
+    ("E212", "WORKER_FAILED", "environment", "A worker process of a parallel encode died before returning its chunk (e.g. killed for lack of memory)."),
 ]
 
 ERROR_CODES: dict[str, ErrorCode] = {c: ErrorCode(c, n, f, d) for c, n, f, d in _CODES}

@@ -65,10 +65,11 @@ def _gd(recon, i0: Picture, i1: Picture, truth: list[Picture], pred: list[int], 
     import torch
 
     n = len(truth)
-    w = torch.tensor([p / top for p in pred], dtype=torch.float32, requires_grad=True)
+    dev = getattr(recon, "device", "cpu")  # the network's device (--device): the weights and targets go there
+    w = torch.tensor([p / top for p in pred], dtype=torch.float32, device=dev, requires_grad=True)
     opt = torch.optim.Adam([w], lr=lr)
-    ty = torch.stack([torch.from_numpy(t.y.astype(np.float32) / 255) for t in truth])
-    tc = torch.stack([torch.from_numpy(np.stack([t.u, t.v]).astype(np.float32) / 255) for t in truth])
+    ty = torch.stack([torch.from_numpy(t.y.astype(np.float32) / 255) for t in truth]).to(dev)
+    tc = torch.stack([torch.from_numpy(np.stack([t.u, t.v]).astype(np.float32) / 255) for t in truth]).to(dev)
     if hasattr(recon, "float_frames"):
         prep = recon.prepare(i0, i1)
         run = lambda: recon.float_frames(prep, 1.0 - w.clamp(0, 1))  # noqa: E731

@@ -392,7 +392,7 @@ def estimate_quality(src, tr: _Trials, n: int, quality: int, metric: str = "ms-s
                               matrix_coefficients=tr.colour.matrix_coefficients, full_range=tr.colour.full_range)
     kpics = decode_keyframes(tr.codec, sh, [KeyframeUnit(frame_index=i, codec_id=tr.codec, codec_params=p, keyframe_data=d)
                                             for i, (p, d) in zip(kf, coded)])
-    recon = reconstructor(sh, net)
+    recon = reconstructor(sh, net, device=tr.cfg.device)  # --device: RIFE where the encoder runs it
     segs = [(s, kf[s + 1] - kf[s] - 1) for s in range(len(kf) - 1) if kf[s + 1] - kf[s] > 1]
     inner = sum(n for _, n in segs)
     spacing = next((s for s in (1, 2, 4) if inner * w * h <= s * DENSE_PIXELS), SAMPLE_SPACING)

@@ -15,7 +15,7 @@ from ..errors import error
 class Progress:
     """tqdm bars per stage (to stderr; silent when stderr is not a terminal unless forced)."""
 
-    UNITS = {"rate control": "search"}  # one search per keyframe codec, coded size and strategy
+    UNITS = {"rate control": "search", "chunks": "chunk"}  # a search: one keyframe codec, coded size and strategy
 
     def __init__(self, enabled: bool | None = None) -> None:
         self.enabled = enabled
@@ -85,18 +85,13 @@ def _captions(args) -> list:
 
 
 def cmd_encode(args) -> int:
-    from ..encoder import EncoderConfig, encode
+    from ..chunking import CHUNK_SECONDS, encode_file
+    from ..encoder import EncoderConfig
     from ..accounting import account
-    from ..keyframes import Colour
     from ..parse import parse
     from .fileio import write_atomic
-    from .video import read_video
 
-    pics, info = read_video(args.input, max_frames=args.frames)
-    caps = _captions(args)
-    for c in caps:
-        if c.end < 0:
-            c.end = len(pics) - 1
+    caps = _captions(args)  # a caption's end of -1 is the last frame (chunking.encode_file sets it)
     cfg = EncoderConfig(keyframes=args.keyframes, interval=args.interval, strategy=args.strategy or "feature",
                         feature=args.features, codec=args.codec or "av1", quality=args.quality, profile=args.profile,
                         rife_scale=args.rife_scale, w_bits=args.w_bits, fit=args.fit, lam=args.lam, captions=caps,
@@ -105,43 +100,47 @@ def cmd_encode(args) -> int:
                         hyperprior_checkpoint=args.hyperprior_checkpoint, mode=args.mode, sd_model=args.sd_model,
                         t2v_model=args.t2v_model, preset=args.preset, captioner=args.captioner,
                         device=_device(args.device), vvc_preset=args.vvc_preset or "slow")
-    fps = info.fps
-    target = None
-    if args.bpp is not None:
-        target = args.bpp * info.width * info.height * len(pics)
-    elif args.kbps is not None:
-        target = args.kbps * 1000 * len(pics) / float(fps)
-    prog = Progress()
-    if target is not None:
-        from ..rate_control import RC_PRESETS, plan, quality_text
+    target = rc = None
+    if args.bpp is not None or args.kbps is not None:
+        from ..rate_control import RC_PRESETS
 
         sp = RC_PRESETS[args.rc_preset]
         cfg = dataclasses.replace(cfg, vvc_preset=args.vvc_preset or sp.vvc_preset)
         scorer = None
         if args.rc_metric == "vmaf":
             from .metrics import vmaf_scorer as scorer
-        rp = plan(pics, cfg, target, downscales=(args.downscale,) if args.downscale else sp.downscales, metric=args.rc_metric,
-                  scorer=scorer,
-                  strategies=(args.strategy,) if args.strategy else sp.strategies,
-                  codecs=(args.codec,) if args.codec else sp.codecs,
-                  colour=Colour(info.matrix_coefficients, info.full_range),
-                  progress=lambda m: _rc_line(prog, m, args.verbose), advance=lambda k, n: prog("rate control", k, n),
-                  prune=not args.rc_exhaustive, refine=sp.refine, shot_refine=sp.shot_refine)
-        cfg = rp.apply(cfg)
-        est = "" if rp.score is None else f", estimated {args.rc_metric} {rp.score:.4f}"
-        print(f"rate control: {rp.codec} keyframes ({rp.strategy}), downscale {rp.downscale}, {rp.keyframes} keyframes "
-              f"(interval {rp.interval}), "
-              f"quality {quality_text(rp.quality)} "
-              f"({len(rp.candidates)} candidates, {rp.trials} trial encodes; predicted {8 * rp.predicted_bytes} bits "
-              f"for a target of {target:.0f}{est})", file=sys.stderr)
-    res = encode(pics, cfg, fps=Fraction(fps), colour=Colour(info.matrix_coefficients, info.full_range), progress=prog)
+        rc = dict(downscales=(args.downscale,) if args.downscale else sp.downscales, metric=args.rc_metric,
+                  scorer=scorer, strategies=(args.strategy,) if args.strategy else sp.strategies,
+                  codecs=(args.codec,) if args.codec else sp.codecs, prune=not args.rc_exhaustive,
+                  refine=sp.refine, shot_refine=sp.shot_refine)
+    prog = Progress()
+    if rc is not None:  # used when the video is one chunk (coded in this process)
+        rc.update(progress=lambda m: _rc_line(prog, m, args.verbose), advance=lambda k, n: prog("rate control", k, n))
+
+    def budget(frames: int, info) -> float:
+        if args.bpp is not None:
+            return args.bpp * info.width * info.height * frames
+        return args.kbps * 1000 * frames / float(info.fps)
+
+    def chunk_done(r, n: int) -> None:
+        if r.plan:
+            print(f"rate control{f' (chunk {r.index + 1}/{n}, frames {r.start}..{r.start + r.frames - 1})' if n > 1 else ''}"
+                  f": {r.plan}", file=sys.stderr)
+
+    res = encode_file(args.input, cfg, max_frames=args.frames, workers=args.workers, ray_address=args.ray,
+                      chunk_seconds=args.chunk_seconds if args.chunk_seconds is not None else CHUNK_SECONDS,
+                      threads=args.threads, target_bits=budget if rc is not None else None, rc=rc, progress=prog,
+                      on_chunk=chunk_done)
+    target = res.target_bits
     prog.close()
     write_atomic(args.output, res.data)
     acc = account(parse(res.data))
     r = acc["rate"]
     report = {"output": args.output, "bytes": len(res.data), "bpp": r["bpp"], "kbps": r["kbps"],
               "R_k_bits": acc["totals"]["R_k"], "R_m_bits": acc["totals"]["R_m"], "overhead_bits": acc["totals"]["overhead"],
-              "keyframes": res.keyframes, "fit": res.fit_stats["winner"], "settings": res.settings}
+              "keyframes": res.keyframes, "fit": res.winner, "settings": res.settings,
+              "chunks": [{"start": c.start, "frames": c.frames, "bytes": len(c.data), "budget_bits": c.budget}
+                         for c in res.chunks]}
     if target is not None:
         report["target_bits"] = target
         report["achieved_vs_target"] = 8 * len(res.data) / target
@@ -316,7 +315,18 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--preset", type=int, choices=[0, 1, 2], default=0,
                    help="sd_lora/tt2v steps: 0 = paper (100 LoRA steps, 50 sampling steps), 1 = 20/10, 2 = 4/3")
     s.add_argument("--captioner", help="transformers image-to-text model (path or hub id): adds captions")
-    s.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    s.add_argument("--device", default="cpu", help="cpu, cuda or auto: where RIFE and HYPERPRIOR run (fit, rate control)")
+    s.add_argument("--workers", type=int, default=1,
+                   help="chunks coded in parallel on a process pool of N workers (default 1: in this process); "
+                        "the bytes do not depend on N")
+    s.add_argument("--ray", metavar="ADDRESS",
+                   help="code the chunks on a Ray cluster ('local' starts one here); at most --workers chunks in "
+                        "flight if given, else one per CPU of the cluster")
+    s.add_argument("--chunk-seconds", type=float, default=None,
+                   help="length of an independently coded chunk when no shot cut comes first (default 4; "
+                        "a whole number of keyframe intervals)")
+    s.add_argument("--threads", type=int, default=1,
+                   help="torch threads per chunk (default 1); the bytes are the same for any --workers at equal --threads")
     s.add_argument("--hash", choices=["span", "frame", "none"], default="span",
                    help="frame hashes: one MD5 for all frames (16 bytes), one per frame, or none")
     s.add_argument("--no-crc", action="store_true",

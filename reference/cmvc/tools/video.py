@@ -6,7 +6,7 @@ import os
 import re
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -52,8 +52,12 @@ def picture_to_frame(pic: Picture):
     return f
 
 
-def read_video(path: str | os.PathLike, max_frames: int | None = None, start: int = 0) -> tuple[list[Picture], VideoInfo]:
-    """Decode a video file to 8-bit 4:2:0 pictures (converted once by swscale if the source is not 4:2:0)."""
+def iter_video(path: str | os.PathLike, max_frames: int | None = None, start: int = 0,
+               info_out: list | None = None) -> Iterator[Picture]:
+    """The frames of a video file as 8-bit 4:2:0 pictures, one at a time (decoded lazily by PyAV:
+    memory holds one frame, whatever the file's length); frames before *start* are decoded and
+    dropped, at most *max_frames* are given.  The file's :class:`VideoInfo` is appended to
+    *info_out* (if given) before the first picture is yielded."""
     import av
 
     try:
@@ -64,27 +68,35 @@ def read_video(path: str | os.PathLike, max_frames: int | None = None, start: in
         if not container.streams.video:
             raise error("E103", f"{path} has no video stream")
         stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
         fps = stream.average_rate or stream.guessed_rate or Fraction(25)
-        pics: list[Picture] = []
-        info = None
+        given = 0
         try:
             for i, frame in enumerate(container.decode(stream)):
                 if i < start:
                     continue
-                if info is None:
+                if given == 0 and info_out is not None:
                     cs = str(getattr(frame, "colorspace", "")).split(".")[-1].upper()
                     rng = str(getattr(frame, "color_range", "")).split(".")[-1].upper()
-                    info = VideoInfo(frame.width, frame.height, Fraction(fps), _MATRIX_BY_NAME.get(cs, 1),
-                                     full_range=rng in ("JPEG", "2") or frame.format.name.startswith("yuvj"),
-                                     source_format=frame.format.name)
-                pics.append(frame_to_picture(frame))
-                if max_frames and len(pics) >= max_frames:
+                    info_out.append(VideoInfo(frame.width, frame.height, Fraction(fps), _MATRIX_BY_NAME.get(cs, 1),
+                                              full_range=rng in ("JPEG", "2") or frame.format.name.startswith("yuvj"),
+                                              source_format=frame.format.name))
+                yield frame_to_picture(frame)
+                given += 1
+                if max_frames and given >= max_frames:
                     break
         except av.error.FFmpegError as e:
             raise error("E102", f"cannot decode {path}: {e}") from None
-    if info is None:
+
+
+def read_video(path: str | os.PathLike, max_frames: int | None = None, start: int = 0) -> tuple[list[Picture], VideoInfo]:
+    """Decode a video file to 8-bit 4:2:0 pictures (converted once by swscale if the source is not 4:2:0);
+    every frame is held: :func:`iter_video` gives them one at a time."""
+    found: list[VideoInfo] = []
+    pics = list(iter_video(path, max_frames, start, found))
+    if not found:
         raise error("E103", f"{path} has no frames")
-    return pics, info
+    return pics, found[0]
 
 
 # ---------------------------------------------------------------- writers (streaming)
