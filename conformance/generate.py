@@ -194,6 +194,14 @@ def b1_unit(s: str, role=TextRole.MOTION_CAPTION, start=0, end=0) -> TextUnit:
                     text_data=d)
 
 
+def t2_unit(s: str, role=TextRole.MOTION_CAPTION, start=0, end=0) -> TextUnit:
+    from cmvc.text import encode_text_unit
+
+    n, d = encode_text_unit(TextMethod.CMVC_T2, s)
+    return TextUnit(role=role, frame_start=start, frame_end=end, coding_method=TextMethod.CMVC_T2, num_tokens=n,
+                    text_data=d)
+
+
 def valid_entries(assets: Assets) -> list[Entry]:
     E = []
     p8 = sequence(32, 24, 8)
@@ -243,6 +251,12 @@ def valid_entries(assets: Assets) -> list[Entry]:
                          t1_unit("a grey square slides to the right", TextRole.MOTION_CAPTION, 4, 7),
                          text_unit("a grey square slides to the right", TextRole.MOTION_CAPTION, 4, 7)],
                   features=["text", "cmvc-b1", "unicode"]))
+    E.append(it2v("texts_t2", "CMVC_T2 text units (§8.10): words of the broad vocabulary, CAP and UPPER, words outside "
+                  "it, digits and non-ASCII bytes, an empty caption", p8, [0, 7], hash_type=HashType.MD5_SPAN,
+                  texts=[t2_unit("Close-up of a hummingbird hovering beside a bright orange trumpet flower.", TextRole.GLOBAL, 0, 7),
+                         t2_unit("NASA footage: 3 astronauts float inside the station, Zorblax waves — café ✓", TextRole.MOTION_CAPTION, 0, 7),
+                         t2_unit("", TextRole.KEYFRAME_CAPTION, 0, 0)],
+                  features=["text", "cmvc-t2"]))
     E.append(it2v("aux_units", "metadata, padding, unknown skippable units", p8, [0, 7],
                   extra_units=[(UnitType.METADATA, MetadataUnit(key="encoder", value="conformance")),
                                (UnitType.PADDING, PaddingUnit(padding_data=bytes(9))),

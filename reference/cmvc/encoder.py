@@ -58,7 +58,7 @@ class EncoderConfig:
     rife_scale: int = 0  # recon_param: log2 of the flow-estimation downscale
     downscale: int = 1  # code keyframes and reconstruct at ceil(size / downscale); §7.8 upsamples
     metadata: bool = False  # write encoder / source metadata units (informative, costs bits)
-    text_method: int | None = None  # None: per caption the shortest of UTF8, CMVC_T1, CMVC_B1 (cmvc.text.encode_best)
+    text_method: int | None = None  # None: per caption the shortest method (cmvc.text.encode_best, spec §8.8)
     mode: str = "it2v"  # it2v | tt2v
     sd_model: str | None = None  # diffusers Stable Diffusion directory (profile sd_lora)
     t2v_model: str | None = None  # diffusers text-to-video directory (mode tt2v)

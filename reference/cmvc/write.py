@@ -63,10 +63,10 @@ def needs_minor_2(unit_type: UnitType, body: Any) -> bool:
 
 
 def needs_minor_3(unit_type: UnitType, body: Any) -> bool:
-    """Whether a unit uses a value of revision 1.3: a text unit coded with CMVC_B1 (§8.7)."""
+    """Whether a unit uses a value of revision 1.3: a text unit coded with CMVC_B1 or CMVC_T2 (§8.7, §8.10)."""
     from .registry import TextMethod
 
-    return unit_type == UnitType.TEXT and body.coding_method == TextMethod.CMVC_B1
+    return unit_type == UnitType.TEXT and body.coding_method in (TextMethod.CMVC_B1, TextMethod.CMVC_T2)
 
 
 @dataclasses.dataclass

@@ -11,10 +11,12 @@ from ..registry import TextMethod
 
 #: SHA-256 of the CMVC-T1 model file ``cmvc/data/t1-v1.bin`` (spec §8.3.2).
 T1_SHA256 = "34a2856af0993a4df70e9984f9b94f8b63220b797823ff8015a8e0780aa88ddb"
+#: SHA-256 of the CMVC-T2 model file ``cmvc/data/t2-v1.bin`` (spec §8.10).
+T2_SHA256 = "94f0084dc65579eeaeb5aff02ec8bca7045a456ec4de899a5748b138d6b709c4"
 #: SHA-256 of the CMVC-B1 model file ``cmvc/data/b1-v1.bin`` (spec §8.7.1).
 B1_SHA256 = "81d8cbfb18ac952414d7edf6bec1902fb8654bb918c7bf4e3bde54b5f12d5777"
 #: the methods :func:`encode_best` tries, in order of preference on ties (§8.8)
-BEST_OF = (TextMethod.UTF8, TextMethod.CMVC_T1, TextMethod.CMVC_B1)
+BEST_OF = (TextMethod.UTF8, TextMethod.CMVC_T1, TextMethod.CMVC_B1, TextMethod.CMVC_T2)
 
 
 def decode_text_unit(method: TextMethod, num_tokens: int, data: bytes) -> str:
@@ -35,6 +37,11 @@ def decode_text_unit(method: TextMethod, num_tokens: int, data: bytes) -> str:
         from .b1 import decode_text as decode_b1
 
         return decode_b1(data, num_tokens)
+    if method == TextMethod.CMVC_T2:
+        from .model import load_t2_model
+        from .t1 import decode_text
+
+        return decode_text(data, num_tokens, load_t2_model())
     raise error("E011", f"text coding method {method} is not implemented")  # pragma: no cover
 
 
@@ -51,6 +58,11 @@ def encode_text_unit(method: TextMethod, text: str) -> tuple[int, bytes]:
         from .b1 import encode_text as encode_b1
 
         return encode_b1(text)
+    if method == TextMethod.CMVC_T2:
+        from .model import load_t2_model
+        from .t1 import encode_text
+
+        return encode_text(text, load_t2_model())
     raise error("E101", f"text coding method {method} is not implemented")  # pragma: no cover
 
 
