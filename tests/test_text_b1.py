@@ -149,14 +149,31 @@ def test_multilingual_rate_against_brotli():
 
 
 def test_same_payloads_in_another_process_with_other_thread_counts():
-    texts = [v["text"] for v in VECTORS] + ["a dog runs", "一只猫。"]
-    here = [list(T.encode_best(s)) for s in texts]
-    code = ("import json,sys; import cmvc.text as T; "
-            "print(json.dumps([[int(m), n, d.hex()] for m, n, d in map(T.encode_best, json.load(sys.stdin))]))")
+    """Encoder here, decoder there (and the reverse) agree bit-exactly, in a process with other thread
+    settings, on the vectors and on 150 random strings from all Unicode planes."""
+    import random
+
+    rng = random.Random(33)
+    pools = [(0x20, 0x7E), (0xA0, 0x24F), (0x4E00, 0x9FFF), (0x3040, 0x30FF), (0x1F300, 0x1FAFF), (0x0, 0x10FFFF)]
+
+    def char():
+        while True:
+            c = rng.randint(*rng.choice(pools))
+            if not 0xD800 <= c <= 0xDFFF:
+                return chr(c)
+
+    texts = [v["text"] for v in VECTORS] + ["".join(char() for _ in range(rng.randint(0, 60))) for _ in range(150)]
+    here = [[int(m), n, d.hex()] for m, n, d in map(T.encode_best, texts)]
+    code = ("import json,sys; import cmvc.text as T; from cmvc.registry import TextMethod as M; "
+            "texts, coded = json.load(sys.stdin); "
+            "print(json.dumps([[[int(m), n, d.hex()] for m, n, d in map(T.encode_best, texts)], "
+            "[T.decode_text_unit(M(m), n, bytes.fromhex(d)) for m, n, d in coded]]))")
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", RAYON_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, "-c", code], input=json.dumps(texts), capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", code], input=json.dumps([texts, here]), capture_output=True, text=True,
                          env=env, check=True).stdout
-    assert json.loads(out) == [[int(m), n, d.hex()] for m, n, d in here]
+    there, decoded = json.loads(out)
+    assert there == here
+    assert decoded == texts
 
 
 def test_unit_api():
