@@ -14,7 +14,7 @@ T1_SHA256 = "34a2856af0993a4df70e9984f9b94f8b63220b797823ff8015a8e0780aa88ddb"
 #: SHA-256 of the CMVC-T2 model file ``cmvc/data/t2-v1.bin`` (spec §8.10).
 T2_SHA256 = "94f0084dc65579eeaeb5aff02ec8bca7045a456ec4de899a5748b138d6b709c4"
 #: SHA-256 of the CMVC-B1 model file ``cmvc/data/b1-v1.bin`` (spec §8.7.1).
-B1_SHA256 = "81d8cbfb18ac952414d7edf6bec1902fb8654bb918c7bf4e3bde54b5f12d5777"
+B1_SHA256 = "756cba6376d90fdaf563295b0cbad0d50ed16d5fcc5932c8210dc806c493690a"
 #: the methods :func:`encode_best` tries, in order of preference on ties (§8.8)
 BEST_OF = (TextMethod.UTF8, TextMethod.CMVC_T1, TextMethod.CMVC_B1, TextMethod.CMVC_T2)
 

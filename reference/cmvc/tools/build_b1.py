@@ -5,7 +5,8 @@
 Source: the ``small`` word lists of the PyPI package ``wordfreq`` 3.1.1 (code Apache-2.0; data
 CC BY-SA 4.0, see ``cmvc/data/b1-v1.PROVENANCE.md``).  For each language of :data:`LANGS` the builder
 samples sentences of words drawn by frequency (numpy PCG64, fixed seed), spells them as a caption
-would be (first letter upper-case, commas, a full stop; no spaces in Chinese and Japanese), and
+would be (first letter upper-case, commas, a full stop; no spaces in Chinese and Japanese; German
+nouns capitalised, approximated by :data:`CAPITALISED`), and
 counts bytes in contexts of order 0 to 3.  No caption of the project's corpora is read.
 The output is deterministic; its SHA-256 is pinned in ``cmvc.text.B1_SHA256`` and in the spec.
 """
@@ -31,9 +32,13 @@ P0_SUM = 1 << 12
 CAPS = [0, 1 << 13, 1 << 12, 1 << 11]  # scale of a context table of order o: min(count, CAP) * 4
 MINS = [0, 1, 8, 16]  # contexts seen fewer times are dropped
 NO_SPACE = {"zh", "ja"}
+#: share of words written with a capital letter (the lists are lower-case; German capitalises nouns),
+#: among the words outside the CAP_FROM_RANK most frequent (those are mostly function words)
+CAPITALISED = {"de": 0.5}
+CAP_FROM_RANK = 100
 
 
-def sentences(lang: str, n: int, rng: np.random.Generator) -> list[str]:
+def sentences(lang: str, n: int, rng: np.random.Generator, cap_rng: np.random.Generator) -> list[str]:
     import wordfreq
 
     freqs = wordfreq.get_frequency_dict(lang, wordlist="small")
@@ -43,9 +48,12 @@ def sentences(lang: str, n: int, rng: np.random.Generator) -> list[str]:
     ks = rng.integers(5, 15, size=n)
     picks = rng.choice(len(words), size=int(ks.sum()), p=p)
     commas = np.where(rng.random(n) < 0.3, rng.integers(2, ks), -1)
+    cap_p = CAPITALISED.get(lang, 0.0)
+    caps = cap_rng.random(len(picks)) < cap_p if cap_p else np.zeros(len(picks), bool)
     out, at = [], 0
     for k, comma in zip(ks.tolist(), commas.tolist()):
-        ws = [words[i] for i in picks[at:at + k]]
+        ws = [words[i][:1].upper() + words[i][1:] if caps[at + j] and i >= CAP_FROM_RANK else words[i]
+              for j, i in enumerate(picks[at:at + k].tolist())]
         at += k
         if lang in NO_SPACE:
             s = "".join(w + ("，" if i == comma else "") for i, w in enumerate(ws)) + "。"
@@ -65,9 +73,10 @@ def scale(c: Counter, cap: int) -> dict[int, int]:
 
 def build() -> bytes:
     rng = np.random.Generator(np.random.PCG64(SEED))
+    cap_rng = np.random.Generator(np.random.PCG64(SEED + 1))
     c: list[dict[tuple[int, ...], Counter]] = [defaultdict(Counter) for _ in range(ORDERS)]
     for lang, n in LANGS:
-        for s in sentences(lang, n, rng):
+        for s in sentences(lang, n, rng, cap_rng):
             hist = (START,) * (ORDERS - 1)
             for b in s.encode("utf-8"):
                 for o in range(ORDERS):
