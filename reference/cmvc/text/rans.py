@@ -26,8 +26,6 @@ def encode(decisions: list[tuple[list[int], int]]) -> bytes:
     words.append(state & _M32)
     if state >> 32:
         words.append(state >> 32)
-    if words == [0]:  # cannot happen (state >= 1), kept for clarity
-        return b""
     body = b"".join(x.to_bytes(4, "big") for x in words[:-1])
     return body + words[-1].to_bytes(4, "big").lstrip(b"\0")
 
