@@ -1,5 +1,8 @@
 """Caption coding: bytes per caption of CMVC-T1 against brotli-11, zstd-19 and gzip-9 on the
-held-out split, and encode/decode throughput (target >= 1 MB/s), in one run.
+held-out split, and encode/decode throughput (target >= 1 MB/s), in one run; then, per language
+(the held-out sets in tests/data/captions/multilingual/ and english_other/, and the English held-out
+split), CMVC-T1, CMVC-T2, CMVC-B1 and the per-caption choice of spec §8.8 against brotli-11, and the raw bound (every
+caption's text_data <= its UTF-8 bytes), with B1's throughput.
 
     python benchmarks/text_rate.py [--lm-gguf PATH]
 
@@ -18,7 +21,9 @@ from pathlib import Path
 import brotli
 import zstandard
 
-from cmvc.text.model import load_model
+import cmvc.text as T
+from cmvc.text import b1
+from cmvc.text.model import load_model, load_t2_model
 from cmvc.text.t1 import decode_text, encode_text
 from cmvc.tools.build_t1 import split
 
@@ -87,7 +92,46 @@ def main() -> int:
         print(f"reference: {Path(a.lm_gguf).name} ideal code length {lm:.2f} bytes/caption "
               f"({lm / statistics.mean(rows['brotli-11']):.3f}x brotli-11)")
     print(f"throughput: encode {utf8 / t_enc / 1e6:.2f} MB/s, decode {utf8 / t_dec / 1e6:.2f} MB/s (target >= 1 MB/s)")
+    per_language(held, utf8 / (t_enc + t_dec))
     return 0
+
+
+def per_language(english_held: list[str], t1_rate: float) -> None:
+    sets = {"en (house held-out)": english_held}
+    other = ROOT / "tests" / "data" / "captions" / "english_other" / "en.txt"
+    sets["en (other author)"] = [l for l in other.read_text().split("\n") if l]
+    mdir = ROOT / "tests" / "data" / "captions" / "multilingual"
+    for lang in ("zh", "de", "fr", "es"):
+        sets[lang] = [l for l in (mdir / f"{lang}.txt").read_text().split("\n") if l]
+    print("\nper language, bytes/caption (ratio to brotli-11):")
+    print(f"{'set':<20} {'n':>3} {'utf-8':>7} {'brotli':>7} {'t1':>14} {'t2':>14} {'b1':>14} {'best(8.8)':>14} "
+          f"max(best-utf8)")
+    bm = b1.load_model()
+    t2m = load_t2_model()
+    all_ok = True
+    b1_bytes, t_b1 = 0, 0.0
+    for name, caps in sets.items():
+        u = statistics.mean(len(s.encode()) for s in caps)
+        br = statistics.mean(len(brotli.compress(s.encode(), quality=11)) for s in caps)
+        t1 = statistics.mean(len(encode_text(s)[1]) for s in caps)
+        t2 = statistics.mean(len(encode_text(s, t2m)[1]) for s in caps)
+        t = time.perf_counter()
+        coded = [b1.encode_text(s, bm) for s in caps]
+        back = [b1.decode_text(d, n, bm) for n, d in coded]
+        t_b1 += time.perf_counter() - t
+        b1_bytes += sum(n for n, _ in coded)
+        assert back == caps
+        bb = statistics.mean(len(d) for _, d in coded)
+        best = [T.encode_best(s) for s in caps]
+        be = statistics.mean(len(d) for _, _, d in best)
+        worst = max(len(d) - len(s.encode()) for (_, _, d), s in zip(best, caps))
+        all_ok &= worst <= 0
+        print(f"{name:<20} {len(caps):>3} {u:7.2f} {br:7.2f} {t1:7.2f} ({t1 / br:.3f}) {t2:7.2f} ({t2 / br:.3f}) "
+              f"{bb:7.2f} ({bb / br:.3f}) "
+              f"{be:7.2f} ({be / br:.3f}) {worst:+d}")
+    print(f"raw bound (text_data <= UTF-8 bytes on every caption): {'met' if all_ok else 'NOT met'}")
+    print(f"CMVC-B1 encode+decode: {b1_bytes / t_b1 / 1e3:.1f} kB/s, {t1_rate * t_b1 / b1_bytes:.0f}x the time of "
+          f"CMVC-T1 per byte in this run")
 
 
 if __name__ == "__main__":

@@ -201,6 +201,22 @@ def t1_unit(s: str, role=TextRole.MOTION_CAPTION, start=0, end=0) -> TextUnit:
                     text_data=d)
 
 
+def b1_unit(s: str, role=TextRole.MOTION_CAPTION, start=0, end=0) -> TextUnit:
+    from cmvc.text import encode_text_unit
+
+    n, d = encode_text_unit(TextMethod.CMVC_B1, s)
+    return TextUnit(role=role, frame_start=start, frame_end=end, coding_method=TextMethod.CMVC_B1, num_tokens=n,
+                    text_data=d)
+
+
+def t2_unit(s: str, role=TextRole.MOTION_CAPTION, start=0, end=0) -> TextUnit:
+    from cmvc.text import encode_text_unit
+
+    n, d = encode_text_unit(TextMethod.CMVC_T2, s)
+    return TextUnit(role=role, frame_start=start, frame_end=end, coding_method=TextMethod.CMVC_T2, num_tokens=n,
+                    text_data=d)
+
+
 def valid_entries(assets: Assets) -> list[Entry]:
     E = []
     p8 = sequence(32, 24, 8)
@@ -254,6 +270,21 @@ def valid_entries(assets: Assets) -> list[Entry]:
                   texts=[text_unit("a grey square", TextRole.KEYFRAME_CAPTION, 3, 3),
                          text_unit("the square again", TextRole.KEYFRAME_CAPTION, 2, 5)],
                   features=["text", "keyframe-caption-span"]))
+    E.append(it2v("texts_b1", "CMVC_B1 text units (§8.7): Chinese, German, an emoji, a 4-byte character at the end, "
+                  "an empty caption, and the same caption in CMVC_T1 and UTF8", p8, [0, 7], hash_type=HashType.MD5_SPAN,
+                  texts=[b1_unit("一只黑猫坐在窗台上，看着外面的雨。", TextRole.GLOBAL, 0, 7),
+                         b1_unit("Ein Mann fährt mit dem Fahrrad eine verschneite Bergstraße hinunter.", TextRole.KEYFRAME_CAPTION, 0, 0),
+                         b1_unit("La cámara avanza despacio 😀 hacia la ciudad 𝄞", TextRole.MOTION_CAPTION, 0, 7),
+                         b1_unit("", TextRole.MOTION_CAPTION, 3, 3),
+                         t1_unit("a grey square slides to the right", TextRole.MOTION_CAPTION, 4, 7),
+                         text_unit("a grey square slides to the right", TextRole.MOTION_CAPTION, 4, 7)],
+                  features=["text", "cmvc-b1", "unicode"]))
+    E.append(it2v("texts_t2", "CMVC_T2 text units (§8.10): words of the broad vocabulary, CAP and UPPER, words outside "
+                  "it, digits and non-ASCII bytes, an empty caption", p8, [0, 7], hash_type=HashType.MD5_SPAN,
+                  texts=[t2_unit("Close-up of a hummingbird hovering beside a bright orange trumpet flower.", TextRole.GLOBAL, 0, 7),
+                         t2_unit("NASA footage: 3 astronauts float inside the station, Zorblax waves — café ✓", TextRole.MOTION_CAPTION, 0, 7),
+                         t2_unit("", TextRole.KEYFRAME_CAPTION, 0, 0)],
+                  features=["text", "cmvc-t2"]))
     E.append(it2v("aux_units", "metadata, padding, unknown skippable units", p8, [0, 7],
                   extra_units=[(UnitType.METADATA, MetadataUnit(key="encoder", value="conformance")),
                                (UnitType.PADDING, PaddingUnit(padding_data=bytes(9))),
@@ -491,6 +522,10 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
     t20 = text_unit("hello", start=0, end=7)
     t20.num_tokens = 6
     out.append(("E020_text_tokens", "num_tokens 6 for 5 bytes of UTF-8", body(*units[:-1], unit(3, payload_of(3, t20)), eos), "validate"))
+    t20b = b1_unit("一只黑猫坐在窗台上。", start=0, end=7)
+    t20b.num_tokens -= 3  # one character fewer: the coder does not end in state 1
+    out.append(("E020_b1_payload", "a CMVC_B1 payload with num_tokens 3 bytes short",
+                body(*units[:-1], unit(3, payload_of(3, t20b)), eos), "validate"))
     badutf = b"\x02\xc3\x28" + b"\x01v"
     out.append(("E021_bad_utf8", "metadata key is not UTF-8", body(*units[:-1], unit(6, badutf), eos), "validate"))
     t22 = text_unit("late", start=2, end=8)

@@ -437,7 +437,6 @@ def encode_file(path, cfg, *, max_frames: int | None = None, workers: int = 1, r
 
 def _caption_bits(cfg) -> int:
     """Bits of the text units of *cfg*'s captions (the assembled stream's, not any chunk's)."""
-    from .registry import TextMethod
-    from .text import encode_text_unit
+    from .encoder import _text
 
-    return sum(8 * (len(encode_text_unit(TextMethod(cfg.text_method), c.text)[1]) + 12) for c in cfg.captions)
+    return sum(8 * (len(_text(cfg, c.text)[2]) + 12) for c in cfg.captions)

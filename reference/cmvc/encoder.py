@@ -25,7 +25,7 @@ from .registry import (PROFILE_TOOLS, CodecId, HashType, ModelRole, ParamCoding,
 from .syntax import (FrameHashUnit, InterpFlags, InterpParamsUnit, KeyframeGroupUnit, KeyframeUnit, MetadataUnit, TextUnit,
                      model_entry)
 from .syntax.interp import encode_segments, predict
-from .text import encode_text_unit
+from .text import encode_best, encode_text_unit
 from .write import StreamWriter, make_sequence_header
 from .zoo import RIFE_V4
 
@@ -58,7 +58,7 @@ class EncoderConfig:
     rife_scale: int = 0  # recon_param: log2 of the flow-estimation downscale
     downscale: int = 1  # code keyframes and reconstruct at ceil(size / downscale); §7.8 upsamples
     metadata: bool = False  # write encoder / source metadata units (informative, costs bits)
-    text_method: int = 1  # TextMethod.CMVC_T1
+    text_method: int | None = None  # None: per caption the shortest method (cmvc.text.encode_best, spec §8.8)
     mode: str = "it2v"  # it2v | tt2v
     sd_model: str | None = None  # diffusers Stable Diffusion directory (profile sd_lora)
     t2v_model: str | None = None  # diffusers text-to-video directory (mode tt2v)
@@ -90,6 +90,14 @@ class EncodeResult:
     decoded: list[Picture]
     fit_stats: dict
     settings: dict
+
+
+def _text(cfg: "EncoderConfig", text: str) -> tuple[TextMethod, int, bytes]:
+    """(coding_method, num_tokens, text_data) of one caption (§8.8: the shortest unless a method is set)."""
+    if cfg.text_method is None:
+        return encode_best(text)
+    method = TextMethod(cfg.text_method)
+    return (method, *encode_text_unit(method, text))
 
 
 def n_keyframes(t: int, cfg: EncoderConfig) -> int:
@@ -164,7 +172,7 @@ def write_stream(profile: Profile, sh, cfg: EncoderConfig, kunits: list[Keyframe
     unit *ip*, the keyframes (:func:`keyframe_units`), the frame hash units and, with
     ``cfg.metadata``, the metadata units; at the smallest level that admits it (§9)."""
     w, h, t = sh.width, sh.height, sh.frame_count
-    tokens = max([encode_text_unit(TextMethod(cfg.text_method), c.text)[0] for c in cfg.captions] or [0])
+    tokens = max([_text(cfg, c.text)[1] for c in cfg.captions] or [0])
     units = keyframe_units(kunits, cfg.keyframe_group)
     biggest = max(len(u.keyframe_data) if ut == UnitType.KEYFRAME else len(u.keyframe_data) + 5 * len(u.keyframe_size)
                   for ut, u in units)
@@ -173,8 +181,7 @@ def write_stream(profile: Profile, sh, cfg: EncoderConfig, kunits: list[Keyframe
     wr = StreamWriter(profile, level.level, crc=cfg.unit_crc)
     wr.add(UnitType.SEQUENCE_HEADER, sh)
     for c in cfg.captions:
-        method = TextMethod(cfg.text_method)
-        num, data = encode_text_unit(method, c.text)
+        method, num, data = _text(cfg, c.text)
         wr.add(UnitType.TEXT, TextUnit(role=c.role, frame_start=c.start, frame_end=c.end,
                                        coding_method=method, num_tokens=num, text_data=data))
     if ip is not None:  # before the keyframes: each segment can be reconstructed once its keyframes arrive
@@ -356,15 +363,14 @@ def _encode_tt2v(pics: list[Picture], cfg: EncoderConfig, fps: Fraction, colour:
                               recon_model=0, recon_param=cfg.preset, rng_seed=cfg.seed,
                               models=[model_entry(ModelRole.GENERATION, "text-to-video", bytes.fromhex(dir_sha256(cfg.t2v_model)))],
                               matrix_coefficients=colour.matrix_coefficients, full_range=colour.full_range)
-    method = TextMethod(cfg.text_method)
-    tokens = max(encode_text_unit(method, c.text)[0] for c in caps)
+    tokens = max(_text(cfg, c.text)[1] for c in caps)
 
     def build(hash_unit):
         level = smallest_level(w, h, t, max_unit=4096, max_tokens=tokens)
         wr = StreamWriter(Profile.GENERATIVE, level.level, crc=cfg.unit_crc)
         wr.add(UnitType.SEQUENCE_HEADER, sh)
         for c in caps:
-            num, data = encode_text_unit(method, c.text)
+            method, num, data = _text(cfg, c.text)
             wr.add(UnitType.TEXT, TextUnit(role=c.role, frame_start=c.start, frame_end=max(c.start, c.end),
                                            coding_method=method, num_tokens=num, text_data=data))
         if hash_unit is not None:

@@ -101,6 +101,8 @@ class TextMethod(DocEnum):
 
     UTF8 = 0, "Plain UTF-8 bytes; num_tokens is the byte count (§8.1)."
     CMVC_T1 = 1, "Word/byte symbols, static context model t1-v1, ANS coding (§8.2-8.5); num_tokens is the symbol count."
+    CMVC_B1 = 2, "UTF-8 bytes, order-0..3 context mix of the static model b1-v1 and adaptive counts, ANS coding (§8.7); num_tokens is the byte count. Since version 1.3."
+    CMVC_T2 = 3, "CMVC_T1's symbols, model, and ANS coding (§8.2-8.5) with the model file t2-v1 (broad English vocabulary, §8.10); num_tokens is the symbol count. Since version 1.3."
 
 
 class ParamCoding(DocEnum):

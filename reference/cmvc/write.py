@@ -62,19 +62,27 @@ def needs_minor_2(unit_type: UnitType, body: Any) -> bool:
     return unit_type == UnitType.SEQUENCE_HEADER and any(m.flags.registered_model_flag for m in body.models)
 
 
+def needs_minor_3(unit_type: UnitType, body: Any) -> bool:
+    """Whether a unit uses a value of revision 1.3: a text unit coded with CMVC_B1 or CMVC_T2 (§8.7, §8.10)."""
+    from .registry import TextMethod
+
+    return unit_type == UnitType.TEXT and body.coding_method in (TextMethod.CMVC_B1, TextMethod.CMVC_T2)
+
+
 @dataclasses.dataclass
 class StreamWriter:
     """Collects units and returns the stream; :meth:`finish` appends the end-of-stream unit.
 
-    ``minor_version`` None: the lowest revision whose syntax the stream uses, 2 with 1.2 syntax
-    (:func:`needs_minor_2`) and 1 otherwise, so that a stream without 1.2 syntax is byte for byte
-    the stream a 1.1 encoder writes (§5.1: a decoder accepts any minor_version)."""
+    ``minor_version`` None: the lowest revision whose syntax the stream uses, 3 with a 1.3 value
+    (:func:`needs_minor_3`), 2 with 1.2 syntax (:func:`needs_minor_2`) and 1 otherwise, so that a
+    stream without 1.2 syntax is byte for byte the stream a 1.1 encoder writes (§5.1: a decoder accepts any minor_version)."""
 
     profile: Profile
     level: int
     crc: bool = True  # each unit with its unit_crc (False: no_crc_flag = 1)
     parts: list[bytes] = dataclasses.field(default_factory=list)
     minor_version: int | None = None
+    _needed: int = 1
 
     def __post_init__(self) -> None:
         self.parts.append(build_file_header(self.profile, self.level, self._minor(1)))
@@ -85,8 +93,10 @@ class StreamWriter:
     def add(self, unit_type: UnitType, body: Any) -> bytes:
         unit = build_unit(unit_type, build_payload(unit_type, body, LEVELS[self.level]), crc=self.crc)
         self.parts.append(unit)
-        if needs_minor_2(unit_type, body):
-            self.parts[0] = build_file_header(self.profile, self.level, self._minor(2))
+        need = 3 if needs_minor_3(unit_type, body) else 2 if needs_minor_2(unit_type, body) else 1
+        if need > self._needed:
+            self._needed = need
+            self.parts[0] = build_file_header(self.profile, self.level, self._minor(need))
         return unit
 
     def add_raw(self, unit: bytes) -> None:

@@ -1,7 +1,8 @@
 """§8 Text coding: captions in text units.
 
-``encode(text) -> bytes`` / ``decode(data) -> str`` code one caption with the default method;
-:func:`decode_text_unit` decodes the payload of a parsed text unit by its coding method.
+``encode(text) -> bytes`` / ``decode(data) -> str`` code one caption with the method that gives the
+shortest text_data (:func:`encode_best`, §8.8); :func:`decode_text_unit` decodes the payload of a
+parsed text unit by its coding method.
 """
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from ..registry import TextMethod
 
 #: SHA-256 of the CMVC-T1 model file ``cmvc/data/t1-v1.bin`` (spec §8.3.2).
 T1_SHA256 = "34a2856af0993a4df70e9984f9b94f8b63220b797823ff8015a8e0780aa88ddb"
-DEFAULT_METHOD = TextMethod.CMVC_T1
+#: SHA-256 of the CMVC-T2 model file ``cmvc/data/t2-v1.bin`` (spec §8.10).
+T2_SHA256 = "94f0084dc65579eeaeb5aff02ec8bca7045a456ec4de899a5748b138d6b709c4"
+#: SHA-256 of the CMVC-B1 model file ``cmvc/data/b1-v1.bin`` (spec §8.7.1).
+B1_SHA256 = "756cba6376d90fdaf563295b0cbad0d50ed16d5fcc5932c8210dc806c493690a"
+#: the methods :func:`encode_best` tries, in order of preference on ties (§8.8)
+BEST_OF = (TextMethod.UTF8, TextMethod.CMVC_T1, TextMethod.CMVC_B1, TextMethod.CMVC_T2)
 
 
 def decode_text_unit(method: TextMethod, num_tokens: int, data: bytes) -> str:
@@ -27,6 +33,15 @@ def decode_text_unit(method: TextMethod, num_tokens: int, data: bytes) -> str:
         from .t1 import decode_text
 
         return decode_text(data, num_tokens)
+    if method == TextMethod.CMVC_B1:
+        from .b1 import decode_text as decode_b1
+
+        return decode_b1(data, num_tokens)
+    if method == TextMethod.CMVC_T2:
+        from .model import load_t2_model
+        from .t1 import decode_text
+
+        return decode_text(data, num_tokens, load_t2_model())
     raise error("E011", f"text coding method {method} is not implemented")  # pragma: no cover
 
 
@@ -39,15 +54,40 @@ def encode_text_unit(method: TextMethod, text: str) -> tuple[int, bytes]:
         from .t1 import encode_text
 
         return encode_text(text)
+    if method == TextMethod.CMVC_B1:
+        from .b1 import encode_text as encode_b1
+
+        return encode_b1(text)
+    if method == TextMethod.CMVC_T2:
+        from .model import load_t2_model
+        from .t1 import encode_text
+
+        return encode_text(text, load_t2_model())
     raise error("E101", f"text coding method {method} is not implemented")  # pragma: no cover
 
 
-def encode(text: str) -> bytes:
-    """One caption as a self-delimiting byte string: leb128(method), leb128(num_tokens), text_data."""
+def encode_best(text: str, methods=BEST_OF) -> tuple[TextMethod, int, bytes]:
+    """§8.8: ``(method, num_tokens, text_data)`` with the shortest text_data (then the shortest
+    num_tokens field, then the earliest method).  UTF8 is always tried, so text_data is never longer
+    than the caption's UTF-8 bytes."""
     from ..syntax.descriptors import encode_leb128
 
-    num, data = encode_text_unit(DEFAULT_METHOD, text)
-    return encode_leb128(int(DEFAULT_METHOD)) + encode_leb128(num) + data
+    best = None
+    for method in dict.fromkeys((TextMethod.UTF8, *methods)):
+        num, data = encode_text_unit(method, text)
+        key = (len(data), len(encode_leb128(num)))
+        if best is None or key < best[0]:
+            best = key, (method, num, data)
+    return best[1]
+
+
+def encode(text: str) -> bytes:
+    """One caption as a self-delimiting byte string: leb128(method), leb128(num_tokens), text_data,
+    with the method of :func:`encode_best`."""
+    from ..syntax.descriptors import encode_leb128
+
+    method, num, data = encode_best(text)
+    return encode_leb128(int(method)) + encode_leb128(num) + data
 
 
 def decode(data: bytes) -> str:

@@ -134,6 +134,24 @@ def serialize_model(m: Model) -> bytes:
 
 
 _MODEL: Model | None = None
+_T2: Model | None = None
+T2_FILE = "t2-v1.bin"
+
+
+def load_t2_model() -> Model:
+    """§8.10: the CMVC-T2 model, a file of the §8.3.2 format."""
+    global _T2
+    if _T2 is None:
+        raw = resources.files("cmvc.data").joinpath(T2_FILE).read_bytes()
+        from . import T2_SHA256
+
+        got = hashlib.sha256(raw).hexdigest()
+        if got != T2_SHA256:
+            from ..errors import error
+
+            raise error("E202", f"{T2_FILE} has SHA-256 {got}, expected {T2_SHA256}")
+        _T2 = parse_model(raw)
+    return _T2
 
 
 def load_model() -> Model:
