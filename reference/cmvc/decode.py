@@ -123,7 +123,7 @@ def decode(source: bytes | BinaryIO, *, verify: bool = False, net=None,
     if sh.mode == Mode.TT2V:
         from .generative.tt2v import generate
 
-        out = generate(ps, t2v_model, device)
+        out = Decoded(pictures=generate(ps, t2v_model, device), stream=ps)
         if verify:
             out.hash_checked = verify_hashes(out)
         return out

@@ -13,6 +13,7 @@ from fractions import Fraction
 from typing import Callable
 
 from . import __version__
+from .caption import Caption
 from .decode import decode, reconstructor
 from .errors import error
 from .fit import FIT_METHODS, fit_segment
@@ -35,14 +36,6 @@ DEFAULT_QUALITY = {CodecId.AV1: 50, CodecId.VVC: 45, CodecId.AVIF: 30, CodecId.W
 def codec_options(codec_id: CodecId, cfg: "EncoderConfig") -> dict:
     """Keyword arguments of the keyframe codec's ``encode`` that *cfg* sets (encoder effort)."""
     return {"preset": cfg.vvc_preset} if codec_id == CodecId.VVC else {}
-
-
-@dataclasses.dataclass
-class Caption:
-    role: TextRole
-    start: int
-    end: int
-    text: str
 
 
 @dataclasses.dataclass
