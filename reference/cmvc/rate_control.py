@@ -463,16 +463,49 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
         what = (id(pics), cfg, colour, net, scorer)
         if cache.setdefault("inputs", what) != what:
             raise ValueError("rate-control cache used for other pictures, settings, colour, model or scorer")
-    budget = target_bits / 8
-    t = len(pics)
-    ladder = sorted({min(i, t - 1) for i in LADDER if i < t - 1} | {max(1, t - 1)})
-    say = progress or (lambda msg: None)
-    cands: list[Candidate] = []
-    trials = 0
+    p = _Planner(pics, cfg, target_bits / 8, metric, evaluate, colour, net, scorer, cache, progress)
+    searches = [(c, d, st) for c in codecs for d in downscales for st in strategies]
+    steps = len(searches) + (1 if evaluate and n_refine else 0)  # the refinement counts as one more
+    if prune and evaluate:
+        n_done, steps = p.pruned_searches(codecs, downscales, strategies, steps, advance)
+    else:
+        n_done = p.all_searches(searches, steps, advance)
+    if evaluate and n_refine:
+        if advance:
+            advance(n_done, steps)
+        p.refine_best(n_refine)
+        n_done += 1
+    if advance:
+        advance(n_done, n_done)
+    chosen = p.choose(n_shot_refine)
+    return RatePlan(chosen.interval, chosen.quality, chosen.predicted_bytes, p.trials, chosen.downscale, chosen.score,
+                    p.cands, chosen.strategy, chosen.codec, chosen.keyframes)
 
-    searched: dict[tuple[str, int, str], _Trials] = {}  # the trials of each search, for the refinement
 
-    def candidate(tr: _Trials, codec: str, ds: int, strategy: str, n: int, interval: int, qualities: list[int],
+class _Planner:
+    """The state of one :func:`plan`: its candidates, the trials of each search and the trial count."""
+
+    def __init__(self, pics, cfg, budget: float, metric: str, evaluate: bool, colour: Colour | None, net,
+                 scorer: Scorer | None, cache: dict | None, progress: Callable[[str], None] | None) -> None:
+        self.pics, self.cfg, self.budget, self.metric, self.evaluate = pics, cfg, budget, metric, evaluate
+        self.colour, self.net, self.scorer, self.cache = colour, net, scorer, cache
+        self.say = progress or (lambda msg: None)
+        t = self.t = len(pics)
+        self.ladder = sorted({min(i, t - 1) for i in LADDER if i < t - 1} | {max(1, t - 1)})
+        self.cands: list[Candidate] = []
+        self.trials = 0
+        self.searched: dict[tuple[str, int, str], _Trials] = {}  # the trials of each search, for the refinement
+
+    def score(self, tr: _Trials, c: Candidate) -> Candidate:
+        """*c*, recorded, with its estimate (looked up in *tr* or computed)."""
+        n, q = c.keyframes, c.quality
+        self.cands.append(c)
+        if (n, q) not in tr.scores:
+            tr.scores[(n, q)] = estimate_quality(self.pics, tr, n, q, self.metric, self.net, self.scorer)
+        c.score = tr.scores[(n, q)]
+        return c
+
+    def candidate(self, tr: _Trials, codec: str, ds: int, strategy: str, n: int, interval: int, qualities: list[int],
                   seen: set[tuple[int, ...]]) -> Candidate | str:
         """The scored candidate with *n* keyframes, or "seen" (the same keyframes as another count of
         this walk) or "nofit" (no quality fits)."""
@@ -480,26 +513,241 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
         if kf in seen:
             return "seen"
         seen.add(kf)
-        q = _best_quality(tr, n, qualities, budget)
+        q = _best_quality(tr, n, qualities, self.budget)
         if q is None:
             return "nofit"
-        c = Candidate(ds, interval, q, tr.bytes(n, q), None, strategy, codec, n)
-        cands.append(c)
-        if (n, q) not in tr.scores:
-            tr.scores[(n, q)] = estimate_quality(pics, tr, n, q, metric, net, scorer)
-        c.score = tr.scores[(n, q)]
-        say(f"rate control: {codec} {strategy} keyframes, downscale {ds}, {n} keyframes (interval {interval}), "
-            f"quality {q}: {8 * c.predicted_bytes} bits, estimated {metric} {c.score:.4f}")
+        c = self.score(tr, Candidate(ds, interval, q, tr.bytes(n, q), None, strategy, codec, n))
+        self.say(f"rate control: {codec} {strategy} keyframes, downscale {ds}, {n} keyframes (interval {interval}), "
+                 f"quality {q}: {8 * c.predicted_bytes} bits, estimated {self.metric} {c.score:.4f}")
         return c
 
-    def refine_shots(best: Candidate) -> Candidate:
+    def trials_of(self, codec: str, ds: int, strategy: str) -> _Trials:
+        """The trial encodes of a (codec, coded size, strategy), from the cache or new."""
+        key = (codec, ds, strategy, self.metric)
+        if self.cache is not None and key in self.cache:
+            tr = self.cache[key]
+            tr.hint = None  # the same searches as a fresh plan: the result must not depend on earlier plans
+        else:
+            tr = _Trials(self.pics, dataclasses.replace(self.cfg, codec=codec), ds, self.colour or Colour(), strategy)
+            if self.cache is not None:
+                self.cache[key] = tr
+        self.searched[(codec, ds, strategy)] = tr
+        return tr
+
+    def search(self, codec: str, ds: int, strategy: str, hint: int | None = None) -> Candidate | None:
+        """One search of a (codec, coded size, strategy): its candidates go to ``cands``; returns the
+        best scored one that fits, or None (nothing fits, size too small, or no estimates).  With
+        *hint* (an interval that fits), the walk starts there, goes up, then down from it."""
+        pics, ladder = self.pics, self.ladder
+        if ds > 1 and min(-(-pics[0].width // ds), -(-pics[0].height // ds)) < 16:
+            return None
+        qualities = _qualities(CODEC_NAMES[codec])
+        tr = self.trials_of(codec, ds, strategy)
+        done = len(tr.size)
+        best = None
+        start = self.first_interval(tr, codec, ds, strategy, qualities, hint)
+        if start is not None:
+            lo, hint_start = start
+            if not self.evaluate:
+                self.pick_unscored(tr, codec, ds, strategy, qualities, lo)
+            else:
+                best = self.walk(tr, codec, ds, strategy, qualities, lo, hint_start)
+        self.trials += len(tr.size) - done
+        return best
+
+    def first_interval(self, tr: _Trials, codec: str, ds: int, strategy: str, qualities: list[int],
+                       hint: int | None) -> tuple[int, int | None] | None:
+        """(index of the smallest ladder interval whose keyframes fit at the lowest quality, index of
+        *hint* where the walk starts instead or None), or None when even the widest does not fit (its
+        candidate is recorded)."""
+        ladder, budget = self.ladder, self.budget
+
+        def fits_worst(k: int) -> bool:
+            return tr.bytes(tr.count(ladder[k]), qualities[-1]) <= budget
+
+        lo, hi = 0, len(ladder) - 1  # sizes fall as the interval grows
+        start = ladder.index(hint) if self.evaluate and hint in ladder else None
+        if start is not None and not fits_worst(start):
+            start = None
+        if start is not None:
+            return 0, start  # not searched: the walk down stops at the first interval that does not fit
+        if not fits_worst(hi):
+            n = tr.count(ladder[hi])
+            self.cands.append(Candidate(ds, ladder[hi], qualities[-1], tr.bytes(n, qualities[-1]), None, strategy,
+                                        codec, n))
+            return None
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if fits_worst(mid):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo, None
+
+    def pick_unscored(self, tr: _Trials, codec: str, ds: int, strategy: str, qualities: list[int], lo: int) -> None:
+        """Without estimates: the interval closest to 8 that fits (closer keyframes while the best
+        quality fits), recorded as the search's only candidate."""
+        ladder = self.ladder
+        k = max(lo, min(range(len(ladder)), key=lambda i: abs(ladder[i] - 8)))
+        q = _best_quality(tr, tr.count(ladder[k]), qualities, self.budget)
+        while q == qualities[0] and k > lo:  # room to spare: closer keyframes while they fit
+            q2 = _best_quality(tr, tr.count(ladder[k - 1]), qualities, self.budget)
+            if q2 is None:
+                break
+            k, q = k - 1, q2
+        if q is not None:
+            n = tr.count(ladder[k])
+            self.cands.append(Candidate(ds, ladder[k], q, tr.bytes(n, q), None, strategy, codec, n))
+
+    def walk(self, tr: _Trials, codec: str, ds: int, strategy: str, qualities: list[int], lo: int,
+             start: int | None) -> Candidate | None:
+        """The interval walk: up from *start* (or *lo*) until the estimate has fallen twice, then, from
+        a hint, down while it fits and has not fallen twice.  Returns the best candidate."""
+        ladder = self.ladder
+        seen: set[tuple[int, ...]] = set()
+        best: Candidate | None = None
+        worse = 0
+        for interval in ladder[lo if start is None else start:]:
+            c = self.candidate(tr, codec, ds, strategy, tr.count(interval), interval, qualities, seen)
+            if isinstance(c, str):  # sizes are not strictly monotone in the interval: skip this one
+                continue
+            if best is None or c.score > best.score:
+                best, worse = c, 0
+            else:
+                worse += 1
+                if worse == 2:
+                    break
+            if c.quality == qualities[0]:  # already the best quality: wider spacing can only lose
+                break
+        worse = 0
+        for interval in reversed(ladder[:start or 0]):
+            c = self.candidate(tr, codec, ds, strategy, tr.count(interval), interval, qualities, seen)
+            if c == "seen":
+                continue
+            if c == "nofit":
+                break
+            if best is None or c.score > best.score:
+                best, worse = c, 0
+            else:
+                worse += 1
+                if worse == 2:
+                    break
+        return best
+
+    def all_searches(self, searches: list[tuple[str, int, str]], steps: int,
+                     advance: Callable[[int, int], None] | None) -> int:
+        """Every search (``prune=False`` or no estimates); returns the number done."""
+        for k, (codec, ds, strategy) in enumerate(searches):
+            if advance:
+                advance(k, steps)
+            self.search(codec, ds, strategy)
+        return len(searches)
+
+    def pruned_searches(self, codecs, downscales, strategies, steps: int,
+                        advance: Callable[[int, int], None] | None) -> tuple[int, int]:
+        """For each codec, the coded sizes from the smallest up, every strategy at each size, until the
+        best estimate at a size falls below the previous size's; each walk starts at the best
+        candidate's interval so far.  Returns (searches done, steps: done + left)."""
+        sizes = sorted(set(downscales), reverse=True)
+        n_done, left = 0, steps
+        top: Candidate | None = None
+        for codec in codecs:
+            prev: float | None = None
+            for k, ds in enumerate(sizes):
+                found = []
+                for strategy in strategies:
+                    if advance:
+                        advance(n_done, n_done + left)
+                    b = self.search(codec, ds, strategy, top.interval if top else None)
+                    n_done, left = n_done + 1, left - 1
+                    if b is not None:
+                        found.append(b.score)
+                        if top is None or b.score > top.score:
+                            top = b
+                score = max(found) if found else None
+                if prev is not None and (score is None or score < prev):
+                    left -= (len(sizes) - k - 1) * len(strategies)  # larger coded sizes are skipped
+                    break
+                if score is not None:
+                    prev = score
+        return n_done, n_done + left
+
+    def fitting(self) -> list[Candidate]:
+        return [c for c in self.cands if c.predicted_bytes <= self.budget]
+
+    def refine_best(self, n_refine: int) -> None:
+        """:meth:`refine` the best candidate of each of the *n_refine* best searches."""
+        best_of: dict[tuple[str, int, str], Candidate] = {}  # each search's best
+        for c in self.fitting():
+            if c.score is None:
+                continue
+            k = (c.codec, c.downscale, c.strategy)
+            if k not in best_of or c.score > best_of[k].score:
+                best_of[k] = c
+        for c in sorted(best_of.values(), key=lambda c: -c.score)[:int(n_refine)]:
+            self.refine(c)
+
+    def refine(self, best: Candidate) -> None:
+        """Keyframe counts between those of the ladder intervals next to *best*'s, at the best quality
+        that fits each: fewer keyframes at a finer quantiser, or more at a coarser one, where the
+        ladder's steps leave bits unspent.  From best's count a walk goes down, then one goes up,
+        each until the estimate has fallen twice (see REFINE)."""
+        t = self.t
+        tr = self.searched[(best.codec, best.downscale, best.strategy)]
+        done = len(tr.size)
+        qualities = _qualities(CODEC_NAMES[best.codec])
+        counts = {tr.count(i) for i in self.ladder}
+        n0 = best.keyframes
+        below = max((c for c in counts if c < n0), default=1)
+        above = min((c for c in counts if c > n0), default=t + 1)
+        seen = {tuple(tr.keyframes(n0))}
+        top = best
+        for walk in (range(n0 - 1, below, -1), range(n0 + 1, above)):
+            tr.hint = qualities.index(best.quality)  # independent of earlier plans (cache)
+            worse = 0
+            for n in walk:
+                c = self.candidate(tr, best.codec, best.downscale, best.strategy, n, max(1, round((t - 1) / (n - 1))),
+                                   qualities, seen)
+                if c == "seen":
+                    continue
+                if c == "nofit":
+                    break
+                if c.score > top.score:
+                    top, worse = c, 0
+                else:
+                    worse += 1
+                    if worse == 2:
+                        break
+        self.trials += len(tr.size) - done
+
+    def choose(self, n_shot_refine: int) -> Candidate:
+        """The plan's candidate: the best estimate that fits, after :meth:`refine_shots` of the
+        *n_shot_refine* best with distinct keyframes; without estimates the interval closest to 8;
+        if nothing fits, the fewest bits."""
+        fitting = self.fitting()
+        if not fitting:
+            return min(self.cands, key=lambda c: c.predicted_bytes)
+        if not self.evaluate:
+            return min(fitting, key=lambda c: (abs(c.interval - 8), c.downscale))
+        chosen = max(fitting, key=lambda c: c.score)
+        tops: list[Candidate] = []
+        for c in sorted((c for c in fitting if c.score is not None), key=lambda c: -c.score):
+            if len(tops) < n_shot_refine and all((c.codec, c.downscale, c.strategy, c.keyframes) !=
+                                               (x.codec, x.downscale, x.strategy, x.keyframes) for x in tops):
+                tops.append(c)
+        for c in tops:
+            r = self.refine_shots(c)
+            if r.score > chosen.score:
+                chosen = r
+        return chosen
+
+    def refine_shots(self, best: Candidate) -> Candidate:
         """*best* with a finer QP for some of its shots (see SHOT_REFINE), or *best* itself."""
-        nonlocal trials
         if best.codec != "vvc" or best.score is None or isinstance(best.quality, tuple):
             return best
         from .keyframes import shot_starts
 
-        tr = searched[(best.codec, best.downscale, best.strategy)]
+        tr = self.searched[(best.codec, best.downscale, best.strategy)]
         n = best.keyframes
         runs = len(shot_starts([tr.pics[i] for i in tr.keyframes(n)])) + 1
         if runs < 2:
@@ -514,15 +762,13 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
                 if k == 0:
                     continue
                 q = cur[:i] + (qualities[k - 1],) + cur[i + 1:]
-                if tr.bytes(n, q) > budget:
+                if tr.bytes(n, q) > self.budget:
                     continue
-                c = Candidate(best.downscale, best.interval, q, tr.bytes(n, q), None, best.strategy, best.codec, n)
-                cands.append(c)
-                if (n, q) not in tr.scores:
-                    tr.scores[(n, q)] = estimate_quality(pics, tr, n, q, metric, net, scorer)
-                c.score = tr.scores[(n, q)]
-                say(f"rate control: {best.codec} {best.strategy} keyframes, downscale {best.downscale}, {n} keyframes, "
-                    f"quality per shot {quality_text(q)}: {8 * c.predicted_bytes} bits, estimated {metric} {c.score:.4f}")
+                c = self.score(tr, Candidate(best.downscale, best.interval, q, tr.bytes(n, q), None, best.strategy,
+                                             best.codec, n))
+                self.say(f"rate control: {best.codec} {best.strategy} keyframes, downscale {best.downscale}, {n} "
+                         f"keyframes, quality per shot {quality_text(q)}: {8 * c.predicted_bytes} bits, estimated "
+                         f"{self.metric} {c.score:.4f}")
                 steps.append(c)
             if not steps:
                 break
@@ -530,190 +776,5 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
             if c.score <= top.score:
                 break
             top, cur = c, c.quality
-        trials += len(tr.size) - done
+        self.trials += len(tr.size) - done
         return top
-
-    def search(codec: str, ds: int, strategy: str, hint: int | None = None) -> Candidate | None:
-        """One search of a (codec, coded size, strategy): its candidates go to *cands*; returns the
-        best scored one that fits, or None (nothing fits, size too small, or no estimates).  With
-        *hint* (an interval that fits), the walk starts there, goes up, then down from it."""
-        nonlocal trials
-        if ds > 1 and min(-(-pics[0].width // ds), -(-pics[0].height // ds)) < 16:
-            return None
-        qualities = _qualities(CODEC_NAMES[codec])
-        key = (codec, ds, strategy, metric)
-        if cache is not None and key in cache:
-            tr = cache[key]
-            tr.hint = None  # the same searches as a fresh plan: the result must not depend on earlier plans
-        else:
-            tr = _Trials(pics, dataclasses.replace(cfg, codec=codec), ds, colour or Colour(), strategy)
-            if cache is not None:
-                cache[key] = tr
-        searched[(codec, ds, strategy)] = tr
-        done = len(tr.size)
-
-        def fits_worst(k: int) -> bool:
-            return tr.bytes(tr.count(ladder[k]), qualities[-1]) <= budget
-
-        # smallest interval whose keyframes fit at the lowest quality (sizes fall as the interval grows)
-        lo, hi = 0, len(ladder) - 1
-        start = ladder.index(hint) if evaluate and hint in ladder else None
-        if start is not None and not fits_worst(start):
-            start = None
-        if start is not None:
-            lo = 0  # not searched: the walk down stops at the first interval that does not fit
-        elif not fits_worst(hi):
-            n = tr.count(ladder[hi])
-            cands.append(Candidate(ds, ladder[hi], qualities[-1], tr.bytes(n, qualities[-1]), None, strategy, codec, n))
-            trials += len(tr.size) - done
-            return None
-        while start is None and lo < hi:
-            mid = (lo + hi) // 2
-            if fits_worst(mid):
-                hi = mid
-            else:
-                lo = mid + 1
-        if not evaluate:
-            k = max(lo, min(range(len(ladder)), key=lambda i: abs(ladder[i] - 8)))
-            q = _best_quality(tr, tr.count(ladder[k]), qualities, budget)
-            while q == qualities[0] and k > lo:  # room to spare: closer keyframes while they fit
-                q2 = _best_quality(tr, tr.count(ladder[k - 1]), qualities, budget)
-                if q2 is None:
-                    break
-                k, q = k - 1, q2
-            if q is not None:
-                n = tr.count(ladder[k])
-                cands.append(Candidate(ds, ladder[k], q, tr.bytes(n, q), None, strategy, codec, n))
-            trials += len(tr.size) - done
-            return None
-        seen: set[tuple[int, ...]] = set()
-        best: Candidate | None = None
-        worse = 0
-        for interval in ladder[lo if start is None else start:]:
-            c = candidate(tr, codec, ds, strategy, tr.count(interval), interval, qualities, seen)
-            if isinstance(c, str):  # sizes are not strictly monotone in the interval: skip this one
-                continue
-            if best is None or c.score > best.score:
-                best, worse = c, 0
-            else:
-                worse += 1
-                if worse == 2:
-                    break
-            if c.quality == qualities[0]:  # already the best quality: wider spacing can only lose
-                break
-        worse = 0
-        for interval in reversed(ladder[:start or 0]):  # from a hint: down, while it fits and has not fallen twice
-            c = candidate(tr, codec, ds, strategy, tr.count(interval), interval, qualities, seen)
-            if c == "seen":
-                continue
-            if c == "nofit":
-                break
-            if best is None or c.score > best.score:
-                best, worse = c, 0
-            else:
-                worse += 1
-                if worse == 2:
-                    break
-        trials += len(tr.size) - done
-        return best
-
-    def refine(best: Candidate) -> None:
-        """Keyframe counts between those of the ladder intervals next to *best*'s, at the best quality
-        that fits each: fewer keyframes at a finer quantiser, or more at a coarser one, where the
-        ladder's steps leave bits unspent.  From best's count a walk goes down, then one goes up,
-        each until the estimate has fallen twice (see REFINE)."""
-        nonlocal trials
-        tr = searched[(best.codec, best.downscale, best.strategy)]
-        done = len(tr.size)
-        qualities = _qualities(CODEC_NAMES[best.codec])
-        counts = {tr.count(i) for i in ladder}
-        n0 = best.keyframes
-        below = max((c for c in counts if c < n0), default=1)
-        above = min((c for c in counts if c > n0), default=t + 1)
-        seen = {tuple(tr.keyframes(n0))}
-        top = best
-        for walk in (range(n0 - 1, below, -1), range(n0 + 1, above)):
-            tr.hint = qualities.index(best.quality)  # independent of earlier plans (cache)
-            worse = 0
-            for n in walk:
-                c = candidate(tr, best.codec, best.downscale, best.strategy, n, max(1, round((t - 1) / (n - 1))),
-                              qualities, seen)
-                if c == "seen":
-                    continue
-                if c == "nofit":
-                    break
-                if c.score > top.score:
-                    top, worse = c, 0
-                else:
-                    worse += 1
-                    if worse == 2:
-                        break
-        trials += len(tr.size) - done
-
-    searches = [(c, d, st) for c in codecs for d in downscales for st in strategies]
-    steps = len(searches) + (1 if evaluate and n_refine else 0)  # the refinement counts as one more
-    if not (prune and evaluate):
-        for k, (codec, ds, strategy) in enumerate(searches):
-            if advance:
-                advance(k, steps)
-            search(codec, ds, strategy)
-        n_done = len(searches)
-    else:
-        # for each codec, the coded sizes from the smallest up, every strategy at each size, until the
-        # best estimate at a size falls below the previous size's
-        sizes = sorted(set(downscales), reverse=True)
-        n_done, left = 0, steps
-        top: Candidate | None = None  # the best candidate so far: the next walk starts at its interval
-        for codec in codecs:
-            prev: float | None = None
-            for k, ds in enumerate(sizes):
-                found = []
-                for strategy in strategies:
-                    if advance:
-                        advance(n_done, n_done + left)
-                    b = search(codec, ds, strategy, top.interval if top else None)
-                    n_done, left = n_done + 1, left - 1
-                    if b is not None:
-                        found.append(b.score)
-                        if top is None or b.score > top.score:
-                            top = b
-                score = max(found) if found else None
-                if prev is not None and (score is None or score < prev):
-                    left -= (len(sizes) - k - 1) * len(strategies)  # larger coded sizes are skipped
-                    break
-                if score is not None:
-                    prev = score
-        steps = n_done + left
-    fitting = [c for c in cands if c.predicted_bytes <= budget]
-    if evaluate and n_refine:
-        scored = [c for c in fitting if c.score is not None]
-        if advance:
-            advance(n_done, steps)
-        best_of: dict[tuple[str, int, str], Candidate] = {}  # each search's best
-        for c in scored:
-            k = (c.codec, c.downscale, c.strategy)
-            if k not in best_of or c.score > best_of[k].score:
-                best_of[k] = c
-        for c in sorted(best_of.values(), key=lambda c: -c.score)[:int(n_refine)]:
-            refine(c)
-        n_done += 1
-        fitting = [c for c in cands if c.predicted_bytes <= budget]
-    if advance:
-        advance(n_done, n_done)
-    if not fitting:  # nothing fits: the fewest bits
-        chosen = min(cands, key=lambda c: c.predicted_bytes)
-    elif evaluate:
-        chosen = max(fitting, key=lambda c: c.score)
-        tops: list[Candidate] = []
-        for c in sorted((c for c in fitting if c.score is not None), key=lambda c: -c.score):
-            if len(tops) < n_shot_refine and all((c.codec, c.downscale, c.strategy, c.keyframes) !=
-                                               (x.codec, x.downscale, x.strategy, x.keyframes) for x in tops):
-                tops.append(c)
-        for c in tops:
-            r = refine_shots(c)
-            if r.score > chosen.score:
-                chosen = r
-    else:
-        chosen = min(fitting, key=lambda c: (abs(c.interval - 8), c.downscale))
-    return RatePlan(chosen.interval, chosen.quality, chosen.predicted_bytes, trials, chosen.downscale, chosen.score,
-                    cands, chosen.strategy, chosen.codec, chosen.keyframes)
