@@ -4,7 +4,8 @@ Not normative: any encoder whose output conforms is a CMVC encoder.  Steps:
 1. choose keyframes (paper Eq. 1 or an ablation strategy, :mod:`cmvc.keyframe_select`);
 2. code them (:mod:`cmvc.keyframes`) and decode them exactly as a decoder will (closed loop);
 3. fit w_i per inner frame (:mod:`cmvc.fit`) against the decoded keyframes;
-4. write the stream, decode it, and append the frame hashes of that decode.
+4. write the stream (spec chapters 4-5), decode it, and append the frame hashes of that decode (§7.9).
+How it works, rate control included: docs/encoder.md.
 """
 from __future__ import annotations
 

