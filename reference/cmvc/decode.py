@@ -298,7 +298,7 @@ class FrameStream:
         if sh.mode == Mode.TT2V:  # the pipeline makes every frame at once (§9.3)
             from .generative.tt2v import generate
 
-            yield from generate(ps, t2v_model, resolve_device(device)).pictures
+            yield from generate(ps, t2v_model, resolve_device(device))
             return
         upsample = None
         if (sh.coded_width, sh.coded_height) != (sh.width, sh.height):

@@ -4,7 +4,8 @@ Not normative: any encoder whose output conforms is a CMVC encoder.  Steps:
 1. choose keyframes (paper Eq. 1 or an ablation strategy, :mod:`cmvc.keyframe_select`);
 2. code them (:mod:`cmvc.keyframes`) and decode them exactly as a decoder will (closed loop);
 3. fit w_i per inner frame (:mod:`cmvc.fit`) against the decoded keyframes;
-4. write the stream, decode it, and append the frame hashes of that decode.
+4. write the stream (spec chapters 4-5), decode it, and append the frame hashes of that decode (§7.9).
+How it works, rate control included: docs/encoder.md.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fractions import Fraction
 from typing import Callable
 
 from . import __version__
+from .caption import Caption
 from .decode import decode, reconstructor
 from .errors import error
 from .fit import FIT_METHODS, fit_segment
@@ -35,14 +37,6 @@ DEFAULT_QUALITY = {CodecId.AV1: 50, CodecId.VVC: 45, CodecId.AVIF: 30, CodecId.W
 def codec_options(codec_id: CodecId, cfg: "EncoderConfig") -> dict:
     """Keyword arguments of the keyframe codec's ``encode`` that *cfg* sets (encoder effort)."""
     return {"preset": cfg.vvc_preset} if codec_id == CodecId.VVC else {}
-
-
-@dataclasses.dataclass
-class Caption:
-    role: TextRole
-    start: int
-    end: int
-    text: str
 
 
 @dataclasses.dataclass

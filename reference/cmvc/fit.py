@@ -5,8 +5,8 @@ For each inner frame j of a segment the encoder chooses q (w = q / 2^B) minimisi
     J(q) = D(q) + lambda * R(q) / (W * H)
 
 with D the mean squared error over all Y'CbCr samples (8-bit units) between the reconstruction and
-the source frame, and R the bits of q in the interp_params_unit (Exp-Golomb residual from the linear
-prediction).  Methods:
+the source frame (reconstructed as §7.4-7.5 do), and R the bits of q in the interp_params_unit
+(Exp-Golomb residual from the linear prediction, spec §4.6).  Not normative.  Methods:
 
 * ``none``: q = the linear prediction (zero residual bits);
 * ``search``: every q within ``radius`` of the prediction;

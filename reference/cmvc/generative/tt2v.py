@@ -27,9 +27,8 @@ def prompt_of(ps) -> str:
     return ". ".join(x for x in glob + motion if x)
 
 
-def generate(ps, model_path: str | None, device: str = "cpu"):
-    from ..decode import Decoded
-
+def generate(ps, model_path: str | None, device: str = "cpu") -> list:
+    """The stream's frame_count pictures from its text (§7.7)."""
     sh = ps.sequence_header
     if model_path is None:
         raise error("E201", "TT2V streams need the text-to-video model: cmvc decode --t2v-model PATH")
@@ -57,4 +56,4 @@ def generate(ps, model_path: str | None, device: str = "cpu"):
         pics.append(rgb_to_picture(np.asarray(img), sh.matrix_coefficients, sh.colour_flags.full_range_flag))
     if len(pics) != sh.frame_count:
         raise error("E201", f"the pipeline made {len(pics)} frames, the stream needs {sh.frame_count}")
-    return Decoded(pictures=pics, stream=ps)
+    return pics

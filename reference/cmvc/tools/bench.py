@@ -419,7 +419,7 @@ def ablation_jobs(clips: list[Clip]) -> list[Job]:
 
 def _cmvc_params(params: dict) -> dict:
     """Expand the ablation-only 'captions' switch into encoder captions (a motion caption per segment)."""
-    from ..encoder import Caption
+    from ..caption import Caption
     from ..registry import TextRole
 
     p = dict(params)

@@ -40,7 +40,7 @@ def cmd_demo(args) -> int:
     from ..decode import decode
     from ..encoder import EncoderConfig, encode
     from ..keyframes import Colour
-    from .commands import Progress, rc_note
+    from .progress import Progress, rc_note
     from .fileio import write_atomic
     from .metrics import all_metrics
     from .peers import run_peer, vvenc

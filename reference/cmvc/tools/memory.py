@@ -1,11 +1,10 @@
 """Process memory policy of the command-line tools: keep freed memory for reuse.
 
-RIFE's full-resolution tensors are tens of MB each (at 416x240, 7 frames, the last flow block's input
-is 90 MB).  glibc serves blocks above its mmap threshold (at most 32 MB by default) with fresh
-mappings and unmaps them on free, so every such tensor is paid for again in page faults: filling a
-new 90 MB tensor took 40 ms here, filling a reused one 3.5 ms.  Raising the mmap and trim thresholds
-makes glibc keep freed blocks in the heap, which is what the CLI wants; a library caller decides for
-its own process (call :func:`retain_freed_memory`), since the process then keeps its peak heap.
+RIFE's full-resolution tensors are tens of MB each.  glibc serves blocks above its mmap threshold
+(at most 32 MB by default) with fresh mappings and unmaps them on free, so every such tensor is paid
+for again in page faults (docs/experiments.md §4.4).  Raising the mmap and trim thresholds makes glibc
+keep freed blocks in the heap, which is what the CLI wants; a library caller decides for its own
+process (call :func:`retain_freed_memory`), since the process then keeps its peak heap.
 """
 from __future__ import annotations
 
