@@ -396,6 +396,8 @@ enums:
   text_method:
     0: utf8
     1: cmvc_t1
+    2: cmvc_b1
+    3: cmvc_t2
   param_coding:
     0: fixed
     1: exp_golomb
