@@ -457,6 +457,7 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
     vunits = [vv[u.offset:u.offset + u.size] for u in pv.units]
     out.append(("E024_vvc_no_parameter_sets", "the first VVC access unit lacks its SPS and PPS",
                 _raw_stream(Profile.BASELINE, 10, [vunits[0], unit(2, payload_of(2, no_ps)), *vunits[2:]]), "decode"))
+    out += hostile_entries(units, sh, ps.units[3].body, unit, payload_of)
     entries = []
     for name, purpose, data, stage in out:
         code = name.split("_")[0]
@@ -465,6 +466,33 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
             raise SystemExit(f"{name}: expected {code}, reference implementation gives {got}")
         entries.append(Entry(name, purpose, False, data, [code], stage=stage, error=code, offset=got.offset))
     return entries
+
+
+def hostile_entries(units, sh, last_kf, unit, payload_of) -> list[tuple[str, str, bytes, str]]:
+    """Tiny streams that declare huge work (issue 31): a validator must answer them in memory and time
+    proportional to the stream, not to the frame counts or picture sizes they declare."""
+    out = []
+    eos = units[-1]
+    body40 = lambda *us: _raw_stream(Profile.BASELINE, 40, list(us))  # noqa: E731
+    huge = FrameHashUnit(hash_type=HashType.MD5_SPAN, first_frame=0, num_frames=1 << 22, digest=[bytes(16)])
+    out.append(("E022_md5_span_huge", "8 MD5_SPAN frame hashes of 4 194 304 frames each in an 8-frame level-4.0 stream",
+                body40(*units[:4], *[unit(5, payload_of(5, huge))] * 8, eos), "validate"))
+    many = dataclasses.replace(sh, frame_count=1 << 22, keyframe_index=[0, (1 << 22) - 1], num_keyframes=2)
+    from cmvc.syntax import SEQUENCE_HEADER
+    half = dataclasses.replace(huge, num_frames=1 << 21)
+    last = unit(2, payload_of(2, dataclasses.replace(last_kf, frame_index=(1 << 22) - 1)))
+    out.append(("E025_md5_span_overlap_huge", "MD5_SPAN frame hashes of 2 097 152 frames, each overlapping the one "
+                "before, in a level-4.0 stream of 4 194 304 frames",
+                body40(unit(1, SEQUENCE_HEADER.build(many)), units[1], last,
+                       *[unit(5, payload_of(5, dataclasses.replace(half, first_frame=k << 17))) for k in range(8)], eos),
+                "validate"))
+    ip0 = InterpParamsUnit(segment_index=0, w_bits=8, flags=InterpFlags(has_w_i=False, has_w_l=False, multi_segment_flag=False,
+                                                                        reserved_zero_5bits=0), param_coding=ParamCoding.FIXED,
+                           param_data=b"")
+    out.append(("E025_interp_empty_huge", "8 interpolation-parameter units with no values for one segment of "
+                "4 194 302 frames", body40(unit(1, SEQUENCE_HEADER.build(many)), units[1], last,
+                                           *[unit(4, payload_of(4, ip0))] * 8, eos), "validate"))
+    return out
 
 
 def regression_entries() -> list[Entry]:
