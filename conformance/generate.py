@@ -457,7 +457,7 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
     vunits = [vv[u.offset:u.offset + u.size] for u in pv.units]
     out.append(("E024_vvc_no_parameter_sets", "the first VVC access unit lacks its SPS and PPS",
                 _raw_stream(Profile.BASELINE, 10, [vunits[0], unit(2, payload_of(2, no_ps)), *vunits[2:]]), "decode"))
-    out += hostile_entries(units, sh, ps.units[3].body, unit, payload_of)
+    out += hostile_entries(E_valid, units, sh, ps.units[3].body, unit, payload_of)
     entries = []
     for name, purpose, data, stage in out:
         code = name.split("_")[0]
@@ -468,7 +468,7 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
     return entries
 
 
-def hostile_entries(units, sh, last_kf, unit, payload_of) -> list[tuple[str, str, bytes, str]]:
+def hostile_entries(E_valid, units, sh, last_kf, unit, payload_of) -> list[tuple[str, str, bytes, str]]:
     """Tiny streams that declare huge work (issue 31): a validator must answer them in memory and time
     proportional to the stream, not to the frame counts or picture sizes they declare."""
     out = []
@@ -492,6 +492,33 @@ def hostile_entries(units, sh, last_kf, unit, payload_of) -> list[tuple[str, str
     out.append(("E025_interp_empty_huge", "8 interpolation-parameter units with no values for one segment of "
                 "4 194 302 frames", body40(unit(1, SEQUENCE_HEADER.build(many)), units[1], last,
                                            *[unit(4, payload_of(4, ip0))] * 8, eos), "validate"))
+    # §7.2: the picture size a keyframe payload declares is checked before the payload is decoded
+    import io
+
+    from PIL import Image
+
+    big = io.BytesIO()
+    Image.new("L", (3000, 3000)).save(big, format="PNG", optimize=True)
+    kpng = dataclasses.replace(last_kf, frame_index=0, keyframe_data=big.getvalue())
+    out.append(("E024_png_declared_size", "a PNG keyframe whose IHDR declares 3000x3000 samples in a stream of 32x24",
+                _raw_stream(Profile.BASELINE, 10, [units[0], unit(2, payload_of(2, kpng)), *units[2:]]), "decode"))
+    from cmvc.parse import parse
+
+    assets = Assets(HERE, False)
+    for name, codec, n in (("av1_keyframes", CodecId.AV1, 3), ("vvc_keyframes", CodecId.VVC, 9)):
+        data = E_valid[name].data
+        pv = parse(data)
+        coded = assets.coded(f"{name[:3]}_declared_size", codec, [picture(128, 128, 4 * t) for t in range(n)], 63)
+        new, k = [], 0
+        for u in pv.units:
+            raw = data[u.offset:u.offset + u.size]
+            if u.unit_type == UnitType.KEYFRAME:
+                raw = unit(2, payload_of(2, dataclasses.replace(u.body, keyframe_data=coded[k][1])))
+                k += 1
+            new.append(raw)
+        out.append((f"E024_{name[:3]}_declared_size", f"{name} with every keyframe coded at 128x128 in a stream of "
+                    f"{pv.sequence_header.width}x{pv.sequence_header.height} (more than the coded size + 64)",
+                    _raw_stream(Profile.BASELINE, 10, new), "decode"))
     return out
 
 

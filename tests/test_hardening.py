@@ -63,3 +63,70 @@ def test_frame_hash_spans_are_intervals():
             add_span(spans, a, b)
             cov |= set(range(a, b))
             assert {x for s, e in spans for x in range(s, e)} == cov
+
+
+def _png_header_only(w: int, h: int) -> bytes:
+    """A greyscale PNG that declares w x h samples but carries only its first 16 rows (enough for a
+    decoder that allocates the declared picture before reading the data to be caught)."""
+    import struct
+    import zlib
+
+    def chunk(t: bytes, d: bytes) -> bytes:
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+    z = zlib.compressobj(9)
+    row = bytes(w + 1)
+    idat = b"".join(z.compress(row) for _ in range(min(h, 16))) + z.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) + chunk(b"IDAT", idat)
+            + chunk(b"IEND", b""))
+
+
+_BOMB = r"""
+import resource, sys
+from cmvc.decode import decode
+from cmvc.errors import CmvcError
+data = open(sys.argv[1], "rb").read()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    decode(data)
+except CmvcError as e:
+    print(e.code, e.offset, e.message)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+"""
+
+
+def test_png_declared_size_checked_before_decoding(tmp_path):
+    """Issue 31 finding 2: a 2x2 level-1.0 stream with a 12000x12000 PNG: E024 at the IHDR, no
+    allocation of the picture, no DecompressionBombWarning on stderr."""
+    from cmvc.registry import Profile, UnitType
+    from cmvc.write import StreamWriter, make_sequence_header
+    from streams import kf
+
+    w = StreamWriter(Profile.BASELINE, 10)
+    w.add(UnitType.SEQUENCE_HEADER, make_sequence_header(2, 2, 2, [0, 1]))
+    w.add(UnitType.KEYFRAME, kf(0, _png_header_only(12000, 12000)))
+    w.add(UnitType.KEYFRAME, kf(1, _png_header_only(12000, 12000)))
+    f = tmp_path / "bomb.cmvc"
+    f.write_bytes(w.finish())
+    p = subprocess.run([sys.executable, "-c", _BOMB, str(f)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "Warning" not in p.stderr, p.stderr[-2000:]
+    first, grown = p.stdout.splitlines()
+    assert first.startswith("E024") and "IHDR declares 12000x12000" in first, first
+    assert float(grown) < 50, grown
+
+
+@pytest.mark.parametrize("data", [b"", b"garbage", b"RIFF\0\0\0\0WEBPVP8 ", b"\x89PNG\r\n\x1a\n"])
+@pytest.mark.parametrize("codec", ["PNG", "AVIF", "WEBP"])
+def test_keyframe_errors_are_stable_one_liners(codec, data):
+    """Issue 31 finding 9: no object address (it changes between runs) and no second line."""
+    from cmvc.errors import CmvcError
+    from cmvc.keyframes import get_codec
+    from cmvc.registry import CodecId
+    from cmvc.write import make_sequence_header
+    from streams import kf
+
+    unit = kf(0, data)
+    dec = get_codec(CodecId[codec]).decoder(make_sequence_header(16, 16, 2, [0, 1]))
+    with pytest.raises(CmvcError) as e:
+        dec.decode(unit)
+    assert e.value.code == "E024" and " at 0x" not in str(e.value) and "\n" not in str(e.value), str(e.value)

@@ -14,6 +14,7 @@ The table :data:`ERROR_CODES` is the single source of the registry printed in th
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 
@@ -69,6 +70,16 @@ ERROR_CODES: dict[str, ErrorCode] = {c: ErrorCode(c, n, f, d) for c, n, f, d in 
 BY_NAME: dict[str, str] = {e.name: e.code for e in ERROR_CODES.values()}
 
 
+_ADDRESS = re.compile(r"<([\w.]+)(?: object)? at 0x[0-9a-fA-F]+>")
+
+
+def describe(exc: BaseException) -> str:
+    """A library's exception as one stable line: its first line, object addresses removed."""
+    text = str(exc).strip()
+    first = text.splitlines()[0].strip() if text else type(exc).__name__
+    return _ADDRESS.sub(r"<\1>", first)
+
+
 class CmvcError(Exception):
     """Root of all errors raised by the package."""
 
@@ -82,7 +93,7 @@ class CmvcError(Exception):
         self.code = code
         self.offset = offset
         self.path = path
-        self.message = message
+        self.message = _ADDRESS.sub(r"<\1>", message)  # the same input gives the same message in every run
         super().__init__(self.__str__())
 
     @property

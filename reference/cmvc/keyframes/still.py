@@ -8,7 +8,7 @@ import io
 import numpy as np
 
 from ..colour import picture_to_rgb8, rgb_to_picture
-from ..errors import error
+from ..errors import describe, error
 from ..registry import CodecId
 from ..syntax import ImageParams
 
@@ -39,18 +39,30 @@ class _Decoder:
         self.codec, self.sh = codec, sh
 
     def decode(self, unit):
+        import warnings
+
         from PIL import Image
 
+        fmt = self.codec.pil_format
+        want = (self.sh.coded_width, self.sh.coded_height)
         try:
-            img = Image.open(io.BytesIO(unit.keyframe_data))
-            if img.format != self.codec.pil_format:
-                raise ValueError(f"not {self.codec.pil_format} but {img.format}")
+            with warnings.catch_warnings():  # the size is checked below, before anything is decoded (§7.2)
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                img = Image.open(io.BytesIO(unit.keyframe_data), formats=[fmt])  # reads the header only
+        except Image.DecompressionBombError as e:
+            raise error("E024", f"keyframe {unit.frame_index}: the {fmt} header declares a picture far larger "
+                                f"than {want[0]}x{want[1]}: {describe(e)}") from None
+        except Image.UnidentifiedImageError:
+            raise error("E024", f"keyframe {unit.frame_index}: not a {fmt} image") from None
+        except Exception as e:
+            raise error("E024", f"keyframe {unit.frame_index}: cannot decode {fmt}: {describe(e)}") from None
+        if img.size != want:
+            raise error("E024", f"keyframe {unit.frame_index}: the {fmt} header declares {img.size[0]}x{img.size[1]}, "
+                                f"expected {want[0]}x{want[1]}")
+        try:
             img = img.convert("RGB")
         except Exception as e:
-            raise error("E024", f"keyframe {unit.frame_index}: cannot decode {self.codec.pil_format}: {e}") from None
-        if img.size != (self.sh.coded_width, self.sh.coded_height):
-            raise error("E024", f"keyframe {unit.frame_index}: image is {img.size}, expected "
-                                f"{(self.sh.coded_width, self.sh.coded_height)}")
+            raise error("E024", f"keyframe {unit.frame_index}: cannot decode {fmt}: {describe(e)}") from None
         return rgb_to_picture(np.asarray(img), self.sh.matrix_coefficients, self.sh.colour_flags.full_range_flag)
 
 

@@ -50,6 +50,7 @@ Output samples of bit depth 10 become 8-bit by ``Min(255, (x + 2) >> 2)``.
 """
 from __future__ import annotations
 
+import errno
 import math
 import os
 import subprocess
@@ -58,10 +59,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import error
+from ..errors import describe, error
 from ..picture import Picture
 from ..registry import CodecId
 from ..syntax import VvcParams
+from . import too_large
 
 CODEC_ID = CodecId.VVC
 MIN_SIZE = 32  # vvenc refuses some smaller pictures (e.g. 16x16, 40x8); the decoder crops the padding
@@ -211,6 +213,9 @@ class _Decoder:
         except Exception as e:
             raise error("E203", f"the VVC decoder is not available in PyAV: {e}") from None
         self.ctx.thread_count = 1  # pictures come out as soon as the output process allows
+        from . import max_pixels
+
+        self.ctx.options = {"max_pixels": str(max_pixels(sh))}  # §7.2: checked before a picture is allocated
 
     def _picture(self, f, what: str) -> Picture:
         name = f.format.name
@@ -230,13 +235,15 @@ class _Decoder:
             planes.append(a)
         return Picture(*planes)
 
-    def _run(self, packet, what: str) -> list[Picture]:
+    def _run(self, packet, what: str, unit=None) -> list[Picture]:
         import av
 
         try:
             frames = list(self.ctx.decode(packet))
         except av.error.FFmpegError as e:
-            raise error("E024", f"{what}: VVC access unit does not decode: {e}") from None
+            if e.errno == errno.ENOMEM and unit is not None:  # max_pixels exceeded (FFmpeg's size check)
+                raise error("E024", too_large(unit, self.sh, "VVC access unit"), offset=0) from None
+            raise error("E024", f"{what}: VVC access unit does not decode: {describe(e)}") from None
         return [self._picture(f, what) for f in frames]
 
     def output(self, unit) -> list[Picture]:
@@ -244,7 +251,7 @@ class _Decoder:
 
         if not unit.keyframe_data:
             raise error("E024", f"keyframe {unit.frame_index}: empty VVC access unit")
-        return self._run(av.Packet(with_start_code(unit.keyframe_data)), f"keyframe {unit.frame_index}")
+        return self._run(av.Packet(with_start_code(unit.keyframe_data)), f"keyframe {unit.frame_index}", unit)
 
     def flush(self) -> list[Picture]:
         return self._run(None, "end of the VVC bitstream")
