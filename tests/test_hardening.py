@@ -130,3 +130,35 @@ def test_keyframe_errors_are_stable_one_liners(codec, data):
     with pytest.raises(CmvcError) as e:
         dec.decode(unit)
     assert e.value.code == "E024" and " at 0x" not in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_model_errors_point_at_the_model_entry(monkeypatch, tmp_path):
+    """Issue 31 finding 10: E201 (a TT2V stream without its model) and E202 (a RIFE stream that
+    declares rife-v4.25 with another hash) carry the offset and path of the declaring models[] entry."""
+    import dataclasses
+
+    from cmvc.decode import decode
+    from cmvc.errors import CmvcError
+    from cmvc.parse import parse
+    from cmvc.registry import UnitType
+    from cmvc.syntax import SEQUENCE_HEADER
+    from cmvc.write import build_unit
+
+    data = (ROOT / "conformance" / "streams" / "tt2v_text_only.cmvc").read_bytes()
+    sh_rec = parse(data).units[0]
+    with pytest.raises(CmvcError) as e:
+        decode(data)
+    assert e.value.code == "E201" and e.value.path == "units[0].sequence_header.models[0].model_name"
+    assert e.value.offset == sh_rec.field_offset("models[0].model_name") > sh_rec.payload_offset
+
+    data = (ROOT / "conformance" / "streams" / "rife_main.cmvc").read_bytes()
+    ps = parse(data)
+    sh = ps.sequence_header
+    models = [dataclasses.replace(sh.models[0], model_sha256=bytes(32))]
+    u0 = ps.units[0]
+    bad = data[:u0.offset] + build_unit(UnitType.SEQUENCE_HEADER, SEQUENCE_HEADER.build(dataclasses.replace(sh, models=models))) \
+        + data[u0.offset + u0.size:]
+    with pytest.raises(CmvcError) as e:
+        decode(bad)
+    assert e.value.code == "E202" and e.value.path == "units[0].sequence_header.models[0].model_sha256"
+    assert e.value.offset == parse(bad).units[0].field_offset("models[0].model_sha256")

@@ -18,7 +18,7 @@ from .parse import ParsedStream
 from .picture import Picture, span_md5
 from .registry import CodecId, HashType, Mode, ReconProfile, UnitType
 from .syntax.interp import covered_segments, decode_segments, predict
-from .validate import keyframe_refs, validate
+from .validate import at_model_entry, keyframe_refs, validate
 
 DEFAULT_W_BITS = 8
 
@@ -123,7 +123,8 @@ def decode(source: bytes | BinaryIO, *, verify: bool = False, net=None,
     if sh.mode == Mode.TT2V:
         from .generative.tt2v import generate
 
-        out = generate(ps, t2v_model, device)
+        with at_model_entry(ps, sh.recon_model):
+            out = generate(ps, t2v_model, device)
         if verify:
             out.hash_checked = verify_hashes(out)
         return out
@@ -164,7 +165,8 @@ def decode(source: bytes | BinaryIO, *, verify: bool = False, net=None,
         from .generative.tt2v import prompt_of
 
         caption = prompt_of(ps)
-    recon = reconstructor(sh, net, sd_model, caption, device)
+    with at_model_entry(ps, sh.recon_model):
+        recon = reconstructor(sh, net, sd_model, caption, device)
     kf = sh.keyframe_index
     for s in range(len(kf) - 1):
         n = kf[s + 1] - kf[s] - 1

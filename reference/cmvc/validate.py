@@ -6,6 +6,7 @@ its error code is given next to it there.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import dataclasses
 from typing import BinaryIO
 
@@ -105,6 +106,24 @@ def add_span(spans: list[tuple[int, int]], start: int, end: int) -> None:
         start, end = min(start, spans[j][0]), max(end, spans[j][1])
         j += 1
     spans[i:j] = [(start, end)]
+
+
+@contextlib.contextmanager
+def at_model_entry(ps: ParsedStream, index: int):
+    """Give a model error raised inside the block (E201 unavailable, E202 other hash, E204 unloadable)
+    that names no position the position of the sequence header's ``models[index]`` entry, the
+    declaration of the model (§5.2): its model_sha256 for E202, its model_name otherwise."""
+    try:
+        yield
+    except CmvcError as e:
+        if e.code in ("E201", "E202", "E204") and e.offset is None:
+            rec = next((u for u in ps.units if u.unit_type == UnitType.SEQUENCE_HEADER and u.body is not None), None)
+            sh = ps.sequence_header
+            if rec is not None and sh is not None and 0 <= index < len(sh.models):
+                field = f"models[{index}].{'model_sha256' if e.code == 'E202' else 'model_name'}"
+                e.offset, e.path = rec.field_offset(field), f"{_unit_name(rec)}.{field}"
+                e.args = (str(e),)
+        raise
 
 
 def _unit_name(rec: UnitRecord) -> str:
