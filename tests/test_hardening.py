@@ -162,3 +162,72 @@ def test_model_errors_point_at_the_model_entry(monkeypatch, tmp_path):
         decode(bad)
     assert e.value.code == "E202" and e.value.path == "units[0].sequence_header.models[0].model_sha256"
     assert e.value.offset == parse(bad).units[0].field_offset("models[0].model_sha256")
+
+
+def _tampered_copy(src: Path, dst: Path, scale: float) -> None:
+    """The safetensors file with every tensor scaled and the metadata copied (issue 31 finding 3)."""
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    with safe_open(str(src), "np") as f:
+        meta = f.metadata()
+    sd = load_file(str(src))
+    save_file({k: (v * scale).astype(v.dtype) for k, v in sd.items()}, str(dst), metadata=meta)
+
+
+def test_tampered_zoo_weights_are_e202(monkeypatch, tmp_path):
+    from cmvc.errors import CmvcError
+    from cmvc.zoo import RIFE_V4, cache_dir, weights_path
+
+    src = cache_dir() / "models" / f"{RIFE_V4.name}.safetensors"
+    if not src.exists():
+        pytest.skip("rife-v4.25 is not installed (cmvc models fetch)")
+    (tmp_path / "models").mkdir()
+    _tampered_copy(src, tmp_path / "models" / src.name, 0.5)
+    monkeypatch.setenv("CMVC_CACHE", str(tmp_path))
+    with pytest.raises(CmvcError) as e:
+        weights_path(RIFE_V4.name, fetch=False)
+    assert e.value.code == "E202" and "altered" in e.value.message
+    _tampered_copy(src, tmp_path / "models" / src.name, 1.0)  # the same tensors, written anew: accepted
+    assert weights_path(RIFE_V4.name, fetch=False) == tmp_path / "models" / src.name
+
+
+def test_tensor_digest_is_the_zoo_pin(monkeypatch, tmp_path):
+    """A zoo entry's pin is checked whatever the file layout; every entry has one."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from cmvc import zoo
+    from cmvc.errors import CmvcError
+
+    assert all(m.tensors_sha256 for m in [*zoo.ZOO.values(), *zoo.TOOLS.values()])
+    a = {"b": np.arange(6, dtype=np.float32).reshape(2, 3), "a": np.ones(4, np.int64)}
+    save_file(a, str(tmp_path / "x.safetensors"))
+    save_file(dict(reversed(list(a.items()))), str(tmp_path / "y.safetensors"), metadata={"k": "v"})
+    d = zoo.tensors_sha256(tmp_path / "x.safetensors")
+    assert zoo.tensors_sha256(tmp_path / "y.safetensors") == d
+    spec = zoo.ModelSpec("toy", "0" * 64, "", "", "", tensors_sha256=d)
+    zoo.check_tensors(spec, tmp_path / "y.safetensors")
+    a["a"][0] = 2
+    save_file(a, str(tmp_path / "z.safetensors"))
+    with pytest.raises(CmvcError) as e:
+        zoo.check_tensors(spec, tmp_path / "z.safetensors")
+    assert e.value.code == "E202"
+
+
+def test_unsafe_pickle_in_the_store_is_e204(monkeypatch, tmp_path):
+    """Issue 31 finding 4: a store file whose hash matches but that torch.load(weights_only=True)
+    refuses gets its own code and a one-line message."""
+    import pickle
+    from fractions import Fraction
+
+    from cmvc.errors import CmvcError
+    from cmvc.zoo import add_model, find_model, load_state_dict
+
+    monkeypatch.setenv("CMVC_CACHE", str(tmp_path / "cache"))
+    f = tmp_path / "ckpt.pth"
+    f.write_bytes(pickle.dumps({"w": Fraction(1, 3)}, protocol=2))
+    digest = add_model(f)
+    with pytest.raises(CmvcError) as e:
+        load_state_dict(find_model("toy", digest))
+    assert e.value.code == "E204" and "\n" not in str(e.value), str(e.value)

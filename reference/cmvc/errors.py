@@ -64,6 +64,7 @@ _CODES = [
     ("E201", "MODEL_UNAVAILABLE", "environment", "A model the stream needs is not installed and cannot be fetched."),
     ("E202", "MODEL_HASH_MISMATCH", "environment", "A model's weights do not have the SHA-256 that the registry or stream declares."),
     ("E203", "TOOL_UNAVAILABLE", "environment", "An external tool or library feature (an encoder, ffmpeg) is missing."),
+    ("E204", "MODEL_UNLOADABLE", "environment", "A model's weights file has the expected hash but cannot be loaded safely (an unsafe pickle, or not a weights file)."),
 ]
 
 ERROR_CODES: dict[str, ErrorCode] = {c: ErrorCode(c, n, f, d) for c, n, f, d in _CODES}
