@@ -60,6 +60,7 @@ _CODES = [
     ("E101", "BAD_ARGUMENT", "caller", "An argument is invalid (a value out of range for building, an unknown option)."),
     ("E102", "INPUT_UNREADABLE", "caller", "An input file does not exist or cannot be read as the expected kind of file."),
     ("E103", "UNSUPPORTED_INPUT", "caller", "The input video cannot be coded (too few frames, unsupported format)."),
+    ("E104", "OUTPUT_UNWRITABLE", "caller", "An output path cannot be written (a directory, or a folder where no file can be created)."),
     # --- environment errors ---
     ("E201", "MODEL_UNAVAILABLE", "environment", "A model the stream needs is not installed and cannot be fetched."),
     ("E202", "MODEL_HASH_MISMATCH", "environment", "A model's weights do not have the SHA-256 that the registry or stream declares."),
