@@ -231,3 +231,22 @@ def test_unsafe_pickle_in_the_store_is_e204(monkeypatch, tmp_path):
     with pytest.raises(CmvcError) as e:
         load_state_dict(find_model("toy", digest))
     assert e.value.code == "E204" and "\n" not in str(e.value), str(e.value)
+
+
+_LIGHT = r"""
+import sys
+from cmvc.tools.cli import main
+assert main(["validate", sys.argv[1]]) == 0
+assert main(["decode", sys.argv[1], "--verify", "-o", sys.argv[2]]) == 0
+print(sorted(m for m in ("torch", "compressai", "diffusers", "transformers") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("stream", ["blend_png_basic", "av1_keyframes"])
+def test_light_decode_loads_no_network_library(stream, tmp_path):
+    """Issue 31 finding 12: validating and decoding a BASELINE (BLEND) stream never imports torch,
+    CompressAI, diffusers or transformers."""
+    p = subprocess.run([sys.executable, "-c", _LIGHT, str(ROOT / "conformance" / "streams" / f"{stream}.cmvc"),
+                        str(tmp_path / "o.y4m")], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip().splitlines()[-1] == "[]", p.stdout
