@@ -250,3 +250,20 @@ def test_light_decode_loads_no_network_library(stream, tmp_path):
                         str(tmp_path / "o.y4m")], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.strip().splitlines()[-1] == "[]", p.stdout
+
+
+def test_hyperprior_latent_size_checked_before_decoding():
+    """A HYPERPRIOR keyframe declaring a 100000 x 100000 latent is E024 before any model or tensor."""
+    from cmvc.errors import CmvcError
+    from cmvc.keyframes.hyperprior import decoder
+    from cmvc.registry import CodecId
+    from cmvc.syntax import HyperpriorParams, KeyframeUnit
+    from cmvc.write import make_sequence_header
+
+    sh = make_sequence_header(100, 60, 2, [0, 1])
+    unit = KeyframeUnit(frame_index=0, codec_id=CodecId.HYPERPRIOR, keyframe_data=b"\0" * 8,
+                        codec_params=HyperpriorParams(model_index=0, quality=1, latent_height=100000,
+                                                      latent_width=100000, y_string_size=4))
+    with pytest.raises(CmvcError) as e:
+        decoder(sh, object()).decode(unit)
+    assert e.value.code == "E024" and "expected 1x2" in e.value.message

@@ -78,6 +78,10 @@ class _Decoder:
 
     def decode(self, unit):
         p = unit.codec_params
+        want = (-(-self.sh.coded_height // PAD), -(-self.sh.coded_width // PAD))
+        if (p.latent_height, p.latent_width) != want:  # §7.2.3: checked before anything is decoded
+            raise error("E024", f"keyframe {unit.frame_index}: latent {p.latent_height}x{p.latent_width} (height x "
+                                f"width), expected {want[0]}x{want[1]} for {self.sh.coded_width}x{self.sh.coded_height}")
         m = self._model(p)
         y, z = unit.keyframe_data[:p.y_string_size], unit.keyframe_data[p.y_string_size:]
         import torch
