@@ -131,6 +131,7 @@ def test_inspect_of_a_non_stream_prints_the_error_alone(tmp_path, capsys):
     (["inspect", "{tmp}/none.cmvc"], "E102", 2),
     (["decode", "{tmp}/none.cmvc"], "E102", 2),
     (["decode", str(ROOT / "conformance" / "invalid" / "E006_crc.cmvc")], "E006", 1),
+    (["decode", str(ROOT / "conformance" / "streams" / "blend_png_basic.cmvc"), "--device", "tpu9"], "E101", 2),
 ])
 def test_other_commands(argv, code, rc, tmp_path, capsys):
     from cmvc.tools.cli import main

@@ -296,6 +296,8 @@ def cmd_decode(args) -> int:
 
 
 def _device(name: str) -> str:
+    if not DEVICE_NAMES.match(name):
+        raise _bad("--device", name, "must be cpu, cuda, cuda:N, mps or auto")
     from ..generative import device
 
     return device(name)
