@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..colour import picture_to_rgb_float, rgb_to_picture
-from ..errors import error
+from ..errors import describe, error
 from ..registry import CodecId
 from ..syntax import HyperpriorParams
 
@@ -92,7 +92,7 @@ class _Decoder:
             with torch.no_grad(), ieee_float32():  # chapter 11's tolerance assumes float32
                 x = m.decompress([[y], [z]], [p.latent_height, p.latent_width])["x_hat"]
         except Exception as e:
-            raise error("E024", f"keyframe {unit.frame_index}: hyperprior strings do not decode: {e}") from None
+            raise error("E024", f"keyframe {unit.frame_index}: hyperprior strings do not decode: {describe(e)}") from None
         w, h = self.sh.coded_width, self.sh.coded_height
         if x.shape[2] < h or x.shape[3] < w:
             raise error("E024", f"keyframe {unit.frame_index}: decoded {x.shape[3]}x{x.shape[2]}, need {w}x{h}")
