@@ -37,6 +37,8 @@ TEMPORAL_DELIMITER = b"\x12\x00"  # OBU_TEMPORAL_DELIMITER with obu_has_size_fie
 def with_temporal_delimiter(data: bytes) -> bytes:
     """§7.2.4: a temporal unit whose first OBU is not a temporal delimiter (obu_type 2) has it implied."""
     return data if data and (data[0] >> 3) & 15 == 2 else TEMPORAL_DELIMITER + data
+
+
 OBU_SEQUENCE_HEADER = 1
 
 
@@ -95,7 +97,8 @@ def max_frame_size(seq: bytes) -> tuple[int, int]:
 
 
 def declared_sizes(tu: bytes):
-    """The maximum frame size of each sequence header OBU in a temporal unit (low-overhead format)."""
+    """The maximum frame size of each sequence header OBU in a temporal unit (low-overhead format),
+    read before the unit is decoded (§7.2); a header cut short ends the list (the decoder reports it)."""
     pos = 0
     while pos < len(tu):
         hdr = tu[pos]
@@ -104,7 +107,7 @@ def declared_sizes(tu: bytes):
         size = len(tu) - pos
         if has_size:
             size, shift = 0, 0
-            for i in range(8):
+            for _ in range(8):
                 if pos >= len(tu):
                     return
                 byte = tu[pos]
