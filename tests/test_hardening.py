@@ -267,3 +267,27 @@ def test_hyperprior_latent_size_checked_before_decoding():
     with pytest.raises(CmvcError) as e:
         decoder(sh, object()).decode(unit)
     assert e.value.code == "E024" and "expected 1x2" in e.value.message
+
+
+def test_webp_declared_size_checked_before_opening():
+    """A WebP whose VP8X chunk declares a 16384 x 16384 canvas in a 16x16 stream: E024 from the header
+    (libwebp's demuxer would allocate the canvas when Pillow opens the file)."""
+    import io
+
+    from PIL import Image
+
+    from cmvc.errors import CmvcError
+    from cmvc.keyframes import get_codec
+    from cmvc.registry import CodecId
+    from cmvc.syntax import ImageParams, KeyframeUnit
+    from cmvc.write import make_sequence_header
+
+    b = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(b, "WEBP", quality=50, exif=b"Exif\0\0MM\0*\0\0\0\x08\0\0\0\0")
+    data = bytearray(b.getvalue())
+    assert data[12:16] == b"VP8X"
+    data[24:27] = data[27:30] = (16383).to_bytes(3, "little")
+    unit = KeyframeUnit(frame_index=0, codec_id=CodecId.WEBP, codec_params=ImageParams(quality=50), keyframe_data=bytes(data))
+    with pytest.raises(CmvcError) as e:
+        get_codec(CodecId.WEBP).decoder(make_sequence_header(16, 16, 2, [0, 1])).decode(unit)
+    assert e.value.code == "E024" and "WebP header declares 16384x16384" in e.value.message, str(e.value)
