@@ -504,6 +504,16 @@ def hostile_entries(E_valid, units, sh, last_kf, unit, payload_of) -> list[tuple
                 _raw_stream(Profile.BASELINE, 10, [units[0], unit(2, payload_of(2, kpng)), *units[2:]]), "decode"))
     from cmvc.parse import parse
 
+    wp = E_valid["webp_keyframes"].data
+    pw = parse(wp)
+    vp8x = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(vp8x, "WEBP", quality=50, exif=b"Exif\0\0MM\0*\0\0\0\x08\0\0\0\0")
+    vp8x = bytearray(vp8x.getvalue())
+    vp8x[24:27] = vp8x[27:30] = (16383).to_bytes(3, "little")  # a 16384 x 16384 canvas
+    k0 = unit(2, payload_of(2, dataclasses.replace(pw.units[1].body, keyframe_data=bytes(vp8x))))
+    out.append(("E024_webp_declared_size", "a WebP keyframe whose VP8X chunk declares a 16384x16384 canvas in a stream of "
+                f"{pw.sequence_header.width}x{pw.sequence_header.height}",
+                _raw_stream(Profile.BASELINE, 10, [wp[:pw.units[1].offset][12:], k0, wp[pw.units[2].offset:]]), "decode"))
     assets = Assets(HERE, False)
     for name, codec, n in (("av1_keyframes", CodecId.AV1, 3), ("vvc_keyframes", CodecId.VVC, 9)):
         data = E_valid[name].data
