@@ -595,6 +595,7 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
                 _raw_stream(Profile.BASELINE, 10, [vunits[0], unit(2, payload_of(2, no_ps)), *vunits[2:]]), "decode"))
     # --- §6.6 error positions: one stream per stated offset rule (spec 1.3) ---
     out += _offset_rule_entries(E_valid, units, sh, body, unit, payload_of)
+    out += hostile_entries(E_valid, units, sh, ps.units[3].body, unit, payload_of)
     entries = []
     for name, purpose, data, stage in out:
         code = name.split("_")[0]
@@ -728,6 +729,70 @@ def _offset_rule_entries(E_valid, units, sh, body, unit, payload_of) -> list[tup
     del zlib
     return out
 
+
+
+def hostile_entries(E_valid, units, sh, last_kf, unit, payload_of) -> list[tuple[str, str, bytes, str]]:
+    """Tiny streams that declare huge work (issue 31): a validator must answer them in memory and time
+    proportional to the stream, not to the frame counts or picture sizes they declare."""
+    out = []
+    eos = units[-1]
+    body40 = lambda *us: _raw_stream(Profile.BASELINE, 40, list(us))  # noqa: E731
+    huge = FrameHashUnit(hash_type=HashType.MD5_SPAN, first_frame=0, num_frames=1 << 22, digest=[bytes(16)])
+    out.append(("E022_md5_span_huge", "8 MD5_SPAN frame hashes of 4 194 304 frames each in an 8-frame level-4.0 stream",
+                body40(*units[:4], *[unit(5, payload_of(5, huge))] * 8, eos), "validate"))
+    many = dataclasses.replace(sh, frame_count=1 << 22, keyframe_index=[0, (1 << 22) - 1], num_keyframes=2)
+    from cmvc.syntax import SEQUENCE_HEADER
+    half = dataclasses.replace(huge, num_frames=1 << 21)
+    last = unit(2, payload_of(2, dataclasses.replace(last_kf, frame_index=(1 << 22) - 1)))
+    out.append(("E025_md5_span_overlap_huge", "MD5_SPAN frame hashes of 2 097 152 frames, each overlapping the one "
+                "before, in a level-4.0 stream of 4 194 304 frames",
+                body40(unit(1, SEQUENCE_HEADER.build(many)), units[1], last,
+                       *[unit(5, payload_of(5, dataclasses.replace(half, first_frame=k << 17))) for k in range(8)], eos),
+                "validate"))
+    ip0 = InterpParamsUnit(segment_index=0, w_bits=8, flags=InterpFlags(has_w_i=False, has_w_l=False, multi_segment_flag=False,
+                                                                        reserved_zero_5bits=0), param_coding=ParamCoding.FIXED,
+                           param_data=b"")
+    out.append(("E025_interp_empty_huge", "8 interpolation-parameter units with no values for one segment of "
+                "4 194 302 frames", body40(unit(1, SEQUENCE_HEADER.build(many)), units[1], last,
+                                           *[unit(4, payload_of(4, ip0))] * 8, eos), "validate"))
+    # §7.2: the picture size a keyframe payload declares is checked before the payload is decoded
+    import io
+
+    from PIL import Image
+
+    big = io.BytesIO()
+    Image.new("L", (3000, 3000)).save(big, format="PNG", optimize=True)
+    kpng = dataclasses.replace(last_kf, frame_index=0, keyframe_data=big.getvalue())
+    out.append(("E024_png_declared_size", "a PNG keyframe whose IHDR declares 3000x3000 samples in a stream of 32x24",
+                _raw_stream(Profile.BASELINE, 10, [units[0], unit(2, payload_of(2, kpng)), *units[2:]]), "decode"))
+    from cmvc.parse import parse
+
+    wp = E_valid["webp_keyframes"].data
+    pw = parse(wp)
+    vp8x = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(vp8x, "WEBP", quality=50, exif=b"Exif\0\0MM\0*\0\0\0\x08\0\0\0\0")
+    vp8x = bytearray(vp8x.getvalue())
+    vp8x[24:27] = vp8x[27:30] = (16383).to_bytes(3, "little")  # a 16384 x 16384 canvas
+    k0 = unit(2, payload_of(2, dataclasses.replace(pw.units[1].body, keyframe_data=bytes(vp8x))))
+    out.append(("E024_webp_declared_size", "a WebP keyframe whose VP8X chunk declares a 16384x16384 canvas in a stream of "
+                f"{pw.sequence_header.width}x{pw.sequence_header.height}",
+                _raw_stream(Profile.BASELINE, 10, [wp[:pw.units[1].offset][12:], k0, wp[pw.units[2].offset:]]), "decode"))
+    assets = Assets(HERE, False)
+    for name, codec, n in (("av1_keyframes", CodecId.AV1, 3), ("vvc_keyframes", CodecId.VVC, 9)):
+        data = E_valid[name].data
+        pv = parse(data)
+        coded = assets.coded(f"{name[:3]}_declared_size", codec, [picture(128, 128, 4 * t) for t in range(n)], 63)
+        new, k = [], 0
+        for u in pv.units:
+            raw = data[u.offset:u.offset + u.size]
+            if u.unit_type == UnitType.KEYFRAME:
+                raw = unit(2, payload_of(2, dataclasses.replace(u.body, keyframe_data=coded[k][1])))
+                k += 1
+            new.append(raw)
+        out.append((f"E024_{name[:3]}_declared_size", f"{name} with every keyframe coded at 128x128 in a stream of "
+                    f"{pv.sequence_header.width}x{pv.sequence_header.height} (more than the coded size + 64)",
+                    _raw_stream(Profile.BASELINE, 10, new), "decode"))
+    return out
 
 
 def regression_entries() -> list[Entry]:

@@ -2,7 +2,8 @@
 
     python fuzz/fuzz_stream.py -max_total_time=60 fuzz/corpus conformance/streams conformance/invalid
 
-Invariant: for any input, ``validate`` returns a report, ``parse`` and ``decode`` either succeed or
+Invariant: for any input, ``validate`` returns a report, ``account`` (what ``cmvc inspect`` prints)
+succeeds on every stream whose file header and first unit parse, ``parse`` and ``decode`` either succeed or
 raise :class:`cmvc.errors.CmvcError`; decode runs only on valid BLEND streams of at most 64k samples
 per frame, 64 frames and 2^20 luma samples in all (the caps keep each execution fast; they admit the
 17-frame VVC conformance stream). Any other exception is a
@@ -14,6 +15,7 @@ import sys
 import atheris
 
 with atheris.instrument_imports(include=["cmvc"]):
+    from cmvc.accounting import account
     from cmvc.decode import decode
     from cmvc.errors import CmvcError
     from cmvc.parse import crc32, parse
@@ -50,6 +52,8 @@ def repair_crcs(data: bytes) -> bytes:
 
 def check(data: bytes) -> None:
     rep = validate(data)
+    if rep.stream.header is not None and rep.stream.units:  # as `cmvc inspect` does
+        account(rep.stream)
     try:
         parse(data)
     except CmvcError:

@@ -383,6 +383,12 @@ def encode_file(path, cfg, *, max_frames: int | None = None, workers: int = 1, r
         raise error("E116", "--workers/--ray need chunks: mode it2v, profile blend or rife, a keyframe codec other "
                             "than hyperprior, no --captioner")
     captions = [dataclasses.replace(c, end=sc.frames - 1 if c.end < 0 else c.end) for c in cfg.captions]
+    for c in captions:  # caller errors (E101), before any coding
+        if not 0 <= c.start <= c.end < sc.frames:
+            raise error("E101", f"caption frames {c.start}..{c.end}: need 0 <= start <= end <= {sc.frames - 1} "
+                                f"(the last of the {sc.frames} frames read)")
+    if cfg.keyframes is not None and cfg.keyframes > sc.frames:
+        raise error("E101", f"--keyframes {cfg.keyframes}: more keyframes than the {sc.frames} frames read")
     top = dataclasses.replace(cfg, captions=captions)
     ends = [*starts[1:], sc.frames]
     budgets: list[float | None] = [None] * n

@@ -25,7 +25,7 @@ from .parse import ParsedStream
 from .picture import Picture
 from .registry import CodecId, HashType, Mode, ReconProfile, UnitType
 from .syntax.interp import covered_segments, decode_segments, predict
-from .validate import keyframe_refs, validate
+from .validate import at_model_entry, keyframe_refs, validate
 
 DEFAULT_W_BITS = 8
 DEVICES = ("cpu", "cuda", "auto")
@@ -298,7 +298,9 @@ class FrameStream:
         if sh.mode == Mode.TT2V:  # the pipeline makes every frame at once (§9.3)
             from .generative.tt2v import generate
 
-            yield from generate(ps, t2v_model, resolve_device(device))
+            with at_model_entry(ps, sh.recon_model):
+                pics = generate(ps, t2v_model, resolve_device(device))
+            yield from pics
             return
         upsample = None
         if (sh.coded_width, sh.coded_height) != (sh.width, sh.height):
@@ -326,7 +328,8 @@ class FrameStream:
                         from .generative.tt2v import prompt_of
 
                         caption = prompt_of(ps)
-                    recon = reconstructor(sh, net, sd_model, caption, device)
+                    with at_model_entry(ps, sh.recon_model):
+                        recon = reconstructor(sh, net, sd_model, caption, device)
                 qi, ql, b = segment_weights(ps, s, n)
                 it = recon.iter_segment if hasattr(recon, "iter_segment") else recon.segment
                 for pic in it(i0, i1, qi, ql, b):

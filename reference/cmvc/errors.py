@@ -14,6 +14,7 @@ The table :data:`ERROR_CODES` is the single source of the registry printed in th
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 
@@ -63,6 +64,7 @@ _CODES = [
     ("E114", "BAD_OUTPUT", "caller", "The output path cannot be written as asked: an extension no writer has, a directory where a file is meant, a file where a directory is meant, or a place that cannot be created."),
     ("E116", "CHUNKING_UNSUPPORTED", "caller", "Chunked encoding options are invalid (workers, threads or chunk length below 1), or name a mode, profile, keyframe codec or captioner that cannot be coded in independent chunks."),
     ("E117", "CHUNKS_INCOMPATIBLE", "caller", "Independently coded chunks cannot be joined into one stream: they differ in size, profile, keyframe codec or models."),
+    ("E104", "OUTPUT_UNWRITABLE", "caller", "An output path cannot be written (a directory, or a folder where no file can be created)."),
     # --- environment errors ---
     ("E201", "MODEL_UNAVAILABLE", "environment", "A model the stream needs is not installed and cannot be fetched."),
     ("E202", "MODEL_HASH_MISMATCH", "environment", "A model's weights do not have the SHA-256 that the registry or stream declares."),
@@ -70,10 +72,21 @@ _CODES = [
     ("E210", "DEVICE_UNAVAILABLE", "environment", "The device asked for (cuda) is not available to torch."),
     ("E211", "OUTPUT_WRITE_FAILED", "environment", "Writing the output failed part way (a full disk, an I/O error, a writer library that fails)."),
     ("E212", "WORKER_FAILED", "environment", "A worker process of a parallel encode died before returning its chunk (e.g. killed for lack of memory)."),
+    ("E204", "MODEL_UNLOADABLE", "environment", "A model's weights file has the expected hash but cannot be loaded safely (an unsafe pickle, or not a weights file)."),
 ]
 
 ERROR_CODES: dict[str, ErrorCode] = {c: ErrorCode(c, n, f, d) for c, n, f, d in _CODES}
 BY_NAME: dict[str, str] = {e.name: e.code for e in ERROR_CODES.values()}
+
+
+_ADDRESS = re.compile(r"<([\w.]+)(?: object)? at 0x[0-9a-fA-F]+>")
+
+
+def describe(exc: BaseException) -> str:
+    """A library's exception as one stable line: its first line, object addresses removed."""
+    text = str(exc).strip()
+    first = text.splitlines()[0].strip() if text else type(exc).__name__
+    return _ADDRESS.sub(r"<\1>", first)
 
 
 class CmvcError(Exception):
@@ -89,7 +102,7 @@ class CmvcError(Exception):
         self.code = code
         self.offset = offset
         self.path = path
-        self.message = message
+        self.message = _ADDRESS.sub(r"<\1>", message)  # the same input gives the same message in every run
         super().__init__(self.__str__())
 
     @property

@@ -5,6 +5,8 @@ its error code is given next to it there.
 """
 from __future__ import annotations
 
+import bisect
+import contextlib
 import dataclasses
 from typing import BinaryIO
 
@@ -80,6 +82,48 @@ def validate(source: bytes | BinaryIO, *, keep_payloads: bool = False) -> Report
         errors += check_semantics(ps)
     errors.sort(key=lambda e: (e.offset if e.offset is not None else -1, e.code))  # §6.6: stream order, then code
     return Report(valid=not errors, errors=errors, stream=ps)
+
+
+def first_overlap(spans: list[tuple[int, int]], start: int, end: int) -> int | None:
+    """The first frame of [start, end) inside one of the sorted disjoint half-open *spans*, or None."""
+    i = bisect.bisect_right(spans, (start, float("inf"))) - 1  # the last span starting at or before start
+    for a, b in spans[max(i, 0): i + 2]:
+        lo = max(a, start)
+        if lo < min(b, end):
+            return lo
+    return None
+
+
+def add_span(spans: list[tuple[int, int]], start: int, end: int) -> None:
+    """Insert [start, end) into the sorted disjoint *spans*, merging the spans it touches."""
+    if start >= end:
+        return
+    i = bisect.bisect_left(spans, (start, start))
+    if i > 0 and spans[i - 1][1] >= start:
+        i -= 1
+    j = i
+    while j < len(spans) and spans[j][0] <= end:
+        start, end = min(start, spans[j][0]), max(end, spans[j][1])
+        j += 1
+    spans[i:j] = [(start, end)]
+
+
+@contextlib.contextmanager
+def at_model_entry(ps: ParsedStream, index: int):
+    """Give a model error raised inside the block (E201 unavailable, E202 other hash, E204 unloadable)
+    that names no position the position of the sequence header's ``models[index]`` entry, the
+    declaration of the model (§5.2): its model_sha256 for E202, its model_name otherwise."""
+    try:
+        yield
+    except CmvcError as e:
+        if e.code in ("E201", "E202", "E204") and e.offset is None:
+            rec = next((u for u in ps.units if u.unit_type == UnitType.SEQUENCE_HEADER and u.body is not None), None)
+            sh = ps.sequence_header
+            if rec is not None and sh is not None and 0 <= index < len(sh.models):
+                field = f"models[{index}].{'model_sha256' if e.code == 'E202' else 'model_name'}"
+                e.offset, e.path = rec.field_offset(field), f"{_unit_name(rec)}.{field}"
+                e.args = (str(e),)
+        raise
 
 
 def _unit_name(rec: UnitRecord) -> str:
@@ -210,16 +254,16 @@ def check_semantics(ps: ParsedStream) -> list[CmvcError]:
             errs.append(e.relocate(rec.field_offset("param_data"), f"{_unit_name(rec)}.param_data"))
 
     # --- frame hashes ---
-    covered: set[int] = set()
+    covered: list[tuple[int, int]] = []  # disjoint [start, end) spans, sorted: memory per unit, not per frame
     for rec in ps.of_type(UnitType.FRAME_HASH):
         h = rec.body
         if h.first_frame + h.num_frames > sh.frame_count:  # §6.6: as for text spans
             bad(rec, "first_frame" if h.first_frame >= sh.frame_count else "num_frames", "E022", f"frames {h.first_frame}..{h.first_frame + h.num_frames - 1} "
                                             f"exceed frame_count {sh.frame_count}")
-        span = set(range(h.first_frame, h.first_frame + h.num_frames))
-        if span & covered:
-            bad(rec, "first_frame", "E025", f"frame {min(span & covered)} already has a hash")
-        covered |= span
+        first = first_overlap(covered, h.first_frame, h.first_frame + h.num_frames)
+        if first is not None:
+            bad(rec, "first_frame", "E025", f"frame {first} already has a hash")
+        add_span(covered, h.first_frame, h.first_frame + h.num_frames)
 
     # --- padding ---
     for rec in ps.of_type(UnitType.PADDING):

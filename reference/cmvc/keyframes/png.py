@@ -10,7 +10,7 @@ import io
 
 import numpy as np
 
-from ..errors import error
+from ..errors import describe, error
 from ..picture import Picture
 from ..registry import CodecId
 from ..syntax import NoParams
@@ -44,6 +44,16 @@ def encode(pictures, quality: int = 0, colour=None):
     return out
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def ihdr_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG's IHDR chunk (the first chunk, bytes 16..23), None if absent."""
+    if len(data) < 24 or data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 class _Decoder:
     def __init__(self, sh, models=None):
         self.w, self.h = sh.coded_width, sh.coded_height
@@ -52,16 +62,20 @@ class _Decoder:
         from PIL import Image
 
         cw, ch = (self.w + 1) // 2, (self.h + 1) // 2
+        want = (2 * cw, self.h + ch)
+        size = ihdr_size(unit.keyframe_data)  # §7.2: the declared size is checked before decoding
+        if size is None:
+            raise error("E024", f"keyframe {unit.frame_index}: not a PNG (no signature and IHDR chunk)", offset=0)
+        if size != want:
+            raise error("E024", f"keyframe {unit.frame_index}: the PNG's IHDR declares {size[0]}x{size[1]}, "
+                                f"expected {want[0]}x{want[1]}", offset=16)
         try:
-            img = Image.open(io.BytesIO(unit.keyframe_data))
-            if img.format != "PNG":
-                raise ValueError(f"not a PNG but {img.format}")
+            img = Image.open(io.BytesIO(unit.keyframe_data), formats=["PNG"])
             img.load()
         except Exception as e:  # Pillow raises many types for corrupt data
-            raise error("E024", f"keyframe {unit.frame_index}: cannot decode PNG: {e}") from None
-        if img.mode != "L" or img.size != (2 * cw, self.h + ch):
-            raise error("E024", f"keyframe {unit.frame_index}: PNG is {img.mode} {img.size}, expected L "
-                                f"{(2 * cw, self.h + ch)}")
+            raise error("E024", f"keyframe {unit.frame_index}: cannot decode PNG: {describe(e)}") from None
+        if img.mode != "L" or img.size != want:
+            raise error("E024", f"keyframe {unit.frame_index}: PNG is {img.mode} {img.size}, expected L {want}")
         return unpack(np.asarray(img), self.w, self.h)
 
 

@@ -21,6 +21,7 @@ Output samples of bit depth 10 become 8-bit by ``Min(255, (x + 2) >> 2)``.
 """
 from __future__ import annotations
 
+import errno
 import math
 import os
 import subprocess
@@ -29,10 +30,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import error
+from ..errors import describe, error
 from ..picture import Picture
 from ..registry import CodecId
 from ..syntax import VvcParams
+from . import too_large
 
 CODEC_ID = CodecId.VVC
 MIN_SIZE = 32  # vvenc refuses some smaller pictures (e.g. 16x16, 40x8); the decoder crops the padding
@@ -208,13 +210,15 @@ class _Decoder:
             planes.append(a)
         return Picture(*planes)
 
-    def _run(self, packet, what: str) -> list[Picture]:
+    def _run(self, packet, what: str, unit=None) -> list[Picture]:
         import av
 
         try:
             frames = list(self.ctx.decode(packet))
         except av.error.FFmpegError as e:
-            raise error("E024", f"{what}: VVC access unit does not decode: {e}") from None
+            if e.errno == errno.ENOMEM and unit is not None:  # max_pixels exceeded (FFmpeg's size check)
+                raise error("E024", too_large(unit, self.sh, "VVC access unit"), offset=0) from None
+            raise error("E024", f"{what}: VVC access unit does not decode: {describe(e)}") from None
         return [self._picture(f, what) for f in frames]
 
     def output(self, unit) -> list[Picture]:
@@ -222,7 +226,7 @@ class _Decoder:
 
         if not unit.keyframe_data:
             raise error("E024", f"keyframe {unit.frame_index}: empty VVC access unit")
-        return self._run(av.Packet(with_start_code(unit.keyframe_data)), f"keyframe {unit.frame_index}")
+        return self._run(av.Packet(with_start_code(unit.keyframe_data)), f"keyframe {unit.frame_index}", unit)
 
     def flush(self) -> list[Picture]:
         return self._run(None, "end of the VVC bitstream")

@@ -134,7 +134,7 @@ def decode_segments(unit: InterpParamsUnit, counts: list[int]) -> list[tuple[lis
     for k_seg, n in enumerate(counts):
         where = f"segment[{unit.segment_index + k_seg}]." if len(counts) > 1 else ""
         out: dict[str, list[int]] = {k: [] for k in series}
-        for j in range(1, n + 1):
+        for j in range(1, n + 1 if series else 1):  # no series: nothing to read, whatever N is
             for k in series:
                 start = r.pos >> 3
                 if unit.param_coding == ParamCoding.FIXED:

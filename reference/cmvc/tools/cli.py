@@ -80,6 +80,13 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(f"cmvc inspect: {e}", file=sys.stderr)
         return 2
     rep = validate(io.BytesIO(data), keep_payloads=False)
+    if rep.stream.header is None or not rep.stream.units:  # not a CMVC stream (E001 ...): no bit table
+        if args.json:
+            _print_json({"file": args.file, "valid": False, "errors": [e.to_dict() for e in rep.errors]})
+        else:
+            for e in rep.errors:
+                print(f"cmvc inspect: {args.file}: {e}", file=sys.stderr)
+        return 1
     acc = account(rep.stream)
     acc = {"file": args.file, "valid": rep.valid, "errors": [e.to_dict() for e in rep.errors], **acc}
     if args.json:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
+import re
 import sys
 import time
 from fractions import Fraction
@@ -44,7 +46,84 @@ def _captions(args) -> list:
     return caps
 
 
+QUALITY_RANGE = {"av1": (0, 63), "vvc": (0, 63), "avif": (0, 100), "webp": (0, 100), "hyperprior": (1, 8)}
+DEVICE_NAMES = re.compile(r"^(cpu|auto|mps|cuda(:\d+)?)$")
+
+
+def _bad(option: str, value, why: str):
+    return error("E101", f"{option} {value}: {why}")
+
+
+def check_encode_args(args) -> None:
+    """Every check of the encode options that needs no input frames, before anything is read or coded
+    (E101; exit 2).  :func:`check_output` and :func:`cmvc.chunking.encode_file` (frame counts) do the rest."""
+    from ..syntax.interp import MAX_W_BITS
+
+    def positive(option: str, value, integer: bool = False) -> None:
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise _bad(option, value, f"must be a {'whole ' if integer else ''}number above 0")
+
+    positive("--bpp", args.bpp)
+    positive("--kbps", args.kbps)
+    for option, value in (("--frames", args.frames), ("--interval", args.interval), ("--downscale", args.downscale)):
+        positive(option, value, True)
+    if args.keyframes is not None and args.keyframes < 2:
+        raise _bad("--keyframes", args.keyframes, "an IT2V stream needs at least 2 keyframes")
+    if not 1 <= args.w_bits <= MAX_W_BITS:
+        raise _bad("--w-bits", args.w_bits, f"must be 1..{MAX_W_BITS} (spec §5.6)")
+    if not (math.isfinite(args.lam) and args.lam >= 0):
+        raise _bad("--lam", args.lam, "must be a finite number, 0 or more")
+    if not 0 <= args.seed < 1 << 64:
+        raise _bad("--seed", args.seed, "must be 0..2^64-1 (rng_seed, spec §5.2)")
+    if not DEVICE_NAMES.match(args.device):
+        raise _bad("--device", args.device, "must be cpu, cuda, cuda:N, mps or auto")
+    if args.quality is not None:
+        codecs = [args.codec] if args.codec else ["av1", "vvc"]
+        for c in codecs:
+            lo, hi = QUALITY_RANGE.get(c, (None, None))
+            if lo is None:
+                raise _bad("--quality", args.quality, f"the {c} keyframe codec has no quality setting")
+            if not lo <= args.quality <= hi:
+                raise _bad("--quality", args.quality, f"{c} takes {lo}..{hi}")
+    if args.caption is not None and not args.caption.strip():
+        raise _bad("--caption", repr(args.caption), "an empty caption (leave the option out for none)")
+    if args.codec == "hyperprior" and not args.hyperprior_checkpoint:
+        raise error("E101", "--codec hyperprior needs --hyperprior-checkpoint PATH")
+    for option in ("hyperprior_checkpoint", "sd_model", "t2v_model", "captions"):
+        path = getattr(args, option, None)
+        if path and not Path(path).exists():
+            raise error("E102", f"--{option.replace('_', '-')} {path}: no such file or directory")
+    if args.input != "-" and not Path(args.input).is_file():
+        raise error("E102", f"{args.input}: {'is a directory' if Path(args.input).is_dir() else 'no such file'}")
+
+
+def check_output(path: str) -> None:
+    """E104 unless *path* ('-': standard output) can be written: not a directory, and a file can be
+    created beside it (tried, then removed); checked before any long work."""
+    import os
+    import tempfile
+
+    if path == "-":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise error("E104", f"{path} is a directory; give a file name")
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise error("E104", f"cannot write {path}: {parent} is not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".cmvc-probe-", dir=parent)
+    except OSError as e:
+        raise error("E104", f"cannot write {path}: {e.strerror or e}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def cmd_encode(args) -> int:
+    check_encode_args(args)
+    check_output(args.output)
     from ..chunking import CHUNK_SECONDS, encode_file
     from ..encoder import EncoderConfig
     from ..accounting import account
@@ -93,7 +172,12 @@ def cmd_encode(args) -> int:
                       on_chunk=chunk_done)
     target = res.target_bits
     prog.close()
-    write_atomic(args.output, res.data)
+    to_stdout = args.output == "-"
+    if to_stdout:  # the stream on standard output; the report goes to standard error
+        sys.stdout.buffer.write(res.data)
+        sys.stdout.buffer.flush()
+    else:
+        write_atomic(args.output, res.data)
     acc = account(parse(res.data))
     r = acc["rate"]
     report = {"output": args.output, "bytes": len(res.data), "bpp": r["bpp"], "kbps": r["kbps"],
@@ -106,16 +190,18 @@ def cmd_encode(args) -> int:
         report["achieved_vs_target"] = 8 * len(res.data) / target
     if not caps:
         report["captions"] = "none (no --caption/--captions given; the V2T captioner comes with the generative extra)"
+    out = sys.stderr if to_stdout else sys.stdout
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(report, indent=2), file=out)
     else:
         print(f"{args.output}: {len(res.data)} bytes, {r['bpp']:.5f} bpp, {r['kbps']:.2f} kbps; "
               f"{len(res.keyframes)} keyframes {res.keyframes}; R_k {acc['totals']['R_k']} bits, "
-              f"R_m {acc['totals']['R_m']} bits, overhead {acc['totals']['overhead']} bits")
+              f"R_m {acc['totals']['R_m']} bits, overhead {acc['totals']['overhead']} bits", file=out)
         if target is not None:
-            print(f"target {target:.0f} bits, achieved {8 * len(res.data)} bits ({report['achieved_vs_target']:.2f}x)")
+            print(f"target {target:.0f} bits, achieved {8 * len(res.data)} bits ({report['achieved_vs_target']:.2f}x)",
+                  file=out)
         if not caps:
-            print("captions: none given (use --caption/--captions)")
+            print("captions: none given (use --caption/--captions)", file=out)
     return 0
 
 
@@ -179,6 +265,8 @@ def cmd_decode(args) -> int:
 
 
 def _device(name: str) -> str:
+    if not DEVICE_NAMES.match(name):
+        raise _bad("--device", name, "must be cpu, cuda, cuda:N, mps or auto")
     from ..generative import device
 
     return device(name)
@@ -300,7 +388,7 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
 def register(sub) -> None:
     s = sub.add_parser("encode", help="encode a video into a CMVC stream")
     s.add_argument("input")
-    s.add_argument("-o", "--output", required=True)
+    s.add_argument("-o", "--output", required=True, help="the stream file ('-': standard output)")
     s.add_argument("--json", action="store_true")
     add_encode_args(s)
     s.set_defaults(func=cmd_encode)

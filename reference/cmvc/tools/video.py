@@ -62,8 +62,10 @@ def iter_video(path: str | os.PathLike, max_frames: int | None = None, start: in
 
     try:
         container = av.open(str(path))
-    except (OSError, av.error.FFmpegError) as e:
-        raise error("E102", f"cannot open {path}: {e}") from None
+    except (OSError, av.error.FFmpegError) as e:  # FFmpeg's errno (e.g. 1094995529) says nothing: its words do
+        why = ("not a video file FFmpeg can read" if isinstance(e, av.error.InvalidDataError)
+               else getattr(e, "strerror", None) or str(e))
+        raise error("E102", f"cannot open {path}: {why}") from None
     with container:
         if not container.streams.video:
             raise error("E103", f"{path} has no video stream")
