@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import BinaryIO, Callable, Iterator
 
+from .device import DEVICES, resolve_device  # noqa: F401 (cmvc.decode.resolve_device)
 from .errors import error
 from .parse import ParsedStream
 from .picture import Picture
@@ -28,7 +29,6 @@ from .syntax.interp import covered_segments, decode_segments, predict
 from .validate import at_model_entry, keyframe_refs, validate
 
 DEFAULT_W_BITS = 8
-DEVICES = ("cpu", "cuda", "auto")
 
 
 @dataclasses.dataclass
@@ -123,25 +123,6 @@ def stream_tolerance(ps: ParsedStream) -> Tolerance | None:
     if not found:
         return None
     return Tolerance(max(t.max_abs for t in found), max(t.max_fraction for t in found))
-
-
-def resolve_device(name: str) -> str:
-    """``cpu``, ``cuda`` (or ``cuda:N``) or ``auto`` (cuda when torch sees one): the device of the
-    networks.  ``cpu`` does not import torch; another name is E113, cuda without a CUDA device E210."""
-    cuda_n = name.startswith("cuda:") and name[5:].isdigit()
-    if name not in DEVICES and not cuda_n:
-        raise error("E113", f"unknown device {name!r} (use one of {', '.join(DEVICES)})")
-    if name == "cpu":
-        return name
-    import torch
-
-    if torch.cuda.is_available():
-        if cuda_n and int(name[5:]) >= torch.cuda.device_count():
-            raise error("E210", f"device {name} asked for, but torch sees {torch.cuda.device_count()} CUDA device(s)")
-        return "cuda" if name == "auto" else name
-    if name != "auto":
-        raise error("E210", f"device {name} asked for, but torch sees no CUDA device")
-    return "cpu"
 
 
 def reconstructor(sh, net=None, sd_model: str | None = None, caption: str = "", device: str = "cpu"):

@@ -76,7 +76,7 @@ class _Decoder:
             entry = self.sh.models[params.model_index]
             self.model = build_model(params.quality, load_state_dict(find_model(entry.model_name, entry.sha256.hex())))
         if self.device != "cpu":
-            from ..decode import resolve_device
+            from ..device import resolve_device
 
             self.device = resolve_device(self.device)
             self.model.to(self.device)
