@@ -48,7 +48,7 @@ ENCODE_CASES = [
     ("interval_negative", ["--interval", "-2"], "E101", False),
     ("lam_negative", ["--lam", "-1"], "E101", False),
     ("lam_nan", ["--lam", "nan"], "E101", False),
-    ("device_unknown", ["--device", "tpu9"], "E101", False),
+    ("device_unknown", ["--device", "tpu9"], "E113", False),
     ("downscale_0", ["--downscale", "0"], "E101", False),
     ("frames_0", ["--frames", "0"], "E101", False),
     ("caption_empty", ["--caption", ""], "E101", False),
@@ -131,7 +131,7 @@ def test_inspect_of_a_non_stream_prints_the_error_alone(tmp_path, capsys):
     (["inspect", "{tmp}/none.cmvc"], "E102", 2),
     (["decode", "{tmp}/none.cmvc"], "E102", 2),
     (["decode", str(ROOT / "conformance" / "invalid" / "E006_crc.cmvc")], "E006", 1),
-    (["decode", str(ROOT / "conformance" / "streams" / "blend_png_basic.cmvc"), "--device", "tpu9"], "E101", 2),
+    (["decode", str(ROOT / "conformance" / "streams" / "blend_png_basic.cmvc"), "--device", "tpu9"], "E113", 2),
 ])
 def test_other_commands(argv, code, rc, tmp_path, capsys):
     from cmvc.tools.cli import main

@@ -100,12 +100,7 @@ class Tolerance:
     max_fraction: float  # at most this fraction of a frame's samples different from it
 
 
-# Chapter 11.1, by recon_param (flow estimated at 2^-recon_param of the size).  Measured with the
-# reference decoder against itself (a segment in batches of one frame against one batch, 1 against 2
-# threads, and the literal IFNet of §7.5 against the optimised one): the worst frame of 4 segments of
-# 7 frames of bigbuckbunny at 416x240, carphone, bikes and a moving synthetic texture had 0.005 %,
-# 0.097 % and 0.63 % of its samples different, by 1.  The coarser the flow, the more the network
-# amplifies float rounding; the bounds leave 8x to 20x room.
+# Chapter 11.1 (Table 11-1), by recon_param; how the bounds were measured: docs/experiments.md.
 RIFE_TOLERANCE = {0: Tolerance(2, 0.001), 1: Tolerance(2, 0.01), 2: Tolerance(2, 0.05)}
 HYPERPRIOR_TOLERANCE = Tolerance(2, 0.001)
 

@@ -10,9 +10,9 @@ def resolve_device(name: str) -> str:
     """``cpu``, ``cuda`` (or ``cuda:N``) or ``auto`` (cuda when torch sees one): the device of the
     networks.  ``cpu`` does not import torch; another name is E113, cuda without a CUDA device E210."""
     cuda_n = name.startswith("cuda:") and name[5:].isdigit()
-    if name not in DEVICES and not cuda_n:
+    if name not in DEVICES and not cuda_n and not (name.startswith("cpu:") and name[4:].isdigit()):
         raise error("E113", f"unknown device {name!r} (use one of {', '.join(DEVICES)})")
-    if name == "cpu":
+    if name == "cpu" or (name.startswith("cpu:") and name[4:].isdigit()):  # torch's names of the CPU
         return name
     import torch
 

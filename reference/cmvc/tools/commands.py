@@ -76,7 +76,7 @@ def check_encode_args(args) -> None:
     if not 0 <= args.seed < 1 << 64:
         raise _bad("--seed", args.seed, "must be 0..2^64-1 (rng_seed, spec §5.2)")
     if not DEVICE_NAMES.match(args.device):
-        raise _bad("--device", args.device, "must be cpu, cuda, cuda:N, mps or auto")
+        raise error("E113", f"--device {args.device}: must be cpu, cuda, cuda:N, mps or auto")
     if args.quality is not None:
         codecs = [args.codec] if args.codec else ["av1", "vvc"]
         for c in codecs:
