@@ -20,6 +20,15 @@ def read_input(name: str) -> bytes:
         raise error("E102", f"cannot read {name}: {e.strerror}") from None
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only portable way to read it; done once, at import
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside *target*; rename it onto *target* only if the block succeeds."""
@@ -30,6 +39,8 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.is_file():  # mkstemp makes it 0600; give it the mode a plain open() would
+            os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(OSError):
