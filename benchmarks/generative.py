@@ -16,7 +16,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-from cmvc.encoder import Caption, EncoderConfig, encode
+from cmvc.encoder.pipeline import Caption, EncoderConfig, encode
 from cmvc.generative import PRESETS
 from cmvc.registry import TextRole
 from cmvc.resample import downsample

@@ -6,7 +6,7 @@
 
 For each clip: vvenc QP 63 (and QP 52), x265 QP 51, SVT-AV1 CRF 63; CMVC (RIFE; keyframes AV1 by
 default, or whichever of --codecs rate control prefers) rate-controlled (keyframe codec, coded size,
-keyframe strategy, interval and CRF/QP chosen by cmvc.rate_control) to 0.5x the bits of vvenc QP 63,
+keyframe strategy, interval and CRF/QP chosen by cmvc.encoder.rate_control) to 0.5x the bits of vvenc QP 63,
 to 0.75x the bits of SVT-AV1 CRF 63, and to the
 bits of vvenc QP 63.  Prints bits, bpp, PSNR-Y, MS-SSIM, VMAF, the issue's targets with met/not met,
 and RIFE decoding speed at 416x240 as a ratio to ffmpeg decoding the vvenc stream.
@@ -23,9 +23,9 @@ import time
 from fractions import Fraction
 
 from cmvc.decode import decode
-from cmvc.encoder import EncoderConfig, encode
+from cmvc.encoder.pipeline import EncoderConfig, encode
 from cmvc.keyframes import Colour
-from cmvc.rate_control import RC_PRESETS, plan
+from cmvc.encoder.rate_control import RC_PRESETS, plan
 from cmvc.resample import downsample
 from cmvc.tools.demo import bundled_clip
 from cmvc.tools.memory import retain_freed_memory
@@ -38,7 +38,7 @@ def cmvc_at(pics, info, target_bits, fit: str = "exhaustive", rc_metric: str = "
             strategies: tuple[str, ...] | None = None, codecs: tuple[str, ...] | None = None,
             cache: dict | None = None, preset: str = "full"):
     """CMVC rate-controlled to *target_bits*: coded size, keyframe strategy, interval and CRF chosen by
-    cmvc.rate_control (as `cmvc encode --bpp [--rc-metric vmaf] [--rc-preset P]` does; *strategies*
+    cmvc.encoder.rate_control (as `cmvc encode --bpp [--rc-metric vmaf] [--rc-preset P]` does; *strategies*
     and *codecs* default to the search preset's); *cache* shares trial encodes between the targets
     of one clip."""
     sp = RC_PRESETS[preset]
@@ -96,7 +96,7 @@ def main() -> int:
     ap.add_argument("--rc-metric", choices=["ms-ssim", "psnr", "vmaf"], default="ms-ssim",
                     help="what CMVC's rate control maximises (as cmvc encode --rc-metric)")
     ap.add_argument("--rc-preset", choices=list(RC_PRESETS), default="full",
-                    help="rate control's search (cmvc.rate_control.RC_PRESETS), as cmvc encode --rc-preset")
+                    help="rate control's search (cmvc.encoder.rate_control.RC_PRESETS), as cmvc encode --rc-preset")
     ap.add_argument("--strategies", nargs="+", default=None,
                     help="keyframe strategies rate control compares (default: the preset's)")
     ap.add_argument("--codecs", nargs="+", default=None, help="keyframe codecs rate control compares (default: the preset's)")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from cmvc.decode import decode, stream_tolerance
-from cmvc.encoder import keyframe_units
+from cmvc.encoder.pipeline import keyframe_units
 from cmvc.keyframes import Colour, get_codec
 from cmvc.picture import Picture, span_md5
 from cmvc.registry import (CodecId, HashType, ModelRole, ParamCoding, Profile, ReconProfile, TextMethod, TextRole,
@@ -72,7 +72,7 @@ class Assets:
 
     def coded(self, name: str, codec_id: CodecId, pics: list[Picture], quality: int, runs: list[int] | None = None):
         """*runs*: numbers of consecutive pictures coded as sequences of their own, joined as
-        cmvc.chunking joins chunks (AV1 temporal_unit_index renumbered; AV1 only)."""
+        cmvc.encoder.chunking joins chunks (AV1 temporal_unit_index renumbered; AV1 only)."""
         path = self.root / f"{name}.json"
         if path.exists() and not self.refresh:
             items = json.loads(path.read_text())

@@ -179,7 +179,7 @@ def test_frechet_distance_matches_the_full_formula():
 
 def test_rate_controlled_point_with_vmaf_estimate(testsrc_y4m, monkeypatch):
     """rc_metric travels with a rate-controlled CMVC point into rate control as a VMAF scorer."""
-    import cmvc.rate_control as rc
+    import cmvc.encoder.rate_control as rc
 
     seen = {}
     real = rc.plan

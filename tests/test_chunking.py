@@ -1,4 +1,4 @@
-"""Streaming, chunk-parallel encoding (cmvc.chunking, ``cmvc encode --workers/--ray``)."""
+"""Streaming, chunk-parallel encoding (cmvc.encoder.chunking, ``cmvc encode --workers/--ray``)."""
 import json
 import subprocess
 
@@ -23,7 +23,7 @@ def cut_clip(tmp_path_factory):
 
 
 def test_scan_finds_the_cut_and_motion(cut_clip):
-    from cmvc.chunking import scan
+    from cmvc.encoder.chunking import scan
 
     s = scan(cut_clip)
     assert s.frames == 70 and s.cuts == [40]
@@ -32,7 +32,7 @@ def test_scan_finds_the_cut_and_motion(cut_clip):
 
 
 def test_chunk_starts_cut_length_and_short_tail():
-    from cmvc.chunking import chunk_length, chunk_starts
+    from cmvc.encoder.chunking import chunk_length, chunk_starts
 
     assert chunk_length(25, 8, 1.0) == 24 and chunk_length(25, 8, 4.0) == 96 and chunk_length(25, 64, 1.0) == 64
     assert chunk_starts(70, [40], 24, 8) == [0, 24, 40]  # every 24 frames, and at the cut
@@ -42,7 +42,7 @@ def test_chunk_starts_cut_length_and_short_tail():
 
 
 def test_split_budget_follows_complexity():
-    from cmvc.chunking import split_budget
+    from cmvc.encoder.chunking import split_budget
 
     motion = [0.0] + [0.0] * 19 + [4.0] * 20  # a still half, then a busy one
     b = split_budget(1000.0, [0, 20], motion)
@@ -86,11 +86,11 @@ def test_same_bytes_for_any_number_of_workers(tmp_path, capsys, cut_clip, codec)
 
 
 def test_one_chunk_is_the_in_memory_encode(tmp_path, cut_clip):
-    """A clip shorter than a chunk is coded exactly as cmvc.encoder.encode codes its pictures."""
+    """A clip shorter than a chunk is coded exactly as cmvc.encoder.pipeline.encode codes its pictures."""
     from fractions import Fraction
 
-    from cmvc.chunking import encode_file
-    from cmvc.encoder import EncoderConfig, encode
+    from cmvc.encoder.chunking import encode_file
+    from cmvc.encoder.pipeline import EncoderConfig, encode
     from cmvc.tools.video import read_video
 
     cfg = EncoderConfig(codec="av1", fit="none", profile="blend")
@@ -102,8 +102,8 @@ def test_one_chunk_is_the_in_memory_encode(tmp_path, cut_clip):
 
 def test_windows_bound_what_the_encoder_holds(cut_clip, monkeypatch):
     """The encoder never sees more than one chunk of pictures (the window), here 24 of 70 frames."""
-    import cmvc.encoder as enc
-    from cmvc.chunking import encode_file
+    import cmvc.encoder.pipeline as enc
+    from cmvc.encoder.chunking import encode_file
 
     seen = []
     real = enc.encode
@@ -130,8 +130,8 @@ def test_kbps_holds_for_the_whole_file(tmp_path, capsys, cut_clip):
 
 
 def test_unchunkable_options_and_bad_counts(tmp_path, cut_clip):
-    from cmvc.chunking import encode_file
-    from cmvc.encoder import EncoderConfig
+    from cmvc.encoder.chunking import encode_file
+    from cmvc.encoder.pipeline import EncoderConfig
     from cmvc.errors import CmvcError
 
     with pytest.raises(CmvcError) as e:
@@ -149,8 +149,8 @@ def test_device_reaches_the_fit_and_rate_control(cut_clip, monkeypatch):
     from fractions import Fraction
 
     import cmvc.decode as dec
-    import cmvc.encoder as enc
-    from cmvc.rate_control import plan
+    import cmvc.encoder.pipeline as enc
+    from cmvc.encoder.rate_control import plan
     from cmvc.tools.video import read_video
 
     devices = []
@@ -171,8 +171,8 @@ def test_device_reaches_the_fit_and_rate_control(cut_clip, monkeypatch):
 
 def test_a_chunk_error_reaches_the_caller_from_a_worker(cut_clip):
     """An error inside a pool worker comes back as that CmvcError (not as a dead pool)."""
-    from cmvc.chunking import encode_file
-    from cmvc.encoder import EncoderConfig
+    from cmvc.encoder.chunking import encode_file
+    from cmvc.encoder.pipeline import EncoderConfig
     from cmvc.errors import CmvcError
 
     with pytest.raises(CmvcError) as e:

@@ -49,7 +49,7 @@ def test_inspect(tmp_path, capsys):
 
 
 def test_decode_reports_frames_and_speed(tmp_path, capsys, testsrc_pics):
-    from cmvc.encoder import EncoderConfig, encode
+    from cmvc.encoder.pipeline import EncoderConfig, encode
 
     p = tmp_path / "s.cmvc"
     p.write_bytes(encode(testsrc_pics[0][:6], EncoderConfig(profile="blend", codec="png", fit="none", interval=3)).data)
@@ -104,7 +104,7 @@ def test_demo_on_a_small_clip(tmp_path, capsys, monkeypatch):
     stream decodes with its frame hashes verified and stays within the target."""
     from conftest import make_testsrc
 
-    import cmvc.rate_control as rc
+    import cmvc.encoder.rate_control as rc
     from cmvc.tools.video import read_video
 
     seen = []

@@ -63,13 +63,13 @@ ENCODE_CASES = [
 
 @pytest.mark.parametrize("name,argv,code,reads", ENCODE_CASES, ids=[c[0] for c in ENCODE_CASES])
 def test_encode_misuse(name, argv, code, reads, clip, tmp_path, monkeypatch, capsys):
-    import cmvc.encoder
+    import cmvc.encoder.pipeline
     import cmvc.tools.video
     from cmvc.tools.cli import main
 
     (tmp_path / "caps_reversed.json").write_text('[{"role": "motion_caption", "start": 5, "end": 3, "text": "x"}]')
     (tmp_path / "caps_late.json").write_text('[{"role": "motion_caption", "start": 2, "end": 12, "text": "x"}]')
-    monkeypatch.setattr(cmvc.encoder, "encode", _tripwire)
+    monkeypatch.setattr(cmvc.encoder.pipeline, "encode", _tripwire)
     if not reads:
         monkeypatch.setattr(cmvc.tools.video, "read_video", _tripwire)
     argv = [a.format(clip=clip, tmp=tmp_path) for a in argv]

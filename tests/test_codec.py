@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 from cmvc.write import make_sequence_header
 
 from cmvc.decode import decode
-from cmvc.encoder import Caption, EncoderConfig, encode
+from cmvc.encoder.pipeline import Caption, EncoderConfig, encode
 from cmvc.errors import CmvcError
-from cmvc.fit import fit_segment
-from cmvc.keyframe_select import intervals, select_keyframes
+from cmvc.encoder.fit import fit_segment
+from cmvc.encoder.keyframe_select import intervals, select_keyframes
 from cmvc.picture import Picture
 from cmvc.recon.blend import BlendReconstructor, blend
 from cmvc.registry import TextRole, UnitType
@@ -78,7 +78,7 @@ def test_min_cost_keyframes_is_optimal(t, data):
     """The dynamic programme of strategy interp finds the cheapest admissible placement (brute force)."""
     import itertools
 
-    from cmvc.keyframe_select import min_cost_keyframes
+    from cmvc.encoder.keyframe_select import min_cost_keyframes
 
     n = data.draw(st.integers(2, t))
     gap = data.draw(st.integers(-(-(t - 1) // (n - 1)), t))
@@ -100,7 +100,7 @@ def test_interp_strategy_puts_keyframes_where_the_motion_is(profile):
     """A still first half and an unpredictable second half (a new texture every frame): interp spends
     its keyframes where interpolation fails, where uniform intervals spread them evenly, and the
     reconstruction error falls."""
-    from cmvc.keyframe_select import InterpolationCost, min_cost_keyframes
+    from cmvc.encoder.keyframe_select import InterpolationCost, min_cost_keyframes
 
     r = np.random.default_rng(5)
     tex = np.kron(r.integers(30, 220, (24, 40)), np.ones((4, 4))).astype(np.uint8)
@@ -145,7 +145,7 @@ def test_fit_frames_chooses_as_fit_segment(method):
     """Rate control's estimate reconstructs a sample of a segment's frames at the weights the
     encoder's fit would choose: the same pictures as fit_segment's q's, for any subset, with the
     rate term (lambda) included."""
-    from cmvc.fit import fit_frames
+    from cmvc.encoder.fit import fit_frames
 
     a, b = random_picture(16, 16, 1), random_picture(16, 16, 2)
     truth = [blend(a, b, q, 4) for q in (15, 11, 10, 3, 1)]  # pred: 13, 11, 8, 5, 3
@@ -160,7 +160,7 @@ def test_fit_frames_chooses_as_fit_segment(method):
 
 
 def test_gd_decreases_loss():
-    from cmvc.fit import _gd, mse
+    from cmvc.encoder.fit import _gd, mse
     a, b = random_picture(16, 16, 1), random_picture(16, 16, 2)
     truth = [blend(a, b, 160, 8)]
     w = _gd(BlendReconstructor(None), a, b, truth, [128], 256, steps=50)
@@ -174,7 +174,7 @@ def test_gd_decreases_loss():
 def test_gd_through_rife_differentiates_w_only():
     import torch
 
-    from cmvc.fit import _gd
+    from cmvc.encoder.fit import _gd
     from cmvc.recon.ifnet import IFNet
     from cmvc.recon.rife import RifeReconstructor
 
@@ -188,7 +188,7 @@ def test_gd_through_rife_differentiates_w_only():
 
 
 def test_rate_control_meets_budget(testsrc_pics):
-    from cmvc.rate_control import plan
+    from cmvc.encoder.rate_control import plan
     pics, _ = testsrc_pics
     budget = 8 * 1500
     p = plan(pics, EncoderConfig(), budget)
@@ -258,7 +258,7 @@ def test_blend_frames_are_normative():
 
 def test_encoder_writes_one_unit_for_all_fitted_segments():
     """§4.6: the encoder covers the first..last segment whose weights differ from Pred with one unit."""
-    from cmvc.encoder import interp_params_unit
+    from cmvc.encoder.pipeline import interp_params_unit
     from cmvc.syntax.interp import covered_segments, decode_segments, predict
 
     kf = [0, 4, 5, 9, 13, 17]  # segments 0..4 with 3, 0, 3, 3, 3 inner frames
@@ -312,7 +312,7 @@ def test_encoder_without_unit_crcs(testsrc_pics):
 
     from cmvc.keyframes import Colour
     from cmvc.parse import parse
-    from cmvc.rate_control import _Trials
+    from cmvc.encoder.rate_control import _Trials
 
     pics, _ = testsrc_pics
     cfg = EncoderConfig(profile="blend", codec="png", interval=4, fit="exhaustive")
@@ -337,7 +337,7 @@ def test_keyframe_group_decodes_as_keyframe_units(codec, testsrc_pics):
 
     from cmvc.keyframes import Colour
     from cmvc.parse import parse
-    from cmvc.rate_control import _Trials
+    from cmvc.encoder.rate_control import _Trials
 
     pics, _ = testsrc_pics
     cfg = EncoderConfig(profile="blend", codec=codec, interval=4, fit="exhaustive")
@@ -365,7 +365,7 @@ def test_keyframe_group_decodes_as_keyframe_units(codec, testsrc_pics):
 def test_keyframe_units_split_groups(monkeypatch):
     """Groups hold at most GROUP_LIMIT bytes of pictures; a keyframe left alone and HYPERPRIOR keyframes
     get keyframe units; first_keyframe and the ordinal fields count on across groups."""
-    import cmvc.encoder as E
+    import cmvc.encoder.pipeline as E
     import cmvc.syntax as S
     from cmvc.registry import CodecId
     from cmvc.syntax.keyframe import group_members

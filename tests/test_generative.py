@@ -6,7 +6,7 @@ pytest.importorskip("diffusers")
 pytest.importorskip("peft")
 
 from cmvc.decode import decode  # noqa: E402
-from cmvc.encoder import Caption, EncoderConfig, encode  # noqa: E402
+from cmvc.encoder.pipeline import Caption, EncoderConfig, encode  # noqa: E402
 from cmvc.errors import CmvcError  # noqa: E402
 from cmvc.registry import ReconProfile, TextRole  # noqa: E402
 from cmvc.validate import validate  # noqa: E402
@@ -106,8 +106,8 @@ def test_captioner_adds_captions(models, clip):
 
 def test_clip_features_with_checkpoint(tmp_path, clip):
     pytest.importorskip("open_clip")
-    from cmvc.features import features
-    from cmvc.keyframe_select import select_keyframes
+    from cmvc.encoder.features import features
+    from cmvc.encoder.keyframe_select import select_keyframes
 
     conf, ckpt = tiny_models.tiny_open_clip(tmp_path)
     f = features(clip, f"clip:{conf}:{ckpt}")

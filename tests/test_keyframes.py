@@ -185,7 +185,7 @@ def test_hyperprior_with_random_initialised_model(tmp_path, monkeypatch, testsrc
     import torch
 
     from cmvc.decode import decode
-    from cmvc.encoder import EncoderConfig, encode
+    from cmvc.encoder.pipeline import EncoderConfig, encode
     from cmvc.keyframes.hyperprior import build_model
 
     monkeypatch.setenv("CMVC_CACHE", str(tmp_path / "cache"))

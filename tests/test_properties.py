@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cmvc.decode import decode
-from cmvc.encoder import EncoderConfig, encode
+from cmvc.encoder.pipeline import EncoderConfig, encode
 from cmvc.errors import CmvcError
 from cmvc.picture import Picture
 from cmvc.validate import validate

@@ -1,16 +1,16 @@
-"""cmvc.rate_control: operating points that fit a bit budget, chosen by estimated quality."""
+"""cmvc.encoder.rate_control: operating points that fit a bit budget, chosen by estimated quality."""
 import dataclasses
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cmvc.encoder import EncoderConfig, encode
+from cmvc.encoder.pipeline import EncoderConfig, encode
 from cmvc.errors import CmvcError
 from cmvc.keyframes import Colour
 from cmvc.parse import parse
 from cmvc.quality import ms_ssim_y
-from cmvc.rate_control import _Trials, estimate_quality, first_fitting, plan
+from cmvc.encoder.rate_control import _Trials, estimate_quality, first_fitting, plan
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_plan_reports_progress(clip):
 def test_pruned_search_skips_larger_sizes_once_the_estimate_falls(clip, monkeypatch):
     """Pruning walks the coded sizes from the smallest up, every strategy at each, and stops at the
     first fall of the best estimate; the exhaustive search runs every combination."""
-    import cmvc.rate_control as rc
+    import cmvc.encoder.rate_control as rc
 
     scores = {(4, "feature"): 0.80, (4, "uniform"): 0.50, (2, "feature"): 0.60, (2, "uniform"): 0.79,
               (1, "feature"): 0.95, (1, "uniform"): 0.10}  # best per size: 0.80, 0.79 (falls), 0.95
@@ -116,7 +116,7 @@ def test_pruned_search_walks_from_the_last_best_interval(clip, monkeypatch):
     below a peak are not tried.  Without pruning every walk starts at the smallest that fits."""
     import math
 
-    import cmvc.rate_control as rc
+    import cmvc.encoder.rate_control as rc
 
     monkeypatch.setattr(rc, "estimate_quality",  # peak at interval 6 (5 keyframes) for both strategies
                         lambda src, tr, n, *a, **k: -abs(math.log2(n) - math.log2(tr.count(6))))
@@ -134,7 +134,7 @@ def test_pruned_search_walks_from_the_last_best_interval(clip, monkeypatch):
 def test_estimate_scores_a_subset_of_large_videos(clip, monkeypatch):
     """Beyond SCORED_PIXELS every k-th keyframe and segment is scored, weighted by what it stands
     for: fewer frames scored, nearly the same estimate."""
-    import cmvc.rate_control as rc
+    import cmvc.encoder.rate_control as rc
 
     cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
     tr = _Trials(clip, cfg, 1, Colour())
@@ -161,7 +161,7 @@ def test_estimate_samples_inner_frames_by_picture_size(clip, monkeypatch):
     """Small pictures: every inner frame is reconstructed and scored; beyond DENSE_PIXELS one per 2,
     4 or 8 inner frames of a segment (the sub-range's middle frame standing for it)."""
     import cmvc.quality
-    import cmvc.rate_control as rc
+    import cmvc.encoder.rate_control as rc
 
     cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
     tr = _Trials(clip, cfg, 1, Colour())
@@ -273,7 +273,7 @@ def test_plan_compares_codecs(clip):
 def test_cache_shares_trials_across_targets_without_changing_plans(clip, monkeypatch):
     """Plans for several targets with one cache: the same plans as without it, in any order, with
     fewer trial encodes and estimates; a cache made for other inputs is refused."""
-    import cmvc.rate_control as R
+    import cmvc.encoder.rate_control as R
 
     cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
     budgets = [8 * 900, 8 * 1400, 8 * 2200]
@@ -303,7 +303,7 @@ def test_cache_shares_trials_across_targets_without_changing_plans(clip, monkeyp
 def test_plan_with_interp_shares_the_segment_costs(clip, monkeypatch):
     """Strategy interp's segment costs are computed once per pictures and reused by every interval,
     by later plans and by the final encode."""
-    import cmvc.keyframe_select as K
+    import cmvc.encoder.keyframe_select as K
 
     made = []
     real = K.InterpolationCost
@@ -364,7 +364,7 @@ def test_cli_prunes_unless_exhaustive(tmp_path, monkeypatch, flag):
     """cmvc encode --bpp prunes rate control's searches; --rc-exhaustive turns that off."""
     from conftest import make_testsrc
 
-    import cmvc.rate_control as rc
+    import cmvc.encoder.rate_control as rc
     from cmvc.tools.cli import main
 
     seen = {}
@@ -388,12 +388,12 @@ def test_cli_prunes_unless_exhaustive(tmp_path, monkeypatch, flag):
     ([], ("av1", "vvc"), ("feature", "uniform", "interp"), "slow"),
 ])
 def test_cli_rc_preset_sets_the_search_and_vvenc_preset(tmp_path, monkeypatch, flags, codecs, strategies, vvc_preset):
-    """cmvc encode --rc-preset chooses what rate control compares (cmvc.rate_control.RC_PRESETS) and
+    """cmvc encode --rc-preset chooses what rate control compares (cmvc.encoder.rate_control.RC_PRESETS) and
     vvenc's preset, for the trial encodes and the encode itself; --vvc-preset overrides the latter.
     (The plan itself is stubbed: the preset's arguments are what is checked, and the encode's.)"""
     from conftest import make_testsrc
 
-    import cmvc.rate_control as rc
+    import cmvc.encoder.rate_control as rc
     from cmvc.keyframes import vvc
     from cmvc.tools.cli import main
 
@@ -418,7 +418,7 @@ def test_cli_rc_preset_sets_the_search_and_vvenc_preset(tmp_path, monkeypatch, f
 def test_plan_refine_arguments_override_the_module_defaults(clip, monkeypatch):
     """plan(refine=0) skips the keyframe-count refinement that REFINE would run (the fast preset
     refines 1 search instead of REFINE)."""
-    import cmvc.rate_control as rc
+    import cmvc.encoder.rate_control as rc
 
     monkeypatch.setattr(rc, "estimate_quality", lambda src, tr, n, *a, **k: -abs(n - 11))
     cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
@@ -428,9 +428,9 @@ def test_plan_refine_arguments_override_the_module_defaults(clip, monkeypatch):
 
 
 def test_rc_presets_name_known_codecs_strategies_and_presets():
-    from cmvc.keyframe_select import STRATEGIES
+    from cmvc.encoder.keyframe_select import STRATEGIES
     from cmvc.keyframes import CODEC_NAMES, vvc
-    from cmvc.rate_control import DOWNSCALES, RC_CODECS, RC_PRESETS, RC_STRATEGIES
+    from cmvc.encoder.rate_control import DOWNSCALES, RC_CODECS, RC_PRESETS, RC_STRATEGIES
 
     assert RC_PRESETS["full"].codecs == RC_CODECS and RC_PRESETS["full"].strategies == RC_STRATEGIES
     for sp in RC_PRESETS.values():
@@ -442,7 +442,7 @@ def test_refinement_tries_counts_between_the_ladder_steps(clip, monkeypatch):
     """After the searches, the best candidate's keyframe count is refined between the counts of the
     ladder intervals next to it, walking down then up until the estimate has fallen twice; the plan
     carries the count and the encode has that many keyframes, at the predicted size."""
-    import cmvc.rate_control as rc
+    import cmvc.encoder.rate_control as rc
 
     monkeypatch.setattr(rc, "estimate_quality", lambda src, tr, n, *a, **k: -abs(n - 11))  # peak off the ladder
     cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
@@ -463,7 +463,7 @@ def test_refinement_tries_counts_between_the_ladder_steps(clip, monkeypatch):
 def test_refinement_of_the_next_best_searches(clip, monkeypatch):
     """The best candidate of each of the REFINE best searches is refined, not only the overall best's:
     a count off the ladder of the second search can win."""
-    import cmvc.rate_control as rc
+    import cmvc.encoder.rate_control as rc
 
     def est(src, tr, n, *a, **k):
         if tr.cfg.strategy == "uniform":  # the best on the ladder (13 keyframes), nothing better around it
@@ -485,7 +485,7 @@ def test_refinement_of_the_next_best_searches(clip, monkeypatch):
 def test_trials_the_encoder_cannot_make_are_skipped(clip, monkeypatch):
     """A keyframe encode that fails with E203 (vvenc 1.15 returns no pictures for some inputs) makes
     that trial not fit: rate control goes on without it; other errors still propagate."""
-    import cmvc.rate_control as rc
+    import cmvc.encoder.rate_control as rc
     from cmvc.errors import error
 
     real = rc.get_codec
@@ -520,7 +520,7 @@ def test_trials_the_encoder_cannot_make_are_skipped(clip, monkeypatch):
 def test_refine_shots_spends_the_rest_on_a_shot(monkeypatch):
     """VVC keyframes across a shot cut: after the search, the chosen candidate's shots get finer QPs one
     step at a time while one fits and the estimate rises; the encode gives the predicted size."""
-    import cmvc.rate_control as rc
+    import cmvc.encoder.rate_control as rc
     from test_keyframes import two_shot_pictures
 
     pics = two_shot_pictures(96, 64, 16, 8)

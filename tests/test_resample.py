@@ -56,7 +56,7 @@ def test_upsample_picture_odd_sizes():
 
 def test_encode_decode_with_downscale(testsrc_pics):
     from cmvc.decode import decode
-    from cmvc.encoder import EncoderConfig, encode
+    from cmvc.encoder.pipeline import EncoderConfig, encode
 
     pics, _ = testsrc_pics
     res = encode(pics, EncoderConfig(profile="blend", codec="png", interval=4, downscale=2))

@@ -19,17 +19,17 @@ def encode_file(path: str | os.PathLike, out: str | os.PathLike | None = None, *
                 rc_metric: str = "ms-ssim", frames: int | None = None,
                 progress: Callable[[str, int, int], None] | None = None, **options):
     """Encode the video file *path* (anything FFmpeg reads) and write the stream to *out* atomically
-    (None: not written).  Returns the :class:`cmvc.encoder.EncodeResult` (``.data`` is the stream).
+    (None: not written).  Returns the :class:`cmvc.encoder.pipeline.EncodeResult` (``.data`` is the stream).
 
-    *options* are :class:`cmvc.encoder.EncoderConfig` fields (``codec="vvc"``, ``quality=45``,
+    *options* are :class:`cmvc.encoder.pipeline.EncoderConfig` fields (``codec="vvc"``, ``quality=45``,
     ``interval=8``, ``profile="blend"``, ...); the defaults are ``cmvc encode``'s.  With a target
     (*bits* for the whole clip, *bpp* or *kbps*) rate control chooses the operating point as
     ``cmvc encode --bpp`` does: among the codecs, strategies and coded sizes of *rc_preset*
-    (:data:`cmvc.rate_control.RC_PRESETS`), unless *options* name ``codec``, ``strategy`` or
+    (:data:`cmvc.encoder.rate_control.RC_PRESETS`), unless *options* name ``codec``, ``strategy`` or
     ``downscale``.  *frames*: encode only the first frames.  *progress(stage, done, total)*: called
     as the encoder works.
     """
-    from .encoder import EncoderConfig, encode
+    from .encoder.pipeline import EncoderConfig, encode
     from .keyframes import Colour
     from .tools.fileio import write_atomic
     from .tools.video import read_video
@@ -57,7 +57,7 @@ def encode_file(path: str | os.PathLike, out: str | os.PathLike | None = None, *
 
 def _rate_controlled(pics, cfg, bits: float, preset: str, metric: str, colour, options: dict):
     """*cfg* at the operating point rate control plans for *bits* (not normative: docs/encoder.md)."""
-    from .rate_control import RC_PRESETS, plan
+    from .encoder.rate_control import RC_PRESETS, plan
 
     if preset not in RC_PRESETS:
         raise error("E101", f"unknown rate-control preset {preset!r} ({', '.join(RC_PRESETS)})")

@@ -1,6 +1,6 @@
 """Objective quality of decoded pictures against a source: luma PSNR and MS-SSIM.
 
-Used by the encoder's rate control (:mod:`cmvc.rate_control`) and by the evaluation tools
+Used by the encoder's rate control (:mod:`cmvc.encoder.rate_control`) and by the evaluation tools
 (:mod:`cmvc.tools.metrics`); comparisons are made on the decoded Y' plane, with no colour conversion.
 """
 from __future__ import annotations

@@ -51,7 +51,7 @@ class Captioner:
         return " ".join(text.split())
 
     def captions(self, pics, keyframes: list[int], matrix: int = 1, full_range: bool = False):
-        from ..caption import Caption
+        from ..encoder.caption import Caption
         from ..registry import TextRole
 
         out = [Caption(TextRole.KEYFRAME_CAPTION, k, k, self.caption(pics[k], matrix, full_range)) for k in keyframes]

@@ -101,7 +101,7 @@ def encode(pictures, quality: int | Sequence[int] = 45, colour=None, preset: str
     """Code the keyframes as one VVC bitstream; *quality* is vvenc's QP (0..63, higher = fewer bits),
     or one QP per coded video sequence (the last one repeated for any further sequences): a shot
     may get a finer quantiser than another (rate control spends a budget's rest so, see
-    :func:`cmvc.rate_control.plan`).
+    :func:`cmvc.encoder.rate_control.plan`).
 
     *starts*: indices of pictures that begin a new coded video sequence (an IDR picture: no
     prediction across it); None: the shot cuts among the pictures (:func:`shot_starts`).  A

@@ -33,7 +33,7 @@ import numpy as np
 PEER_POINTS = [("vvenc", 63), ("vvenc", 52), ("vvenc", 47), ("vvenc", 42), ("x264", 51), ("x264", 45),
                ("x265", 51), ("x265", 45), ("svtav1", 63), ("svtav1", 55)]
 # CMVC operating points: rate-controlled (coded size, keyframe interval and CRF chosen by
-# cmvc.rate_control) to multiples of the bits vvenc spends at QP 63 on the same clip; a point may
+# cmvc.encoder.rate_control) to multiples of the bits vvenc spends at QP 63 on the same clip; a point may
 # also give "bpp", or fixed encoder settings such as {"interval": 8, "quality": 55}.
 CMVC_POINTS = [{"rate": r} for r in (0.35, 0.5, 0.75, 1.0, 1.5, 2.5)]
 
@@ -107,7 +107,7 @@ def run_job(job: Job) -> dict[str, Any]:
                            "params": json.dumps(params, sort_keys=True),
                            "width": pics[0].width, "height": pics[0].height, "frames": len(pics)}
     if job.codec == "cmvc":
-        from ..encoder import EncoderConfig, encode
+        from ..encoder.pipeline import EncoderConfig, encode
         from ..keyframes import Colour
 
         colour = Colour(info.matrix_coefficients, info.full_range)
@@ -119,7 +119,7 @@ def run_job(job: Job) -> dict[str, Any]:
         rc_metric = params.pop("rc_metric", "ms-ssim")
         cfg = EncoderConfig(**_cmvc_params(params))
         if target is not None:
-            from ..rate_control import DOWNSCALES, RC_CODECS, RC_STRATEGIES, plan
+            from ..encoder.rate_control import DOWNSCALES, RC_CODECS, RC_STRATEGIES, plan
 
             # a worker that gets several rate points of one clip reuses their trial encodes (same plans)
             key = (job.clip, rc_metric, json.dumps(params, sort_keys=True))
@@ -419,7 +419,7 @@ def ablation_jobs(clips: list[Clip]) -> list[Job]:
 
 def _cmvc_params(params: dict) -> dict:
     """Expand the ablation-only 'captions' switch into encoder captions (a motion caption per segment)."""
-    from ..caption import Caption
+    from ..encoder.caption import Caption
     from ..registry import TextRole
 
     p = dict(params)

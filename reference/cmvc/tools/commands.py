@@ -26,7 +26,7 @@ def _rc_line(prog: Progress, line: str, verbose: bool) -> None:
 
 
 def _captions(args) -> list:
-    from ..caption import Caption
+    from ..encoder.caption import Caption
     from ..registry import TextRole
 
     caps = []
@@ -56,7 +56,7 @@ def _bad(option: str, value, why: str):
 
 def check_encode_args(args) -> None:
     """Every check of the encode options that needs no input frames, before anything is read or coded
-    (E101; exit 2).  :func:`check_output` and :func:`cmvc.chunking.encode_file` (frame counts) do the rest."""
+    (E101; exit 2).  :func:`check_output` and :func:`cmvc.encoder.chunking.encode_file` (frame counts) do the rest."""
     from ..syntax.interp import MAX_W_BITS
 
     def positive(option: str, value, integer: bool = False) -> None:
@@ -124,8 +124,8 @@ def check_output(path: str) -> None:
 def cmd_encode(args) -> int:
     check_encode_args(args)
     check_output(args.output)
-    from ..chunking import CHUNK_SECONDS, encode_file
-    from ..encoder import EncoderConfig
+    from ..encoder.chunking import CHUNK_SECONDS, encode_file
+    from ..encoder.pipeline import EncoderConfig
     from ..accounting import account
     from ..parse import parse
     from .fileio import write_atomic
@@ -141,7 +141,7 @@ def cmd_encode(args) -> int:
                         device=_device(args.device), vvc_preset=args.vvc_preset or "slow")
     target = rc = None
     if args.bpp is not None or args.kbps is not None:
-        from ..rate_control import RC_PRESETS
+        from ..encoder.rate_control import RC_PRESETS
 
         sp = RC_PRESETS[args.rc_preset]
         cfg = dataclasses.replace(cfg, vvc_preset=args.vvc_preset or sp.vvc_preset)
@@ -315,8 +315,8 @@ def cmd_models(args) -> int:
 
 
 def add_encode_args(s: argparse.ArgumentParser) -> None:
-    from ..fit import FIT_METHODS
-    from ..keyframe_select import STRATEGIES
+    from ..encoder.fit import FIT_METHODS
+    from ..encoder.keyframe_select import STRATEGIES
 
     s.add_argument("--frames", type=int, help="code only the first N frames")
     g = s.add_mutually_exclusive_group()

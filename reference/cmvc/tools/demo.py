@@ -38,7 +38,7 @@ def side_by_side(path: Path, rows: list[tuple[str, object]], matrix: int, full_r
 
 def cmd_demo(args) -> int:
     from ..decode import decode
-    from ..encoder import EncoderConfig, encode
+    from ..encoder.pipeline import EncoderConfig, encode
     from ..keyframes import Colour
     from .progress import Progress, rc_note
     from .fileio import write_atomic
@@ -57,7 +57,7 @@ def cmd_demo(args) -> int:
     vbits, vdec = run_peer(peer, pics, fps)
     pixels = info.width * info.height * len(pics)
     rows = [{"codec": "VVC (vvenc QP 63)", "bits": vbits, "bpp": vbits / pixels, **all_metrics(vdec, pics, fps)}]
-    from ..rate_control import RC_PRESETS, plan
+    from ..encoder.rate_control import RC_PRESETS, plan
 
     sp = RC_PRESETS[args.rc_preset]
     res = dec = None
@@ -113,7 +113,7 @@ def register(sub) -> None:
     s.add_argument("--shares", type=float, nargs="+", default=[1.0, 0.5],
                    help="CMVC rate targets as multiples of VVC QP 63's bits")
     s.add_argument("--rc-preset", choices=["fast", "full"], default="fast",
-                   help="rate control's search (cmvc.rate_control.RC_PRESETS): fast (VVC keyframes at vvenc preset "
+                   help="rate control's search (cmvc.encoder.rate_control.RC_PRESETS): fast (VVC keyframes at vvenc preset "
                         "medium, strategies feature and uniform; 8 minutes for the bundled clip on 2 cores) or full (what cmvc "
                         "encode --bpp and the benchmarks search: AV1 and VVC, three strategies, preset slow)")
     s.set_defaults(func=cmd_demo)

@@ -43,7 +43,7 @@ def vmaf(dist_y4m: str, ref_y4m: str, threads: int | None = None) -> float:
 
 
 def vmaf_scorer(dist: list[Picture], ref: list[Picture], fps: Fraction = Fraction(25)) -> float:
-    """Pooled mean VMAF of two picture sequences (a rate-control scorer, :func:`cmvc.rate_control.plan`)."""
+    """Pooled mean VMAF of two picture sequences (a rate-control scorer, :func:`cmvc.encoder.rate_control.plan`)."""
     from .video import write_y4m
 
     with tempfile.TemporaryDirectory() as d:
@@ -73,9 +73,9 @@ def flicker(dist: list[Picture], ref: list[Picture]) -> float:
 
 def consistency(dist: list[Picture], ref: list[Picture] | None = None) -> float:
     """Subject/background consistency in the spirit of VBench: mean cosine similarity of the
-    features (cmvc.features thumbnail) of consecutive frames, in [-1, 1]; with *ref*, the decoded
+    features (cmvc.encoder.features thumbnail) of consecutive frames, in [-1, 1]; with *ref*, the decoded
     value minus the source's (0 = as consistent as the source, negative = less)."""
-    from ..features import cosine, thumbnail_features
+    from ..encoder.features import cosine, thumbnail_features
 
     def score(pics):
         f = thumbnail_features(pics)

@@ -1,9 +1,9 @@
 """The reference encoder: pictures -> CMVC stream (IT2V).
 
 Not normative: any encoder whose output conforms is a CMVC encoder.  Steps:
-1. choose keyframes (paper Eq. 1 or an ablation strategy, :mod:`cmvc.keyframe_select`);
+1. choose keyframes (paper Eq. 1 or an ablation strategy, :mod:`cmvc.encoder.keyframe_select`);
 2. code them (:mod:`cmvc.keyframes`) and decode them exactly as a decoder will (closed loop);
-3. fit w_i per inner frame (:mod:`cmvc.fit`) against the decoded keyframes;
+3. fit w_i per inner frame (:mod:`cmvc.encoder.fit`) against the decoded keyframes;
 4. write the stream (spec chapters 4-5), decode it, and append the frame hashes of that decode (§7.9).
 How it works, rate control included: docs/encoder.md.
 """
@@ -13,23 +13,23 @@ import dataclasses
 from fractions import Fraction
 from typing import Callable
 
-from . import __version__
+from .. import __version__
 from .caption import Caption
-from .decode import decode, reconstructor
-from .errors import error
+from ..decode import decode, reconstructor
+from ..errors import error
 from .fit import FIT_METHODS, fit_segment
 from .keyframe_select import select_keyframes
-from .keyframes import CODEC_NAMES, Colour, decode_keyframes, get_codec
-from .levels import smallest_level
-from .picture import Picture, span_md5
-from .registry import (PROFILE_TOOLS, CodecId, HashType, ModelRole, ParamCoding, Profile, ReconProfile, TextMethod,
+from ..keyframes import CODEC_NAMES, Colour, decode_keyframes, get_codec
+from ..levels import smallest_level
+from ..picture import Picture, span_md5
+from ..registry import (PROFILE_TOOLS, CodecId, HashType, ModelRole, ParamCoding, Profile, ReconProfile, TextMethod,
                        TextRole, UnitType)
-from .syntax import (FrameHashUnit, InterpFlags, InterpParamsUnit, KeyframeGroupUnit, KeyframeUnit, MetadataUnit, TextUnit,
+from ..syntax import (FrameHashUnit, InterpFlags, InterpParamsUnit, KeyframeGroupUnit, KeyframeUnit, MetadataUnit, TextUnit,
                      model_entry)
-from .syntax.interp import encode_segments, predict
-from .text import encode_best, encode_text_unit
-from .write import StreamWriter, make_sequence_header
-from .zoo import RIFE_V4
+from ..syntax.interp import encode_segments, predict
+from ..text import encode_best, encode_text_unit
+from ..write import StreamWriter, make_sequence_header
+from ..zoo import RIFE_V4
 
 DEFAULT_QUALITY = {CodecId.AV1: 50, CodecId.VVC: 45, CodecId.AVIF: 30, CodecId.WEBP: 30, CodecId.PNG: 0, CodecId.HYPERPRIOR: 1}
 
@@ -217,7 +217,7 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
     cw, ch = -(-w // cfg.downscale), -(-h // cfg.downscale)
     src = pics
     if (cw, ch) != (w, h):
-        from .resample import downsample
+        from ..resample import downsample
 
         src = [downsample(p, cw, ch) for p in pics]
 
@@ -248,19 +248,19 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
                                   None if cfg.registered_models else bytes.fromhex(RIFE_V4.sha256)))
         recon_model = 0
     if recon_profile == ReconProfile.SD_LORA:
-        from .generative import dir_sha256
+        from ..generative import dir_sha256
 
         if not cfg.sd_model:
             raise error("E101", "profile sd_lora needs --sd-model PATH (a diffusers Stable Diffusion directory)")
         models.append(model_entry(ModelRole.RECONSTRUCTION, "stable-diffusion-lora", bytes.fromhex(dir_sha256(cfg.sd_model))))
         recon_model = 0
     if cfg.captioner:
-        from .generative.captioner import Captioner
+        from ..generative.captioner import Captioner
 
         cfg = dataclasses.replace(cfg, captions=list(cfg.captions) + Captioner(cfg.captioner, cfg.device).captions(
             pics, kf, colour.matrix_coefficients, colour.full_range))
     if codec_id == CodecId.HYPERPRIOR:
-        from .zoo import add_model, load_state_dict
+        from ..zoo import add_model, load_state_dict
 
         if not cfg.hyperprior_checkpoint:
             raise error("E101", "codec hyperprior needs --hyperprior-checkpoint PATH (no weights ship offline)")
@@ -295,7 +295,7 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
         if b - a < 2:
             continue
         if recon_profile == ReconProfile.SD_LORA:
-            from .generative.sd_lora import fit_weights
+            from ..generative.sd_lora import fit_weights
 
             if cfg.fit == "none":
                 n_in = b - a - 1
@@ -340,14 +340,14 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
 
 def _encode_tt2v(pics: list[Picture], cfg: EncoderConfig, fps: Fraction, colour: Colour) -> EncodeResult:
     """TT2V (§7.7): the stream carries only the sequence header and captions."""
-    from .generative import dir_sha256
+    from ..generative import dir_sha256
 
     if not cfg.t2v_model:
         raise error("E101", "mode tt2v needs --t2v-model PATH (a diffusers text-to-video pipeline directory)")
     t, w, h = len(pics), pics[0].width, pics[0].height
     caps = list(cfg.captions)
     if cfg.captioner:
-        from .generative.captioner import Captioner
+        from ..generative.captioner import Captioner
 
         c = Captioner(cfg.captioner, cfg.device).caption(pics[t // 2], colour.matrix_coefficients, colour.full_range)
         caps.append(Caption(TextRole.GLOBAL, 0, t - 1, c))

@@ -20,10 +20,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from .errors import CmvcError, error
+from ..errors import CmvcError, error
 from .keyframe_select import interpolation_cost, select_keyframes
-from .keyframes import CODEC_NAMES, Colour, decode_keyframes, get_codec
-from .registry import CodecId
+from ..keyframes import CODEC_NAMES, Colour, decode_keyframes, get_codec
+from ..registry import CodecId
 
 UNIT_FRAMING = 3 + 4  # unit_type, flags, payload_size (1 byte below 128) and unit_crc
 
@@ -34,11 +34,11 @@ def unit_framing(cfg) -> int:
 
 def keyframe_bytes(codec: CodecId, coded: list, cfg) -> int:
     """Exact bytes of the units that carry the coded keyframes *coded* ((params, data) pairs) as the
-    encoder writes them (:func:`cmvc.encoder.keyframe_units`: keyframe groups unless *cfg* says not)."""
-    from .encoder import keyframe_units
-    from .syntax import KeyframeUnit
-    from .syntax.descriptors import encode_leb128
-    from .write import build_payload
+    encoder writes them (:func:`cmvc.encoder.pipeline.keyframe_units`: keyframe groups unless *cfg* says not)."""
+    from .pipeline import keyframe_units
+    from ..syntax import KeyframeUnit
+    from ..syntax.descriptors import encode_leb128
+    from ..write import build_payload
 
     units = keyframe_units([KeyframeUnit(frame_index=i, codec_id=codec, codec_params=p, keyframe_data=d)
                             for i, (p, d) in enumerate(coded)], cfg.keyframe_group)
@@ -131,7 +131,7 @@ class RatePlan:
     keyframes: int | None = None  # number of keyframes (None: as many as the interval gives)
 
     def apply(self, cfg):
-        """*cfg* (an :class:`~cmvc.encoder.EncoderConfig`) with this plan's keyframe count (or
+        """*cfg* (an :class:`~cmvc.encoder.pipeline.EncoderConfig`) with this plan's keyframe count (or
         interval), quality, size, strategy and codec."""
         return dataclasses.replace(cfg, interval=self.interval, quality=self.quality, downscale=self.downscale,
                                    strategy=self.strategy, codec=self.codec, keyframes=self.keyframes)
@@ -140,15 +140,15 @@ class RatePlan:
 def fixed_bytes(pics, cfg, kf: list[int]) -> int:
     """Bytes of everything but the keyframe payloads: file header, sequence header, frame hash,
     end of stream, metadata, and an allowance for the one interpolation-parameter unit the encoder
-    writes for all segments (:func:`cmvc.encoder.interp_params_unit`): its fields and 7 bits per
+    writes for all segments (:func:`cmvc.encoder.pipeline.interp_params_unit`): its fields and 7 bits per
     inner frame (the exhaustive fit's Exp-Golomb values took 6-7 bits each on carphone at intervals 8
     and 32)."""
-    from . import __version__
-    from .registry import ReconProfile
-    from .registry import ModelRole
-    from .syntax import SEQUENCE_HEADER, model_entry
-    from .write import make_sequence_header
-    from .zoo import RIFE_V4
+    from .. import __version__
+    from ..registry import ReconProfile
+    from ..registry import ModelRole
+    from ..syntax import SEQUENCE_HEADER, model_entry
+    from ..write import make_sequence_header
+    from ..zoo import RIFE_V4
 
     rife = cfg.profile == "rife"
     models = [model_entry(ModelRole.RECONSTRUCTION, RIFE_V4.name)] if rife else []
@@ -163,7 +163,7 @@ def fixed_bytes(pics, cfg, kf: list[int]) -> int:
         n += 2 * framing + 30 + len(__version__) + len(cfg.source_name)
     inner = sum(b - a - 1 for a, b in zip(kf, kf[1:]))
     if cfg.fit != "none" and inner:
-        from .syntax.descriptors import encode_leb128
+        from ..syntax.descriptors import encode_leb128
 
         n += framing + 3 + 2 * len(encode_leb128(len(kf))) + -(-7 * inner // 8)
     return n
@@ -181,7 +181,7 @@ class _Trials:
         self.colour = colour
         w, h = -(-pics[0].width // downscale), -(-pics[0].height // downscale)
         if downscale > 1:
-            from .resample import downsample
+            from ..resample import downsample
 
             pics = [downsample(p, w, h) for p in pics]
         self.pics = pics
@@ -197,7 +197,7 @@ class _Trials:
 
     def count(self, interval: int) -> int:
         """The number of keyframes a keyframe every *interval* frames gives."""
-        from .encoder import n_keyframes
+        from .pipeline import n_keyframes
 
         return n_keyframes(len(self.pics), dataclasses.replace(self.cfg, interval=interval))
 
@@ -216,7 +216,7 @@ class _Trials:
         if key not in self.size:
             kf = self.keyframes(n)
             try:
-                from .encoder import codec_options
+                from .pipeline import codec_options
 
                 coded = get_codec(self.codec).encode([self.pics[i] for i in kf], quality, self.colour,
                                                      **codec_options(self.codec, self.cfg))
@@ -298,17 +298,17 @@ def estimate_quality(src, tr: _Trials, n: int, quality: int, metric: str = "ms-s
                      scorer: Scorer | None = None) -> float:
     """Estimated quality of the decoded video for trial (*n* keyframes, quality): decoded keyframes and
     sampled inner frames, reconstructed as a decoder would with the weights that the encoder's fit
-    would choose for them (:func:`cmvc.fit.fit_frames`), at most SCORED_PIXELS of them.  With a
+    would choose for them (:func:`cmvc.encoder.fit.fit_frames`), at most SCORED_PIXELS of them.  With a
     *scorer*, every inner frame is reconstructed and ``scorer(decoded, source)`` scores the sequence.
     The fit matters to the ranking (docs/experiments.md §1.9)."""
-    from .decode import reconstructor
+    from ..decode import reconstructor
     from .fit import fit_frames
-    from .quality import ms_ssim_frames, psnr_frames
-    from .registry import ReconProfile
-    from .registry import ModelRole
-    from .syntax import KeyframeUnit, model_entry
-    from .write import make_sequence_header
-    from .zoo import RIFE_V4
+    from ..quality import ms_ssim_frames, psnr_frames
+    from ..registry import ReconProfile
+    from ..registry import ModelRole
+    from ..syntax import KeyframeUnit, model_entry
+    from ..write import make_sequence_header
+    from ..zoo import RIFE_V4
 
     kf = tr.keyframes(n)
     coded = tr.coded[(n, quality)]
@@ -340,7 +340,7 @@ def estimate_quality(src, tr: _Trials, n: int, quality: int, metric: str = "ms-s
         idx += [kf[s] + j for j in js]
         weight += [sum(nn for _, nn in segs[g:g + stride]) / m] * m
     if tr.downscale > 1:
-        from .resample import upsample
+        from ..resample import upsample
 
         out = [upsample(p, w, h) for p in out]
     if scorer is not None:
@@ -674,7 +674,7 @@ class _Planner:
         """*best* with a finer QP for some of its shots (see SHOT_REFINE), or *best* itself."""
         if best.codec != "vvc" or best.score is None or isinstance(best.quality, tuple):
             return best
-        from .keyframes import shot_starts
+        from ..keyframes import shot_starts
 
         tr = self.searched[(best.codec, best.downscale, best.strategy)]
         n = best.keyframes

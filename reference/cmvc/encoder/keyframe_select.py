@@ -14,7 +14,7 @@ mean interval apart) so that the frames between them are best reconstructed: dyn
 over the segment costs of :class:`InterpolationCost` (the reconstruction's squared luma error on up
 to three inner frames, at about 10 000 pixels per picture).
 
-Shot boundaries are not forced keyframes: the encoder's weight fit (:mod:`cmvc.fit`) already
+Shot boundaries are not forced keyframes: the encoder's weight fit (:mod:`cmvc.encoder.fit`) already
 reconstructs the frames on each side of a cut from the keyframe on that side, and two keyframes per
 shot cost more than they gain (docs/experiments.md §3).
 """
@@ -28,9 +28,9 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import error
+from ..errors import error
 from .features import cosine, features
-from .picture import Picture
+from ..picture import Picture
 
 STRATEGIES = ("feature", "uniform", "random", "mse", "interp")
 
@@ -124,7 +124,7 @@ class InterpolationCost:
         while w * h / (4 * d * d) >= pixels and min(w, h) // (2 * d) >= 16:
             d *= 2
         if d > 1:
-            from .resample import downsample
+            from ..resample import downsample
 
             pics = [downsample(p, -(-w // d), -(-h // d)) for p in pics]
         self.pics, self.samples, self.reduction = pics, samples, d
@@ -174,15 +174,15 @@ def interpolation_cost(pics: list[Picture], profile: str = "rife",
 
 def blend_interpolator(i0: Picture, i1: Picture, ts: list[float]) -> list[Picture]:
     """BLEND (§7.4, Eq. 5) at time steps *ts* (0 = i0), 8-bit weights."""
-    from .recon.blend import blend
+    from ..recon.blend import blend
 
     return [blend(i0, i1, round((1 - t) * 256), 8) for t in ts]
 
 
 def rife_interpolator(width: int, height: int, scale_exp: int = 0) -> Interpolator:
     """RIFE (§7.5) at *width* x *height*: the default interpolator of :class:`InterpolationCost`."""
-    from .recon.rife import RifeReconstructor, load_ifnet
-    from .write import make_sequence_header
+    from ..recon.rife import RifeReconstructor, load_ifnet
+    from ..write import make_sequence_header
 
     sh = make_sequence_header(width, height, 2, [0, 1], recon_profile=1, recon_model=0, recon_param=scale_exp)
     return RifeReconstructor(sh, net=load_ifnet()).frames_at

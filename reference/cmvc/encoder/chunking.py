@@ -1,6 +1,6 @@
 """Streaming, chunk-parallel encoding of a video file (encoder side; informative, not normative).
 
-The reference encoder (:func:`cmvc.encoder.encode`) codes a list of pictures held in memory.  Here a
+The reference encoder (:func:`cmvc.encoder.pipeline.encode`) codes a list of pictures held in memory.  Here a
 file is read lazily (:func:`cmvc.tools.video.iter_video`) and coded in windows:
 
 1. :func:`scan`, a first pass holding one frame at a time, finds the shot cuts (colour histograms of
@@ -8,7 +8,7 @@ file is read lazily (:func:`cmvc.tools.video.iter_video`) and coded in windows:
    complexity measure per frame (mean absolute luma difference to the previous frame at 1/8 size).
 2. :func:`chunk_starts` cuts the video into chunks at shot cuts, or every ``chunk_seconds`` (a whole
    number of keyframe intervals).
-3. Each chunk is coded on its own by :func:`cmvc.encoder.encode` (:func:`encode_chunk`): its first
+3. Each chunk is coded on its own by :func:`cmvc.encoder.pipeline.encode` (:func:`encode_chunk`): its first
    and last frames are keyframes and its keyframes are a keyframe codec sequence of their own, so
    the first keyframe of every chunk begins a new AV1 or VVC coded video sequence (an AV1 key frame
    with its sequence header, §7.2.4; a VVC IDR picture, §7.2.5).  Chunks run in this process, on a
@@ -22,7 +22,7 @@ Chunk boundaries and every chunk's options depend on the input and the options a
 runs each chunk on ``threads`` threads (RIFE's float sums depend on the thread count, spec §7.9), so
 the same input and options give the same bytes whatever runs the chunks.  With ``target_bits`` the
 budget is split across chunks by :func:`split_budget` (complexity, not evenly) and rate control
-(:func:`cmvc.rate_control.plan`) runs per chunk.  Costs and measurements: ``docs/streaming-encode.md``.
+(:func:`cmvc.encoder.rate_control.plan`) runs per chunk.  Costs and measurements: ``docs/streaming-encode.md``.
 """
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .errors import error
-from .picture import Picture
+from ..errors import error
+from ..picture import Picture
 
 CHUNK_SECONDS = 4.0  # default chunk length (a whole number of keyframe intervals near it)
 MOTION_STEP = 8  # the complexity measure compares means of 8x8 luma blocks
@@ -51,8 +51,8 @@ class Scan:
 
 def scan(path, max_frames: int | None = None) -> Scan:
     """The first pass over *path* (one decoded frame held at a time)."""
-    from .keyframes import SHOT_THRESHOLD, histogram_distance
-    from .tools.video import iter_video
+    from ..keyframes import SHOT_THRESHOLD, histogram_distance
+    from ..tools.video import iter_video
 
     found: list = []
     cuts: list[int] = []
@@ -124,14 +124,14 @@ class ChunkJob:
     index: int
     start: int
     pics: list[Picture]
-    cfg: object  # cmvc.encoder.EncoderConfig
+    cfg: object  # cmvc.encoder.pipeline.EncoderConfig
     fps: Fraction
     colour: object  # cmvc.keyframes.Colour
     colour_primaries: int = 1
     transfer: int = 1
     threads: int = 1
     budget: float | None = None  # bits for rate control (None: cfg as it is)
-    rc: dict | None = None  # keyword arguments of cmvc.rate_control.plan
+    rc: dict | None = None  # keyword arguments of cmvc.encoder.rate_control.plan
 
 
 @dataclasses.dataclass
@@ -150,8 +150,8 @@ class ChunkResult:
 
 def encode_chunk(job: ChunkJob, progress: Callable | None = None) -> ChunkResult:
     """Code one chunk (runs in any process): rate control for its budget if it has one, then
-    :func:`cmvc.encoder.encode`, with torch on ``job.threads`` threads."""
-    from .errors import CmvcError
+    :func:`cmvc.encoder.pipeline.encode`, with torch on ``job.threads`` threads."""
+    from ..errors import CmvcError
 
     try:
         return _encode_chunk(job, progress)
@@ -163,7 +163,7 @@ def encode_chunk(job: ChunkJob, progress: Callable | None = None) -> ChunkResult
 def _encode_chunk(job: ChunkJob, progress: Callable | None = None) -> ChunkResult:
     import torch
 
-    from .encoder import encode
+    from .pipeline import encode
 
     old = torch.get_num_threads()
     torch.set_num_threads(job.threads)
@@ -191,14 +191,14 @@ def _encode_chunk(job: ChunkJob, progress: Callable | None = None) -> ChunkResul
 def assemble(results: list[ChunkResult], cfg) -> bytes:
     """One stream of the chunk streams *results* (in order), with ``cfg``'s captions and metadata
     units; a single chunk's stream is returned as it is."""
-    from .decode import DEFAULT_W_BITS
-    from .encoder import interp_params_unit, write_stream
-    from .keyframes import vvc
-    from .parse import parse
-    from .registry import CodecId, UnitType
-    from .syntax.interp import covered_segments, decode_segments
-    from .syntax.keyframe import ORDINAL_FIELDS
-    from .validate import keyframe_refs
+    from ..decode import DEFAULT_W_BITS
+    from .pipeline import interp_params_unit, write_stream
+    from ..keyframes import vvc
+    from ..parse import parse
+    from ..registry import CodecId, UnitType
+    from ..syntax.interp import covered_segments, decode_segments
+    from ..syntax.keyframe import ORDINAL_FIELDS
+    from ..validate import keyframe_refs
 
     if len(results) == 1:
         return results[0].data
@@ -267,7 +267,7 @@ class FileResult:
 
 def windows(path, starts: list[int], frames: int) -> Iterator[tuple[int, int, list[Picture]]]:
     """(chunk index, first frame, pictures) of each chunk, reading *path* once (one window held)."""
-    from .tools.video import iter_video
+    from ..tools.video import iter_video
 
     ends = [*starts[1:], frames]
     it = iter_video(path, frames)
@@ -358,11 +358,11 @@ def encode_file(path, cfg, *, max_frames: int | None = None, workers: int = 1, r
                 rc: dict | None = None, progress: Callable | None = None,
                 on_chunk: Callable[[ChunkResult, int], None] | None = None) -> FileResult:
     """Code the video file *path* with *cfg* in chunks (see the module docstring).  *rc*: keyword
-    arguments of :func:`cmvc.rate_control.plan` (with *target_bits*); *progress*: the encoder's
+    arguments of :func:`cmvc.encoder.rate_control.plan` (with *target_bits*); *progress*: the encoder's
     stage callback, used when a single chunk runs in this process; *on_chunk(result, chunks)*:
     called for each chunk once all are done.  *target_bits* may be a function of (frames, VideoInfo),
     called after the first pass."""
-    from .keyframes import Colour
+    from ..keyframes import Colour
 
     if workers < 1:
         raise error("E116", f"--workers must be at least 1, not {workers}")
@@ -443,6 +443,6 @@ def encode_file(path, cfg, *, max_frames: int | None = None, workers: int = 1, r
 
 def _caption_bits(cfg) -> int:
     """Bits of the text units of *cfg*'s captions (the assembled stream's, not any chunk's)."""
-    from .encoder import _text
+    from .pipeline import _text
 
     return sum(8 * (len(_text(cfg, c.text)[2]) + 12) for c in cfg.captions)

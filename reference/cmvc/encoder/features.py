@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import error
-from .picture import Picture
+from ..errors import error
+from ..picture import Picture
 
 
 def _area(p: np.ndarray, n: int) -> np.ndarray:
@@ -41,7 +41,7 @@ def clip_features(pics: list[Picture], spec: str, matrix: int = 1, full_range: b
         raise error("E203", "CLIP features need the 'gen' extra (open_clip_torch)") from None
     from PIL import Image
 
-    from .colour import picture_to_rgb8
+    from ..colour import picture_to_rgb8
 
     arch, _, path = spec.rpartition(":") if spec.count(":") > 1 or spec.endswith(".json") else spec.partition(":")
     if spec.count(":") > 1:

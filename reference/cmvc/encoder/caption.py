@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .registry import TextRole
+from ..registry import TextRole
 
 
 @dataclasses.dataclass

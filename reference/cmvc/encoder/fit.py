@@ -21,8 +21,8 @@ import dataclasses
 
 import numpy as np
 
-from .picture import Picture
-from .syntax.interp import predict, se_bits
+from ..picture import Picture
+from ..syntax.interp import predict, se_bits
 
 FIT_METHODS = ("none", "search", "exhaustive", "gd", "best")
 
@@ -54,7 +54,7 @@ def _cands_eval(recon, i0, i1, truth: list[Picture], cands: list[list[int]], top
 def _reconstruct(recon, i0, i1, qs: list[int], top: int) -> list[Picture]:
     if hasattr(recon, "frames_at"):
         return recon.frames_at(i0, i1, [1.0 - q / top for q in qs])
-    from .recon.blend import blend
+    from ..recon.blend import blend
 
     return [blend(i0, i1, q, top.bit_length() - 1) for q in qs]
 
@@ -93,7 +93,7 @@ def fit_frames(recon, i0: Picture, i1: Picture, truth: list[Picture], js: list[i
                method: str = "search", lam: float = 1000.0, radius: int = 2) -> list[Picture]:
     """The reconstructions of inner frames *js* (1-based) of a segment of *n*, each at the q that
     :func:`fit_segment` chooses for it with *method* (truth[k]: frame js[k]'s source), for rate
-    control's estimates (:func:`cmvc.rate_control.estimate_quality`).  ``none``, ``search`` and
+    control's estimates (:func:`cmvc.encoder.rate_control.estimate_quality`).  ``none``, ``search`` and
     ``exhaustive`` choose exactly as the encoder does; ``gd`` and ``best`` are approximated by
     ``search`` (no gradient steps).  The distinct q's are reconstructed once, in one batch."""
     top = 1 << w_bits
