@@ -217,6 +217,11 @@ def t2_unit(s: str, role=TextRole.MOTION_CAPTION, start=0, end=0) -> TextUnit:
                     text_data=d)
 
 
+def sized_unit(s: str, role=TextRole.MOTION_CAPTION, start=0, end=0) -> TextUnit:
+    return TextUnit(role=role, frame_start=start, frame_end=end, coding_method=TextMethod.UTF8_SIZED, num_tokens=0,
+                    text_data=s.encode())
+
+
 def valid_entries(assets: Assets) -> list[Entry]:
     E = []
     p8 = sequence(32, 24, 8)
@@ -285,6 +290,16 @@ def valid_entries(assets: Assets) -> list[Entry]:
                          t2_unit("NASA footage: 3 astronauts float inside the station, Zorblax waves — café ✓", TextRole.MOTION_CAPTION, 0, 7),
                          t2_unit("", TextRole.KEYFRAME_CAPTION, 0, 0)],
                   features=["text", "cmvc-t2"]))
+    E.append(it2v("texts_utf8_sized", "UTF8_SIZED text units (§8.11): a caption of 460 bytes (its length is implied, "
+                  "num_tokens 0), one of 16 400 bytes, a short one, an empty one, and the 460-byte caption as UTF8",
+                  p8, [0, 7], hash_type=HashType.MD5_SPAN,
+                  texts=[sized_unit("Ω≈ç√∫ 𝄞😀 " * 20, TextRole.GLOBAL, 0, 7),
+                         sized_unit("".join(chr(0x4E00 + (i * 37) % 20000) for i in range(5466)) + "ab",
+                                    TextRole.MOTION_CAPTION, 0, 7),
+                         sized_unit("a grey square", TextRole.KEYFRAME_CAPTION, 0, 0),
+                         sized_unit("", TextRole.MOTION_CAPTION, 3, 3),
+                         text_unit("Ω≈ç√∫ 𝄞😀 " * 20, TextRole.MOTION_CAPTION, 4, 7)],
+                  features=["text", "utf8-sized", "unicode"]))
     E.append(it2v("aux_units", "metadata, padding, unknown skippable units", p8, [0, 7],
                   extra_units=[(UnitType.METADATA, MetadataUnit(key="encoder", value="conformance")),
                                (UnitType.PADDING, PaddingUnit(padding_data=bytes(9))),
@@ -647,6 +662,10 @@ def _offset_rule_entries(E_valid, units, sh, body, unit, payload_of) -> list[tup
         body(*units[:-1], text(b"hello", 4), eos))
     add("E020_utf8_invalid", "UTF8 method, byte 2 of text_data is 0xFF (the first byte of the ill-formed sequence)",
         body(*units[:-1], text(b"ab\xffcd", 5), eos))
+    add("E020_utf8_sized_num_tokens", "UTF8_SIZED text with num_tokens 5, not 0 (the start of text_data)",
+        body(*units[:-1], text(b"hello", 5, TextMethod.UTF8_SIZED), eos))
+    add("E020_utf8_sized_invalid", "UTF8_SIZED text whose byte 3 is a lone continuation byte 0x80 (that byte)",
+        body(*units[:-1], text(b"abc\x80", 0, TextMethod.UTF8_SIZED), eos))
     m = load_model()
     n, d = (lambda s: (len(s), encode_symbols(s, m)))([ord(c) for c in "a square"])
     add("E020_t1_end_state", "CMVC-T1 text decoded with one symbol fewer than coded: the coder does not end in "

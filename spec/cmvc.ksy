@@ -398,6 +398,7 @@ enums:
     1: cmvc_t1
     2: cmvc_b1
     3: cmvc_t2
+    4: utf8_sized
   param_coding:
     0: fixed
     1: exp_golomb

@@ -16,7 +16,8 @@ T2_SHA256 = "94f0084dc65579eeaeb5aff02ec8bca7045a456ec4de899a5748b138d6b709c4"
 #: SHA-256 of the CMVC-B1 model file ``cmvc/data/b1-v1.bin`` (spec §8.7.1).
 B1_SHA256 = "756cba6376d90fdaf563295b0cbad0d50ed16d5fcc5932c8210dc806c493690a"
 #: the methods :func:`encode_best` tries, in order of preference on ties (§8.8)
-BEST_OF = (TextMethod.UTF8, TextMethod.CMVC_T1, TextMethod.CMVC_B1, TextMethod.CMVC_T2)
+#: (UTF8_SIZED last: on a tie the stream keeps a lower minor version)
+BEST_OF = (TextMethod.UTF8, TextMethod.CMVC_T1, TextMethod.CMVC_B1, TextMethod.CMVC_T2, TextMethod.UTF8_SIZED)
 
 
 def decode_text_unit(method: TextMethod, num_tokens: int, data: bytes) -> str:
@@ -25,10 +26,11 @@ def decode_text_unit(method: TextMethod, num_tokens: int, data: bytes) -> str:
         if len(data) != num_tokens:
             raise error("E020", f"UTF-8 text of {len(data)} bytes, num_tokens says {num_tokens}",
                         offset=min(len(data), num_tokens))
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise error("E020", f"text is not valid UTF-8 ({e.reason})", offset=e.start) from None
+        return _utf8(data)
+    if method == TextMethod.UTF8_SIZED:
+        if num_tokens != 0:
+            raise error("E020", f"UTF8_SIZED text with num_tokens {num_tokens}, not 0", offset=0)
+        return _utf8(data)
     if method == TextMethod.CMVC_T1:
         from .t1 import decode_text
 
@@ -45,11 +47,20 @@ def decode_text_unit(method: TextMethod, num_tokens: int, data: bytes) -> str:
     raise error("E011", f"text coding method {method} is not implemented")  # pragma: no cover
 
 
+def _utf8(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise error("E020", f"text is not valid UTF-8 ({e.reason})", offset=e.start) from None
+
+
 def encode_text_unit(method: TextMethod, text: str) -> tuple[int, bytes]:
     """Inverse of :func:`decode_text_unit`: ``(num_tokens, text_data)``."""
     if method == TextMethod.UTF8:
         data = text.encode("utf-8")
         return len(data), data
+    if method == TextMethod.UTF8_SIZED:
+        return 0, text.encode("utf-8")
     if method == TextMethod.CMVC_T1:
         from .t1 import encode_text
 
@@ -67,15 +78,16 @@ def encode_text_unit(method: TextMethod, text: str) -> tuple[int, bytes]:
 
 
 def encode_best(text: str, methods=BEST_OF) -> tuple[TextMethod, int, bytes]:
-    """§8.8: ``(method, num_tokens, text_data)`` with the shortest text_data (then the shortest
-    num_tokens field, then the earliest method).  UTF8 is always tried, so text_data is never longer
-    than the caption's UTF-8 bytes."""
+    """§8.8: ``(method, num_tokens, text_data)`` with the fewest bytes in num_tokens and text_data
+    together (then the earliest method of *methods*).  UTF8 is always tried, so text_data is never
+    longer than the caption's UTF-8 bytes; with UTF8_SIZED among *methods* the caption never costs
+    more than those bytes + 2 with its coding_method."""
     from ..syntax.descriptors import encode_leb128
 
     best = None
     for method in dict.fromkeys((TextMethod.UTF8, *methods)):
         num, data = encode_text_unit(method, text)
-        key = (len(data), len(encode_leb128(num)))
+        key = len(data) + len(encode_leb128(num))
         if best is None or key < best[0]:
             best = key, (method, num, data)
     return best[1]
