@@ -1,8 +1,11 @@
 """Issue 35, phase 1: do transmitted motion hints pay?  Measured before any format change.
 
     python benchmarks/motion_hints.py [--frames 33] [--clips carphone bikes bbb] [--json out.json]
-                                      [--intervals 8 16] [--hint-q 63 50] [--rd-q 63 50 40]
-                                      [--rd-intervals 4 8 16] [--no-vmaf]
+                                      [--intervals 8 16] [--hint-q 63] [--rd-q 63 50]
+                                      [--rd-intervals 4 8 16] [--kinds segment affine frame]
+                                      [--lam 300 30000] [--no-vmaf]
+
+Results and their reading: docs/motion.md (no representation pays; the format is unchanged).
 
 For each clip, CMVC streams (RIFE, AV1 keyframes, w fit ``none``) are encoded and decoded at every
 keyframe interval of --rd-intervals and CRF of --rd-q: the rate-distortion curve WITHOUT hints
