@@ -42,20 +42,6 @@ def float_bits(model, start: int, ids: list[int]) -> float:
     return -lp[torch.arange(len(ids)), torch.tensor(ids)].sum().item() / math.log(2)
 
 
-def int_bits(m: lm.IntLM, start: int, caps: list[list[int]]) -> list[float]:
-    """Ideal code length of the integer PMFs, -sum log2(w / 2^24), per caption (lockstep)."""
-    out = [0.0] * len(caps)
-    cache: list = []
-    prev = np.full(len(caps), start, dtype=np.int64)
-    for pos in range(max(len(c) for c in caps)):
-        w = lm.pmf(m.step(prev, cache, pos))
-        for j, c in enumerate(caps):
-            if pos < len(c):
-                out[j] -= math.log2(int(w[j, c[pos]]) / (1 << lm.PRECISION))
-        prev = np.array([c[pos] if pos < len(c) else start for c in caps], dtype=np.int64)
-    return out
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--gguf", required=True)
@@ -84,23 +70,25 @@ def main() -> int:
         assert [tok.decode(x) for x in ids] == caps, "the tokenizer does not round-trip"
         br = statistics.mean(len(brotli.compress(s.encode(), quality=11)) for s in caps)
         fb = statistics.mean(float_bits(fm, start, x) for x in ids) / 8 if fm is not None else float("nan")
-        ib = statistics.mean(int_bits(m, start, ids)) / 8
-        t = time.perf_counter()
-        coded = lm.encode_batch(m, ids, start)
-        t_enc = time.perf_counter() - t
+        t, c0 = time.perf_counter(), time.process_time()
+        bits: list = []
+        coded = lm.encode_batch(m, ids, start, bits)
+        t_enc, c_enc = time.perf_counter() - t, time.process_time() - c0
+        ib = statistics.mean(bits) / 8
         cb = statistics.mean(len(c) for c in coded)
-        t = time.perf_counter()
+        t, c0 = time.perf_counter(), time.process_time()
         back = lm.decode_batch(m, list(zip(coded, map(len, ids))), start)
-        t_bat = time.perf_counter() - t
+        t_bat, c_bat = time.perf_counter() - t, time.process_time() - c0
         assert back == ids
         k = min(a.single, len(caps))
-        t = time.perf_counter()
+        t, c0 = time.perf_counter(), time.process_time()
         for j in range(k):
             assert lm.decode_batch(m, [(coded[j], len(ids[j]))], start) == [ids[j]]
-        t_one = time.perf_counter() - t
+        t_one, c_one = time.perf_counter() - t, time.process_time() - c0
         print(f"{name:<20} {len(caps):>3} {statistics.mean(len(s.encode()) for s in caps):6.2f} {br:6.2f} "
               f"{fb:6.2f} ({fb / br:.3f}) {ib:6.2f} ({ib / br:.3f}) {cb:6.2f} ({cb / br:.3f}) {8 * (ib - fb):10.2f} "
               f"{statistics.mean(map(len, ids)):6.1f}")
+        print(f"    CPU time: encode {c_enc:.1f} s, lockstep decode {c_bat:.1f} s, {k} one at a time {c_one:.1f} s")
         print(f"    speed: encode {len(caps) / t_enc:.2f} captions/s (lockstep), decode lockstep {len(caps) / t_bat:.2f} "
               f"captions/s, one at a time {k / t_one:.2f} captions/s; load {os.getloadavg()[0]:.2f}; "
               f"threads {os.environ.get('OMP_NUM_THREADS', 'default')}")

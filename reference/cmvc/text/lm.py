@@ -61,13 +61,14 @@ class Linear:
         return cls(chunks, np.round(s * (1 << WF)).astype(np.int64))
 
     def acc(self, a: np.ndarray) -> np.ndarray:
-        """Exact integer a @ W^T for integer activations |a| <= AMAX (N, in) -> int64 (N, out)."""
+        """Exact integer a @ W^T for integer activations |a| <= AMAX (N, in) -> int64 (N, out): float32
+        products of integers whose partial sums stay below 2^24 (exact in any order, so any BLAS)."""
         if ABITS != 8:
             return (a.astype(np.float64) @ self.chunks[0]).astype(np.int64)
         out, i = None, 0
         af = a.astype(np.float32)
         for c in self.chunks:
-            part = (af[:, i:i + c.shape[0]] @ c).astype(np.int64)
+            part = _mm(np.ascontiguousarray(af[:, i:i + c.shape[0]]), c).astype(np.int64)
             out = part if out is None else out + part
             i += c.shape[0]
         return out
@@ -87,6 +88,15 @@ class Linear:
         fv = rdiv(amax << 16, AMAX * r)  # per-row multiplier
         t = rshift(self.acc(a) * self.scale, 14)
         return np.clip(rshift(t * fv, 26), -CLAMP, CLAMP)
+
+
+def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """float32 a @ b, with torch's BLAS when torch is installed (faster than numpy's here; same exact result)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return a @ b
+    return torch.from_numpy(a).matmul(torch.from_numpy(b)).numpy()
 
 
 def isqrt(v: np.ndarray) -> np.ndarray:
@@ -231,9 +241,10 @@ def _tables(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return w, c
 
 
-def encode_batch(model: IntLM, captions: list[list[int]], start: int = 0) -> list[bytes]:
+def encode_batch(model: IntLM, captions: list[list[int]], start: int = 0, bits: list | None = None) -> list[bytes]:
     """Each token list as text_data: the captions run in lockstep (one batched step per position), the
-    PMF of token i conditioned on ``start`` and tokens 0..i-1, pushed in reverse as in spec §8.5."""
+    PMF of token i conditioned on ``start`` and tokens 0..i-1, pushed in reverse as in spec §8.5.
+    *bits*, if given, receives each caption's ideal code length -sum log2(w / 2^24)."""
     from .rans import PRECISION as P, SEAL
 
     n = max((len(c) for c in captions), default=0)
@@ -248,6 +259,8 @@ def encode_batch(model: IntLM, captions: list[list[int]], start: int = 0) -> lis
         prev = np.array([toks[pos] if pos < len(toks) else start for toks in captions], dtype=np.int64)
     out = []
     m32 = (1 << 32) - 1
+    if bits is not None:
+        bits[:] = [sum(PRECISION - math.log2(wi) for wi, _ in dec) for dec in decisions]
     for dec in decisions:
         state, words = SEAL, []
         for wi, ci in reversed(dec):
