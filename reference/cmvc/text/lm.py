@@ -1,0 +1,327 @@
+"""SmolLM2-135M in integer-only arithmetic: exact integer PMFs for an LM-prior text coder.
+
+Measurement code for issue 33 (docs/text.md "LM prior"); no coding method of the format uses it
+yet.  Every value after the one-time weight conversion (:func:`convert`) is an integer, and every
+operation on it is exact (int64 numpy, and float32 BLAS on int8 operands with partial sums below
+2^24, which is exact in any summation order), so the PMFs are identical on every platform and for
+any batch size or thread count.
+
+Fixed point: hidden values in units of 2^-12 (``F``); norm gains in 2^-12; weight row scales in
+2^-24; attention scores and logits in 2^-8 (Q8) before the exp table.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+F = 12  # hidden values: integer units of 2^-F
+ONE = 1 << F
+WF = 24  # weight row scales: units of 2^-WF
+ABITS = 8  # activations are requantised to signed ABITS-bit integers before each matmul
+AMAX = (1 << (ABITS - 1)) - 1
+CLAMP = 1 << 26  # |hidden| <= 2^26 (16384.0): keeps every product inside int64
+PRECISION = 24  # PMF total 2^24 (the ANS coder of spec §8.4)
+EXP_BITS = 16
+EXP_TABLE = np.array([round((1 << EXP_BITS) * math.exp(-d / 256)) for d in range(3100)], dtype=np.int64)
+EXP_TABLE = EXP_TABLE[:int(np.nonzero(EXP_TABLE)[0][-1]) + 1]  # 0 beyond the table
+SIG_RANGE = 16 * 256  # sigmoid table over [-16, 16] in Q8
+SIG_TABLE = np.array([round((1 << 16) / (1 + math.exp(-x / 256))) for x in range(-SIG_RANGE, SIG_RANGE + 1)],
+                     dtype=np.int64)
+
+
+def rshift(v, s: int):
+    """Round half up of v / 2^s (arithmetic shift: floor for negative values too)."""
+    return (v + (1 << (s - 1))) >> s
+
+
+def rdiv(a, b):
+    """Round half up of a / b for b > 0 (floor division)."""
+    return (2 * a + b) // (2 * b)
+
+
+@dataclasses.dataclass
+class Linear:
+    """int8 weights (out x in) with one scale per output row (units 2^-WF); the matrix stored transposed
+    as float32 chunks of at most 1024 input rows for exact BLAS products."""
+
+    chunks: list  # float32 (k_i, out)
+    scale: np.ndarray  # int64 (out,)
+
+    @classmethod
+    def from_float(cls, w: np.ndarray) -> "Linear":
+        w = w.astype(np.float64)
+        s = np.abs(w).max(1) / 127
+        s[s == 0] = 1
+        q = np.round(w / s[:, None])  # binary64, round half to even
+        wt = np.ascontiguousarray(q.T.astype(np.float32))
+        step = 1024 if ABITS == 8 else 1
+        chunks = [wt[i:i + step] for i in range(0, wt.shape[0], step)] if ABITS == 8 else [wt.astype(np.float64)]
+        return cls(chunks, np.round(s * (1 << WF)).astype(np.int64))
+
+    def acc(self, a: np.ndarray) -> np.ndarray:
+        """Exact integer a @ W^T for integer activations |a| <= AMAX (N, in) -> int64 (N, out): float32
+        products of integers whose partial sums stay below 2^24 (exact in any order, so any BLAS)."""
+        if ABITS != 8:
+            return (a.astype(np.float64) @ self.chunks[0]).astype(np.int64)
+        out, i = None, 0
+        af = a.astype(np.float32)
+        for c in self.chunks:
+            part = _mm(np.ascontiguousarray(af[:, i:i + c.shape[0]]), c).astype(np.int64)
+            out = part if out is None else out + part
+            i += c.shape[0]
+        return out
+
+    def __call__(self, x: np.ndarray, gain: np.ndarray | None = None) -> np.ndarray:
+        """The layer applied to hidden values x (N, in), after RMSNorm with *gain* (units 2^-F) if given;
+        the result in units 2^-F."""
+        if gain is None:
+            z, r = x * ONE, np.full((x.shape[0], 1), ONE, dtype=np.int64)
+        else:
+            z = x * gain  # units 2^-2F
+            ms = (x * x).sum(1, keepdims=True) // x.shape[1] + 168  # + eps = 1e-5 in units 2^-2F (round(1e-5 * 2^24))
+            r = isqrt(ms)  # rms in units 2^-F
+        amax = np.abs(z).max(1, keepdims=True)
+        amax[amax == 0] = 1
+        a = rdiv(z * AMAX, amax)  # |a| <= AMAX
+        fv = rdiv(amax << 16, AMAX * r)  # per-row multiplier
+        t = rshift(self.acc(a) * self.scale, 14)
+        return np.clip(rshift(t * fv, 26), -CLAMP, CLAMP)
+
+
+def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """float32 a @ b, with torch's BLAS when torch is installed (faster than numpy's here; same exact result)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return a @ b
+    return torch.from_numpy(a).matmul(torch.from_numpy(b)).numpy()
+
+
+def isqrt(v: np.ndarray) -> np.ndarray:
+    """Floor square root of non-negative int64 values, exact (float estimate, then corrected)."""
+    r = np.sqrt(v.astype(np.float64)).astype(np.int64)
+    r -= (r * r > v)
+    r += ((r + 1) * (r + 1) <= v)
+    r -= (r * r > v)
+    return r
+
+
+def silu_mul(g: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """silu(g) * u in units 2^-F: sigmoid from a table on g in Q8, clamped to [-16, 16]."""
+    idx = np.clip(rshift(g, F - 8), -SIG_RANGE, SIG_RANGE) + SIG_RANGE
+    s = rshift(g * SIG_TABLE[idx], 16)
+    return np.clip(rshift(s * u, F), -CLAMP, CLAMP)
+
+
+def exp_weights(d: np.ndarray) -> np.ndarray:
+    """EXP_TABLE[d] for d >= 0, 0 beyond the table."""
+    n = len(EXP_TABLE)
+    return np.where(d < n, EXP_TABLE[np.minimum(d, n - 1)], 0)
+
+
+@dataclasses.dataclass
+class Layer:
+    attn_norm: np.ndarray
+    q: Linear
+    k: Linear
+    v: Linear
+    o: Linear
+    ffn_norm: np.ndarray
+    gate: Linear
+    up: Linear
+    down: Linear
+
+
+@dataclasses.dataclass
+class IntLM:
+    """The integer model: embedding (units 2^-F), layers, output norm, tied output head."""
+
+    embed: np.ndarray  # int64 (V, d)
+    layers: list
+    out_norm: np.ndarray
+    head: Linear
+    n_head: int
+    n_kv: int
+    head_dim: int
+    cos: np.ndarray  # int64 (positions, head_dim/2), units 2^-14
+    sin: np.ndarray
+
+    @property
+    def vocab(self) -> int:
+        return self.embed.shape[0]
+
+    def rope(self, x: np.ndarray, pos: int) -> np.ndarray:
+        """Rotate pairs (2i, 2i+1) by pos * theta_i (GGUF's layout of q and k)."""
+        c, s = self.cos[pos], self.sin[pos]
+        x0, x1 = x[..., 0::2], x[..., 1::2]
+        out = np.empty_like(x)
+        out[..., 0::2] = rshift(x0 * c - x1 * s, 14)
+        out[..., 1::2] = rshift(x0 * s + x1 * c, 14)
+        return out
+
+    def step(self, tokens: np.ndarray, cache: list, pos: int) -> np.ndarray:
+        """One token per row (N,) at position *pos*; *cache* (one (K, V) list per layer, grown here);
+        returns integer logits (N, V) in units 2^-F."""
+        n, hd = len(tokens), self.head_dim
+        h = self.embed[tokens]
+        group = self.n_head // self.n_kv
+        for li, L in enumerate(self.layers):
+            q = self.rope(L.q(h, L.attn_norm).reshape(n, self.n_head, hd), pos)
+            k = self.rope(L.k(h, L.attn_norm).reshape(n, self.n_kv, hd), pos)
+            v = L.v(h, L.attn_norm).reshape(n, self.n_kv, hd)
+            if len(cache) <= li:
+                cache.append([k[:, :, None], v[:, :, None]])
+            else:
+                cache[li][0] = np.concatenate([cache[li][0], k[:, :, None]], 2)
+                cache[li][1] = np.concatenate([cache[li][1], v[:, :, None]], 2)
+            K, V = cache[li]  # (n, kv, t, hd)
+            qg = q.reshape(n, self.n_kv, group, hd)
+            s = np.einsum("nkgd,nktd->nkgt", qg, K)  # units 2^-2F
+            u = rshift(s, 2 * F - 8 + 3)  # / sqrt(64) = / 8, to Q8
+            e = exp_weights(u.max(-1, keepdims=True) - u)
+            o = rdiv(np.einsum("nkgt,nktd->nkgd", e, V), e.sum(-1, keepdims=True))
+            h = np.clip(h + L.o(o.reshape(n, self.n_head * hd)), -CLAMP, CLAMP)
+            g = L.gate(h, L.ffn_norm)
+            up = L.up(h, L.ffn_norm)
+            h = np.clip(h + L.down(silu_mul(g, up)), -CLAMP, CLAMP)
+        return self.head(h, self.out_norm)
+
+
+def pmf(logits: np.ndarray) -> np.ndarray:
+    """Integer frequencies (N, V), each >= 1, summing to 2^PRECISION: exp table on the Q8 logits,
+    1 + floor(e * (2^24 - V) / sum e), the remainder to the first largest."""
+    u = rshift(logits, F - 8)
+    e = exp_weights(u.max(1, keepdims=True) - u)
+    total, v = 1 << PRECISION, logits.shape[1]
+    w = 1 + e * (total - v) // e.sum(1, keepdims=True)
+    w[np.arange(len(w)), e.argmax(1)] += total - w.sum(1)
+    return w
+
+
+def convert(gguf_path: str, max_pos: int = 512) -> IntLM:
+    """The integer model from the GGUF file (Q4_1 / Q8_0 dequantised exactly in binary64, then int8 per
+    output row; norm gains and the embedding rounded to units 2^-F)."""
+    from gguf import GGUFReader
+    from gguf.quants import dequantize
+
+    r = GGUFReader(gguf_path)
+    fields = {k: f.contents() for k, f in r.fields.items() if not k.startswith("tokenizer.")}
+    t = {x.name: x for x in r.tensors}
+
+    def w(name):
+        x = t[name]
+        return dequantize(x.data, x.tensor_type).astype(np.float64).reshape([int(d) for d in reversed(x.shape)])
+
+    def fixed(a):
+        return np.round(a * ONE).astype(np.int64)
+
+    n_layer = int(fields["llama.block_count"])
+    layers = [Layer(fixed(w(f"blk.{i}.attn_norm.weight")), *(Linear.from_float(w(f"blk.{i}.attn_{k}.weight"))
+                                                            for k in ("q", "k", "v", "output")),
+                    fixed(w(f"blk.{i}.ffn_norm.weight")),
+                    *(Linear.from_float(w(f"blk.{i}.ffn_{k}.weight")) for k in ("gate", "up", "down")))
+              for i in range(n_layer)]
+    emb = w("token_embd.weight")
+    n_head, n_kv = int(fields["llama.attention.head_count"]), int(fields["llama.attention.head_count_kv"])
+    hd = emb.shape[1] // n_head
+    base = float(fields["llama.rope.freq_base"])
+    theta = np.array([base ** (-2 * i / hd) for i in range(hd // 2)])
+    ang = np.arange(max_pos)[:, None] * theta[None]
+    return IntLM(fixed(emb), layers, fixed(w("output_norm.weight")), Linear.from_float(emb), n_head, n_kv, hd,
+                 np.round(np.cos(ang) * (1 << 14)).astype(np.int64), np.round(np.sin(ang) * (1 << 14)).astype(np.int64))
+
+
+# --- coding (measurement): tokens <-> text_data with the ANS coder of spec §8.4 ---------------------
+
+def _tables(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    c = np.zeros_like(w)
+    np.cumsum(w[:, :-1], 1, out=c[:, 1:])
+    return w, c
+
+
+def encode_batch(model: IntLM, captions: list[list[int]], start: int = 0, bits: list | None = None) -> list[bytes]:
+    """Each token list as text_data: the captions run in lockstep (one batched step per position), the
+    PMF of token i conditioned on ``start`` and tokens 0..i-1, pushed in reverse as in spec §8.5.
+    *bits*, if given, receives each caption's ideal code length -sum log2(w / 2^24)."""
+    from .rans import PRECISION as P, SEAL
+
+    n = max((len(c) for c in captions), default=0)
+    decisions: list[list[tuple[int, int]]] = [[] for _ in captions]
+    cache: list = []
+    prev = np.full(len(captions), start, dtype=np.int64)
+    for pos in range(n):
+        w, c = _tables(pmf(model.step(prev, cache, pos)))
+        for j, toks in enumerate(captions):
+            if pos < len(toks):
+                decisions[j].append((int(w[j, toks[pos]]), int(c[j, toks[pos]])))
+        prev = np.array([toks[pos] if pos < len(toks) else start for toks in captions], dtype=np.int64)
+    out = []
+    m32 = (1 << 32) - 1
+    if bits is not None:
+        bits[:] = [sum(PRECISION - math.log2(wi) for wi, _ in dec) for dec in decisions]
+    for dec in decisions:
+        state, words = SEAL, []
+        for wi, ci in reversed(dec):
+            if (state >> 40) >= wi:
+                words.append(state & m32)
+                state >>= 32
+            state = ((state // wi) << P) | (ci + state % wi)
+        words.append(state & m32)
+        if state >> 32:
+            words.append(state >> 32)
+        out.append(b"".join(x.to_bytes(4, "big") for x in words[:-1]) + words[-1].to_bytes(4, "big").lstrip(b"\0"))
+    return out
+
+
+def decode_batch(model: IntLM, coded: list[tuple[bytes, int]], start: int = 0) -> list[list[int]]:
+    """Inverse of :func:`encode_batch`: (text_data, num_tokens) per caption, each with its own ANS
+    decoder, all in lockstep."""
+    from .rans import PRECISION as P, Decoder
+
+    decs = [Decoder(d) for d, _ in coded]
+    n = max((k for _, k in coded), default=0)
+    toks: list[list[int]] = [[] for _ in coded]
+    cache: list = []
+    prev = np.full(len(coded), start, dtype=np.int64)
+    mask = (1 << P) - 1
+    for pos in range(n):
+        w, c = _tables(pmf(model.step(prev, cache, pos)))
+        for j, (dec, (_, k)) in enumerate(zip(decs, coded)):
+            if pos >= k:
+                continue
+            q = dec.state & mask
+            i = int(np.searchsorted(c[j], q, side="right")) - 1
+            dec.state = (dec.state >> P) * int(w[j, i]) + (q - int(c[j, i]))
+            if dec.state < (1 << 32) and dec.words:
+                dec.state = (dec.state << 32) | dec.words.pop()
+            toks[j].append(i)
+            prev[j] = i
+    for j, dec in enumerate(decs):
+        if not dec.finished():
+            from ..errors import error
+
+            raise error("E020", f"caption {j}: the coder does not end in state 1")
+    return toks
+
+
+def tiny(seed: int = 0, vocab: int = 256, dim: int = 32, n_layer: int = 2, n_head: int = 4, n_kv: int = 2,
+         ffn: int = 64, max_pos: int = 128) -> IntLM:
+    """A small random model with SmolLM2's structure and the same arithmetic (tests; tokens = bytes)."""
+    rng = np.random.default_rng(seed)
+
+    def lin(o, i):
+        return Linear.from_float(rng.standard_normal((o, i)) / math.sqrt(i))
+
+    def gain():
+        return np.round((0.5 + rng.random(dim)) * ONE).astype(np.int64)
+
+    hd = dim // n_head
+    layers = [Layer(gain(), lin(dim, dim), lin(n_kv * hd, dim), lin(n_kv * hd, dim), lin(dim, dim), gain(),
+                    lin(ffn, dim), lin(ffn, dim), lin(dim, ffn)) for _ in range(n_layer)]
+    emb = rng.standard_normal((vocab, dim))
+    theta = np.array([10000.0 ** (-2 * i / hd) for i in range(hd // 2)])
+    ang = np.arange(max_pos)[:, None] * theta[None]
+    return IntLM(np.round(emb * ONE).astype(np.int64), layers, gain(), Linear.from_float(emb), n_head, n_kv, hd,
+                 np.round(np.cos(ang) * (1 << 14)).astype(np.int64), np.round(np.sin(ang) * (1 << 14)).astype(np.int64))
