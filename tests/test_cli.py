@@ -99,8 +99,8 @@ def test_encode_keyframe_group_option(tmp_path, capsys, testsrc_y4m):
 
 
 def test_demo_on_a_small_clip(tmp_path, capsys, monkeypatch):
-    """``cmvc demo --input``: the VVC QP 63 reference, rate control with the demo's fast search (VVC
-    keyframes only, vvenc preset medium), the decoded video, side-by-side PNG and table; the CMVC
+    """``cmvc demo --input``: the VVC QP 63 reference, rate control with the demo's default, the model
+    (VVC keyframes, vvenc preset slow), the decoded video, side-by-side PNG and table; the CMVC
     stream decodes with its frame hashes verified and stays within the target."""
     from conftest import make_testsrc
 
@@ -115,7 +115,7 @@ def test_demo_on_a_small_clip(tmp_path, capsys, monkeypatch):
     assert main(["demo", "--input", str(src), "--frames", "12", "--shares", "0.5", "--out", str(out)]) == 0
     table = capsys.readouterr().out
     assert "VVC (vvenc QP 63)" in table and "CMVC rife @ 0.5x VVC bits" in table and "frame hashes verified: 12 of 12 frames" in table
-    assert seen == [(("vvc",), "medium")]
+    assert seen == [(("vvc",), "slow")]
     rows = json.loads((out / "demo_results.json").read_text())
     assert rows[1]["bits"] <= 0.5 * rows[0]["bits"] and rows[1]["keyframe_codec"] == "vvc"
     assert rows[1]["bits"] == 8 * (out / "demo.cmvc").stat().st_size
