@@ -21,7 +21,7 @@ and encodes once (docs/encoder.md, "Rate control by a model"):
    whose modelled bytes fit AIM x the budget, and its modelled error
    ``(n D_key + (T - n) (D_key + D_interp(mean gap))) / T``; the smallest error wins.
 4. **One encode, one correction** (:func:`settle`): the chosen keyframes are trial-encoded (their
-   size is then exact); if the stream would fall outside [LOW, 1] x the budget, the model is
+   size is then exact); if the stream would fall outside [LOW, HIGH] x the budget, the model is
    anchored at that measurement and the choice made again, aiming at CORRECTION_AIM, among keyframe
    counts near the chosen one, at most 3 quantiser steps finer, at the chosen codec and size (one more encode); only if that still exceeds the budget is the quantiser raised step by step until it fits.
 
@@ -41,7 +41,8 @@ from ..keyframes import CODEC_NAMES, Colour, decode_keyframes
 
 AIM = 0.965  # the model's stream size aims at this fraction of the budget ...
 LOW = 0.93  # ... and one correction follows when the measured size falls outside [LOW, 1] x budget,
-CORRECTION_AIM = 0.985  # aiming higher: the model anchored at a measurement is closer near it
+CORRECTION_AIM = 0.98  # aiming higher: the model anchored at a measurement is closer near it
+HIGH = 0.99  # the predicted size's ceiling: the interpolation parameters' bytes are an allowance (fixed_bytes)
 FIRST_PASS_GAPS = (2, 4, 8, 16, 32, 64)  # keyframe gaps the first pass measures (log-log interpolated between)
 FIRST_PASS_SEGMENTS = 2  # segments sampled per gap by the first pass
 CALIBRATION_GAPS = (8,)  # gaps of the full-size reconstructions that scale the first pass's errors
@@ -259,7 +260,7 @@ def settle(choice: Choice, pics, cfg, budget: float, strategy: str, colour: Colo
     encodes = 1
     say(f"rate control: model plan {m.codec} {strategy} keyframes, downscale {m.downscale}, {n} keyframes, quality "
         f"{m.qualities[k]}: modelled {8 * choice.bytes:.0f} bits, measured {8 * size} bits of {8 * budget:.0f}")
-    if not LOW * budget <= size <= budget:
+    if not LOW * budget <= size <= HIGH * budget:
         kb = _key_bytes(tr, n, m.qualities[k])
         anchored = dataclasses.replace(m, a=m.a + math.log(kb / m.key_bytes(n, k))) if kb else None
         near = range(max(2, n - max(2, n // 4)), min(len(pics), n + max(2, n // 4)) + 1)
@@ -270,11 +271,24 @@ def settle(choice: Choice, pics, cfg, budget: float, strategy: str, colour: Colo
             size = tr.bytes(n, m.qualities[k])
             encodes += 1
             say(f"rate control: correction to {n} keyframes, quality {m.qualities[k]}: {8 * size} bits")
-    while size > budget and k < len(m.qualities) - 1:  # the model missed twice: coarser until it fits
+    while size > HIGH * budget and k < len(m.qualities) - 1:  # the model missed twice: coarser until it fits
         k += 1
         size = tr.bytes(n, m.qualities[k])
         encodes += 1
     return tr, n, m.qualities[k], encodes
+
+
+def _fewest(models: Sequence[CodecModel], budget: float) -> tuple[object, int, int, int]:
+    """(trials, 2, coarsest quality, trial encodes) of the largest coded size whose two keyframes at
+    the coarsest quality fit *budget* bytes, else of the fewest bytes."""
+    sized = []
+    for m in sorted(models, key=lambda m: m.downscale):
+        b = m.trials.bytes(2, m.qualities[-1])
+        sized.append((b, m))
+        if b <= budget:
+            return m.trials, 2, m.qualities[-1], len(sized)
+    m = min(sized, key=lambda x: x[0])[1]
+    return m.trials, 2, m.qualities[-1], len(sized)
 
 
 def model_plan(pics, cfg, target_bits: float, *, codecs: Sequence[str], downscales: Sequence[int],
@@ -317,6 +331,10 @@ def model_plan(pics, cfg, target_bits: float, *, codecs: Sequence[str], downscal
     t0 = time.perf_counter()
     say("rate control: keyframe encode and correction")
     tr, n, q, encodes = settle(choice, pics, cfg, budget, strategy, colour, diff, say)
+    if tr.bytes(n, q) > budget:  # the budget is below what the model thought the coarsest point costs
+        tr, n, q, extra = _fewest(models, budget)
+        choice = Choice(next(m for m in models if m.trials is tr), n, len(tr.size), 0.0, float("inf"))
+        encodes += extra
     timings["keyframes_and_correction"] = time.perf_counter() - t0
     if advance:
         advance(units, units)
