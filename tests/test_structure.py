@@ -11,8 +11,6 @@ MAX_LINES = 80
 
 #: Functions allowed over MAX_LINES, each with its reason.
 LONG_FUNCTIONS = {
-    "cmvc.encoder.chunking.encode_file": "scan, plan, code and join chunks; merged with the caption/keyframe checks of "
-                                 "issue 31 in one session, to be split with the encoder package move",
     "cmvc.validate.check_semantics": "a flat list of the §6.5 semantic checks, one `if` per rule in the spec's "
                                      "order; validate.py is being extended for spec 1.3 (issue 32), split after it",
 }
