@@ -329,7 +329,7 @@ def test_cli_bpp_reports_the_plan(tmp_path, capsys):
     src = make_testsrc(tmp_path / "s.y4m", 96, 64, 16)
     target_bpp = 8 * 1200 / (96 * 64 * 16)
     assert main(["encode", str(src), "-o", str(tmp_path / "o.cmvc"), "--bpp", str(target_bpp), "--profile", "blend",
-                 "--fit", "none", "--verbose", "--json", "--vvc-preset", "faster"]) == 0  # the full search, fast vvenc
+                 "--fit", "none", "--verbose", "--json", "--vvc-preset", "faster", "--rc-preset", "full"]) == 0  # fast vvenc
     cap = capsys.readouterr()
     rep = json.loads(cap.out)
     assert rep["achieved_vs_target"] <= 1.05
@@ -352,9 +352,9 @@ def test_cli_shows_rate_control_progress(tmp_path, monkeypatch, capsys):
         setattr(self, "enabled", True), setattr(self, "bars", {}))[0])
     src = make_testsrc(tmp_path / "s.y4m", 96, 64, 12)
     assert main(["encode", str(src), "-o", str(tmp_path / "o.cmvc"), "--bpp", str(8 * 1200 / (96 * 64 * 12)),
-                 "--profile", "blend", "--fit", "none", "--codec", "av1", "--downscale", "1"]) == 0
+                 "--profile", "blend", "--fit", "none", "--codec", "av1", "--downscale", "1", "--rc-preset", "full"]) == 0
     err = capsys.readouterr().err
-    assert "rate control: " in err and "4/4" in err and "search" in err  # feature, uniform, interp, refinement
+    assert "rate control: " in err and "4/4" in err and "step" in err  # feature, uniform, interp, refinement
     assert "estimated ms-ssim" in err  # a candidate after the bar
     assert "\nrate control: av1 feature keyframes" not in err  # no --verbose: not as lines of their own
 
@@ -385,7 +385,9 @@ def test_cli_prunes_unless_exhaustive(tmp_path, monkeypatch, flag):
 @pytest.mark.parametrize("flags,codecs,strategies,vvc_preset", [
     (["--rc-preset", "fast"], ("vvc",), ("feature", "uniform"), "medium"),
     (["--rc-preset", "fast", "--vvc-preset", "fast"], ("vvc",), ("feature", "uniform"), "fast"),
-    ([], ("av1", "vvc"), ("feature", "uniform", "interp"), "slow"),
+    (["--rc-preset", "full"], ("av1", "vvc"), ("feature", "uniform", "interp"), "slow"),
+    (["--rc-preset", "exhaustive"], ("av1", "vvc"), ("feature", "uniform", "interp"), "slow"),
+    ([], ("vvc",), ("uniform",), "slow"),  # model, the default
 ])
 def test_cli_rc_preset_sets_the_search_and_vvenc_preset(tmp_path, monkeypatch, flags, codecs, strategies, vvc_preset):
     """cmvc encode --rc-preset chooses what rate control compares (cmvc.encoder.rate_control.RC_PRESETS) and
@@ -413,6 +415,7 @@ def test_cli_rc_preset_sets_the_search_and_vvenc_preset(tmp_path, monkeypatch, f
     assert seen["vvc_preset"] == vvc_preset and presets == [vvc_preset]  # the encode's one vvenc run
     fast = "fast" in flags
     assert (seen["refine"], seen["shot_refine"]) == ((1, 1) if fast else (None, None))
+    assert seen["method"] == ("search" if flags else "model") and seen["prune"] is ("exhaustive" not in flags)
 
 
 def test_plan_refine_arguments_override_the_module_defaults(clip, monkeypatch):
@@ -486,9 +489,10 @@ def test_trials_the_encoder_cannot_make_are_skipped(clip, monkeypatch):
     """A keyframe encode that fails with E203 (vvenc 1.15 returns no pictures for some inputs) makes
     that trial not fit: rate control goes on without it; other errors still propagate."""
     import cmvc.encoder.rate_control as rc
+    import cmvc.encoder.trials as trials
     from cmvc.errors import error
 
-    real = rc.get_codec
+    real = trials.get_codec
 
     class Flaky:
         def __init__(self, codec):
@@ -499,7 +503,7 @@ def test_trials_the_encoder_cannot_make_are_skipped(clip, monkeypatch):
                 raise error("E203", "vvenc produced 0 access units for 9 keyframes")
             return self.codec.encode(pictures, quality, colour)
 
-    monkeypatch.setattr(rc, "get_codec", Flaky)
+    monkeypatch.setattr(trials, "get_codec", Flaky)
     cfg = EncoderConfig(profile="blend", fit="none", strategy="uniform")
     monkeypatch.setattr(rc, "estimate_quality", lambda src, tr, n, *a, **k: -abs(n - 9))  # the best count fails
     p = plan(clip, cfg, 8 * 3000)
@@ -511,7 +515,7 @@ def test_trials_the_encoder_cannot_make_are_skipped(clip, monkeypatch):
         def encode(self, pictures, quality, colour=None):
             raise error("E101", "bad argument")
 
-    monkeypatch.setattr(rc, "get_codec", Broken)
+    monkeypatch.setattr(trials, "get_codec", Broken)
     with pytest.raises(CmvcError) as e:
         plan(clip, cfg, 8 * 3000)
     assert e.value.code == "E101"

@@ -11,11 +11,6 @@ MAX_LINES = 80
 
 #: Functions allowed over MAX_LINES, each with its reason.
 LONG_FUNCTIONS = {
-    "cmvc.encoder.pipeline.encode": "split in the encoder package move",
-    "cmvc.encoder.chunking.encode_file": "scan, plan, code and join chunks; merged with the caption/keyframe checks of "
-                                 "issue 31 in one session, to be split with the encoder package move",
-    "cmvc.tools.commands.cmd_encode": "the CLI's option checks and chunked encode merged (issues 29 and 31); "
-                                      "to be split with the encoder package move",
 }
 
 

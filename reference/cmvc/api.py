@@ -15,7 +15,7 @@ from .errors import error
 
 
 def encode_file(path: str | os.PathLike, out: str | os.PathLike | None = None, *, bits: float | None = None,
-                bpp: float | None = None, kbps: float | None = None, rc_preset: str = "full",
+                bpp: float | None = None, kbps: float | None = None, rc_preset: str = "model",
                 rc_metric: str = "ms-ssim", frames: int | None = None,
                 progress: Callable[[str, int, int], None] | None = None, **options):
     """Encode the video file *path* (anything FFmpeg reads) and write the stream to *out* atomically
@@ -24,9 +24,9 @@ def encode_file(path: str | os.PathLike, out: str | os.PathLike | None = None, *
     *options* are :class:`cmvc.encoder.pipeline.EncoderConfig` fields (``codec="vvc"``, ``quality=45``,
     ``interval=8``, ``profile="blend"``, ...); the defaults are ``cmvc encode``'s.  With a target
     (*bits* for the whole clip, *bpp* or *kbps*) rate control chooses the operating point as
-    ``cmvc encode --bpp`` does: among the codecs, strategies and coded sizes of *rc_preset*
-    (:data:`cmvc.encoder.rate_control.RC_PRESETS`), unless *options* name ``codec``, ``strategy`` or
-    ``downscale``.  *frames*: encode only the first frames.  *progress(stage, done, total)*: called
+    ``cmvc encode --bpp`` does: by the method and among the codecs, strategies and coded sizes of
+    *rc_preset* (:data:`cmvc.encoder.rate_control.RC_PRESETS`; ``model``, the default, models the clip
+    and encodes once), unless *options* name ``codec``, ``strategy`` or ``downscale``.  *frames*: encode only the first frames.  *progress(stage, done, total)*: called
     as the encoder works.
     """
     from .encoder.pipeline import EncoderConfig, encode
@@ -66,7 +66,7 @@ def _rate_controlled(pics, cfg, bits: float, preset: str, metric: str, colour, o
     if metric == "vmaf":
         from .tools.metrics import vmaf_scorer as scorer
     cfg = dataclasses.replace(cfg, vvc_preset=options.get("vvc_preset", sp.vvc_preset))
-    rp = plan(pics, cfg, bits, metric=metric, scorer=scorer, colour=colour, refine=sp.refine, shot_refine=sp.shot_refine,
+    rp = plan(pics, cfg, bits, metric=metric, scorer=scorer, colour=colour, **sp.plan_options(),
               downscales=(cfg.downscale,) if "downscale" in options else sp.downscales,
               strategies=(cfg.strategy,) if "strategy" in options else sp.strategies,
               codecs=(cfg.codec,) if "codec" in options else sp.codecs)

@@ -364,12 +364,7 @@ def encode_file(path, cfg, *, max_frames: int | None = None, workers: int = 1, r
     called after the first pass."""
     from ..keyframes import Colour
 
-    if workers < 1:
-        raise error("E116", f"--workers must be at least 1, not {workers}")
-    if threads < 1:
-        raise error("E116", f"--threads must be at least 1, not {threads}")
-    if not chunk_seconds > 0:
-        raise error("E116", f"--chunk-seconds must be positive, not {chunk_seconds}")
+    _check_options(workers, threads, chunk_seconds)
     sc = scan(path, max_frames)
     info = sc.info
     if sc.frames < 2:
@@ -382,51 +377,25 @@ def encode_file(path, cfg, *, max_frames: int | None = None, workers: int = 1, r
     if not chunkable and (workers > 1 or ray_address is not None):
         raise error("E116", "--workers/--ray need chunks: mode it2v, profile blend or rife, a keyframe codec other "
                             "than hyperprior, no --captioner")
-    captions = [dataclasses.replace(c, end=sc.frames - 1 if c.end < 0 else c.end) for c in cfg.captions]
-    for c in captions:  # caller errors (E101), before any coding
-        if not 0 <= c.start <= c.end < sc.frames:
-            raise error("E101", f"caption frames {c.start}..{c.end}: need 0 <= start <= end <= {sc.frames - 1} "
-                                f"(the last of the {sc.frames} frames read)")
-    if cfg.keyframes is not None and cfg.keyframes > sc.frames:
-        raise error("E101", f"--keyframes {cfg.keyframes}: more keyframes than the {sc.frames} frames read")
-    top = dataclasses.replace(cfg, captions=captions)
-    ends = [*starts[1:], sc.frames]
+    top = _checked_cfg(cfg, sc.frames)
     budgets: list[float | None] = [None] * n
     if callable(target_bits):
         target_bits = float(target_bits(sc.frames, info))
     if target_bits is not None:
         budgets = list(split_budget(target_bits - _caption_bits(top) if n > 1 else target_bits, starts, sc.motion))
     colour = Colour(info.matrix_coefficients, info.full_range)
+    ends = [*starts[1:], sc.frames]
 
-    def job_cfg(c: int):
-        if n == 1:
-            return top
-        kfs = None if cfg.keyframes is None else max(2, round(cfg.keyframes * (ends[c] - starts[c]) / sc.frames))
-        return dataclasses.replace(top, captions=[], metadata=False, keyframes=kfs, source_name="")
+    def job(c: int, a: int, pics: list[Picture], rc_now: dict) -> ChunkJob:
+        cc = top
+        if n > 1:
+            kfs = None if cfg.keyframes is None else max(2, round(cfg.keyframes * (ends[c] - starts[c]) / sc.frames))
+            cc = dataclasses.replace(top, captions=[], metadata=False, keyframes=kfs, source_name="")
+        return ChunkJob(c, a, pics, cc, Fraction(info.fps), colour, info.colour_primaries, info.transfer_characteristics,
+                        threads, budgets[c], rc_now if budgets[c] is not None else None)
 
-    # a single chunk runs here (nothing to share out); rate control's callbacks stay in this process
-    runner = _Runner(workers, ray_address) if n > 1 else _Runner()
-    rc_now = {k: v for k, v in (rc or {}).items() if n == 1 or k not in ("progress", "advance")}
-    say = progress if progress is not None and n > 1 else (lambda stage, done, total: None)
-    try:
-        for c, a, pics in windows(path, starts, sc.frames):
-            job = ChunkJob(c, a, pics, job_cfg(c), Fraction(info.fps), colour, info.colour_primaries,
-                           info.transfer_characteristics, threads, budgets[c], rc_now if budgets[c] is not None else None)
-            del pics
-            runner.submit(job, progress if n == 1 else None)
-            del job
-            say("chunks", len(runner.done), n)
-            if c == 0 and n > 1 and target_bits is not None and (len(rc_now.get("codecs") or ()) != 1 or
-                                                                  len(rc_now.get("downscales") or ()) != 1):
-                # one keyframe codec and coded size for the stream: chunk 0's search chooses them
-                r0 = runner.wait(0)
-                rc_now = dict(rc_now, codecs=(r0.settings["codec"],), downscales=(r0.settings["downscale"],))
-        runner.close()
-        say("chunks", n, n)
-    finally:
-        if runner.pool is not None:
-            runner.pool.shutdown(cancel_futures=True)
-    results = [runner.done[i] for i in range(n)]
+    results = _run_chunks(path, starts, sc.frames, job, workers, ray_address, rc, progress,
+                          target_bits is not None)
     if on_chunk is not None:
         for r in results:
             on_chunk(r, n)
@@ -439,6 +408,58 @@ def encode_file(path, cfg, *, max_frames: int | None = None, workers: int = 1, r
     settings = dict(results[0].settings, chunks=n, chunk_frames=length, workers=workers, threads=threads,
                     keyframes=len(kf))
     return FileResult(data, kf, results, sc.frames, info, winner, settings, target_bits)
+
+
+def _check_options(workers: int, threads: int, chunk_seconds: float) -> None:
+    if workers < 1:
+        raise error("E116", f"--workers must be at least 1, not {workers}")
+    if threads < 1:
+        raise error("E116", f"--threads must be at least 1, not {threads}")
+    if not chunk_seconds > 0:
+        raise error("E116", f"--chunk-seconds must be positive, not {chunk_seconds}")
+
+
+def _checked_cfg(cfg, frames: int):
+    """*cfg* with its captions' open ends (-1) set to the last frame; E101 for captions or a keyframe
+    count that the *frames* read cannot hold (caller errors, before any coding)."""
+    captions = [dataclasses.replace(c, end=frames - 1 if c.end < 0 else c.end) for c in cfg.captions]
+    for c in captions:
+        if not 0 <= c.start <= c.end < frames:
+            raise error("E101", f"caption frames {c.start}..{c.end}: need 0 <= start <= end <= {frames - 1} "
+                                f"(the last of the {frames} frames read)")
+    if cfg.keyframes is not None and cfg.keyframes > frames:
+        raise error("E101", f"--keyframes {cfg.keyframes}: more keyframes than the {frames} frames read")
+    return dataclasses.replace(cfg, captions=captions)
+
+
+def _run_chunks(path, starts: list[int], frames: int, job: Callable, workers: int, ray_address: str | None,
+                rc: dict | None, progress: Callable | None, budgeted: bool) -> list[ChunkResult]:
+    """The chunks' results, in order: windows of *path* read once, each chunk's :class:`ChunkJob`
+    (``job(index, first frame, pictures, rate-control options)``) run here, on a pool or on Ray.
+    With a budget and a choice of codecs or sizes, chunk 0's rate control chooses them for all."""
+    n = len(starts)
+    # a single chunk runs here (nothing to share out); rate control's callbacks stay in this process
+    runner = _Runner(workers, ray_address) if n > 1 else _Runner()
+    rc_now = {k: v for k, v in (rc or {}).items() if n == 1 or k not in ("progress", "advance")}
+    say = progress if progress is not None and n > 1 else (lambda stage, done, total: None)
+    try:
+        for c, a, pics in windows(path, starts, frames):
+            jb = job(c, a, pics, rc_now)
+            del pics
+            runner.submit(jb, progress if n == 1 else None)
+            del jb
+            say("chunks", len(runner.done), n)
+            if c == 0 and n > 1 and budgeted and (len(rc_now.get("codecs") or ()) != 1 or
+                                                  len(rc_now.get("downscales") or ()) != 1):
+                # one keyframe codec and coded size for the stream: chunk 0's rate control chooses them
+                r0 = runner.wait(0)
+                rc_now = dict(rc_now, codecs=(r0.settings["codec"],), downscales=(r0.settings["downscale"],))
+        runner.close()
+        say("chunks", n, n)
+    finally:
+        if runner.pool is not None:
+            runner.pool.shutdown(cancel_futures=True)
+    return [runner.done[i] for i in range(n)]
 
 
 def _caption_bits(cfg) -> int:

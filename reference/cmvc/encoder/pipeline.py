@@ -194,34 +194,73 @@ def write_stream(profile: Profile, sh, cfg: EncoderConfig, kunits: list[Keyframe
 def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(25), colour: Colour = Colour(),
            colour_primaries: int = 1, transfer: int = 1, progress: Callable[[str, int, int], None] | None = None,
            net=None) -> EncodeResult:
+    """Code *pics* with *cfg*: the steps of the module docstring, each a function below."""
     t = len(pics)
     if t < 2:
         raise error("E103", f"a video needs at least 2 frames, got {t}")
     w, h = pics[0].width, pics[0].height
+    codec_id, recon_profile, profile = _check(cfg)
+    if cfg.mode == "tt2v":
+        return _encode_tt2v(pics, cfg, fps, colour)
+    say = progress or (lambda stage, done, total: None)
+    src = _coded_pictures(pics, cfg)  # 0. coded size
+    kf = _keyframes(src, cfg, say)  # 1. keyframes
+    quality = _quality(cfg, codec_id)
+    models, recon_model = _models(cfg, recon_profile)
+    if cfg.captioner:
+        from ..generative.captioner import Captioner
+
+        cfg = dataclasses.replace(cfg, captions=list(cfg.captions) + Captioner(cfg.captioner, cfg.device).captions(
+            pics, kf, colour.matrix_coefficients, colour.full_range))
+    coded = _code_keyframes(src, kf, cfg, codec_id, quality, colour, models)  # 2. keyframe coding, closed loop
+    sh = make_sequence_header(w, h, t, kf, fps=(fps.numerator, fps.denominator), recon_profile=recon_profile,
+                              coded_size=(src[0].width, src[0].height), recon_model=recon_model,
+                              recon_param={ReconProfile.RIFE: cfg.rife_scale, ReconProfile.SD_LORA: cfg.preset}.get(recon_profile, 0),
+                              rng_seed=cfg.seed, models=models, matrix_coefficients=colour.matrix_coefficients,
+                              full_range=colour.full_range, colour_primaries=colour_primaries,
+                              transfer_characteristics=transfer)
+    kunits = [KeyframeUnit(frame_index=i, codec_id=codec_id, codec_params=p, keyframe_data=d) for i, (p, d) in zip(kf, coded)]
+    dec_kf = decode_keyframes(codec_id, sh, kunits)
+    q_lists, ql_lists, stats = _fit_weights(src, kf, dec_kf, sh, cfg, recon_profile, net, say)  # 3. weights
+    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "captions"}
+    settings.update(quality=quality, keyframes=len(kf))
+    data, decoded = _stream(profile, sh, cfg, kunits, interp_params_unit(kf, q_lists, ql_lists, cfg.w_bits), net, say)
+    return EncodeResult(data=data, keyframes=kf, decoded=decoded, fit_stats=stats, settings=settings)
+
+
+def _check(cfg: EncoderConfig) -> tuple[CodecId, ReconProfile | None, Profile | None]:
+    """(keyframe codec, reconstruction profile, profile) of *cfg* (the last two None for TT2V); E101
+    for unknown names."""
     if cfg.codec not in CODEC_NAMES:
         raise error("E101", f"unknown codec {cfg.codec!r} ({', '.join(CODEC_NAMES)})")
     if cfg.fit not in FIT_METHODS:
         raise error("E101", f"unknown fit method {cfg.fit!r} ({', '.join(FIT_METHODS)})")
     codec_id = CODEC_NAMES[cfg.codec]
     if cfg.mode == "tt2v":
-        return _encode_tt2v(pics, cfg, fps, colour)
+        return codec_id, None, None
     recon_profile = {"blend": ReconProfile.BLEND, "rife": ReconProfile.RIFE, "sd_lora": ReconProfile.SD_LORA}.get(cfg.profile)
     if recon_profile is None:
         raise error("E101", f"unknown reconstruction profile {cfg.profile!r} (blend, rife, sd_lora)")
     profile = next(p for p in Profile if recon_profile in PROFILE_TOOLS[p]["recon"] and codec_id in PROFILE_TOOLS[p]["codec"])
-    say = progress or (lambda stage, done, total: None)
+    return codec_id, recon_profile, profile
 
-    # 0. coded size
+
+def _coded_pictures(pics: list[Picture], cfg: EncoderConfig) -> list[Picture]:
+    """The pictures at the coded size ceil(size / downscale) (Lanczos, informative)."""
     if cfg.downscale < 1:
         raise error("E101", f"downscale must be >= 1, got {cfg.downscale}")
+    w, h = pics[0].width, pics[0].height
     cw, ch = -(-w // cfg.downscale), -(-h // cfg.downscale)
-    src = pics
-    if (cw, ch) != (w, h):
-        from ..resample import downsample
+    if (cw, ch) == (w, h):
+        return pics
+    from ..resample import downsample
 
-        src = [downsample(p, cw, ch) for p in pics]
+    return [downsample(p, cw, ch) for p in pics]
 
-    # 1. keyframes
+
+def _keyframes(src: list[Picture], cfg: EncoderConfig, say) -> list[int]:
+    """Step 1: the keyframes *cfg*'s strategy selects."""
+    t = len(src)
     n = n_keyframes(t, cfg)
     say("keyframe selection", 0, 1)
     cost = None
@@ -233,14 +272,20 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
         cost = interpolation_cost(src, cfg.profile, progress=lambda done: say("keyframe segment costs", done, pairs))
     kf = select_keyframes(src, n, cfg.strategy, cfg.feature, seed=cfg.seed, cost=cost)
     say("keyframe selection", 1, 1)
+    return kf
 
-    # 2. keyframe coding, closed loop
-    codec = get_codec(codec_id)
+
+def _quality(cfg: EncoderConfig, codec_id: CodecId):
     quality = DEFAULT_QUALITY[codec_id] if cfg.quality is None else cfg.quality
     if isinstance(quality, (tuple, list)):
         if codec_id != CodecId.VVC:
             raise error("E101", f"one quality per shot needs VVC keyframes, not {cfg.codec}")
         quality = tuple(int(q) for q in quality)
+    return quality
+
+
+def _models(cfg: EncoderConfig, recon_profile: ReconProfile) -> tuple[list, int]:
+    """(model entries, recon_model) of the reconstruction profile (§5.2, §10.9)."""
     models = []
     recon_model = 255
     if recon_profile == ReconProfile.RIFE:
@@ -254,34 +299,31 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
             raise error("E101", "profile sd_lora needs --sd-model PATH (a diffusers Stable Diffusion directory)")
         models.append(model_entry(ModelRole.RECONSTRUCTION, "stable-diffusion-lora", bytes.fromhex(dir_sha256(cfg.sd_model))))
         recon_model = 0
-    if cfg.captioner:
-        from ..generative.captioner import Captioner
+    return models, recon_model
 
-        cfg = dataclasses.replace(cfg, captions=list(cfg.captions) + Captioner(cfg.captioner, cfg.device).captions(
-            pics, kf, colour.matrix_coefficients, colour.full_range))
-    if codec_id == CodecId.HYPERPRIOR:
-        from ..zoo import add_model, load_state_dict
 
-        if not cfg.hyperprior_checkpoint:
-            raise error("E101", "codec hyperprior needs --hyperprior-checkpoint PATH (no weights ship offline)")
-        digest = add_model(cfg.hyperprior_checkpoint)  # the decoder finds it in the model store
-        models.append(model_entry(ModelRole.KEYFRAME_CODEC, f"bmshj2018-hyperprior-q{quality}", bytes.fromhex(digest)))
-        from pathlib import Path
+def _code_keyframes(src: list[Picture], kf: list[int], cfg: EncoderConfig, codec_id: CodecId, quality, colour: Colour,
+                    models: list) -> list:
+    """Step 2: the coded keyframes ((params, data) pairs); HYPERPRIOR adds its model entry to *models*."""
+    codec = get_codec(codec_id)
+    if codec_id != CodecId.HYPERPRIOR:
+        return codec.encode([src[i] for i in kf], quality, colour, **codec_options(codec_id, cfg))
+    from pathlib import Path
 
-        hp = codec.build_model(quality, load_state_dict(Path(cfg.hyperprior_checkpoint)))
-        coded = codec.encode([src[i] for i in kf], quality, colour, model=hp, model_index=len(models) - 1)
-    else:
-        coded = codec.encode([src[i] for i in kf], quality, colour, **codec_options(codec_id, cfg))
-    sh = make_sequence_header(w, h, t, kf, fps=(fps.numerator, fps.denominator), recon_profile=recon_profile,
-                              coded_size=(cw, ch), recon_model=recon_model,
-                              recon_param={ReconProfile.RIFE: cfg.rife_scale, ReconProfile.SD_LORA: cfg.preset}.get(recon_profile, 0),
-                              rng_seed=cfg.seed, models=models, matrix_coefficients=colour.matrix_coefficients,
-                              full_range=colour.full_range, colour_primaries=colour_primaries,
-                              transfer_characteristics=transfer)
-    kunits = [KeyframeUnit(frame_index=i, codec_id=codec_id, codec_params=p, keyframe_data=d) for i, (p, d) in zip(kf, coded)]
-    dec_kf = decode_keyframes(codec_id, sh, kunits)
+    from ..zoo import add_model, load_state_dict
 
-    # 3. weights
+    if not cfg.hyperprior_checkpoint:
+        raise error("E101", "codec hyperprior needs --hyperprior-checkpoint PATH (no weights ship offline)")
+    digest = add_model(cfg.hyperprior_checkpoint)  # the decoder finds it in the model store
+    models.append(model_entry(ModelRole.KEYFRAME_CODEC, f"bmshj2018-hyperprior-q{quality}", bytes.fromhex(digest)))
+    hp = codec.build_model(quality, load_state_dict(Path(cfg.hyperprior_checkpoint)))
+    return codec.encode([src[i] for i in kf], quality, colour, model=hp, model_index=len(models) - 1)
+
+
+def _fit_weights(src: list[Picture], kf: list[int], dec_kf: list[Picture], sh, cfg: EncoderConfig,
+                 recon_profile: ReconProfile, net, say) -> tuple[dict, dict, dict]:
+    """Step 3: (q_lists, ql_lists, fit statistics): the weights of each segment's inner frames."""
+    t = len(src)
     glob = ". ".join([c.text for c in cfg.captions if c.role == TextRole.GLOBAL and c.text] +
                      [c.text for c in cfg.captions if c.role == TextRole.MOTION_CAPTION and c.text])  # = tt2v.prompt_of
     recon = reconstructor(sh, net, cfg.sd_model, glob, cfg.device)
@@ -304,27 +346,28 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
                 qi, ql, hist = fit_weights(recon, dec_kf[s], dec_kf[s + 1], src[a + 1: b], cfg.w_bits, cfg.fit_iters)
                 q_lists[s], ql_lists[s] = qi, ql
                 stats.setdefault("sd_loss", []).extend(hist)
-            done += b - a - 1
-            say("weight fit", done, inner_total)
-            continue
-        res = fit_segment(recon, dec_kf[s], dec_kf[s + 1], src[a + 1: b], cfg.w_bits, cfg.fit, cfg.lam,
-                          cfg.search_radius, cfg.gd_steps, cfg.gd_lr)
-        q_lists[s] = res.q
-        stats["frames"] += len(res.q)
-        stats["bits"] += res.bits
-        stats["mse"] += res.mse
-        for x in res.winner:
-            stats["winner"][x] = stats["winner"].get(x, 0) + 1
+        else:
+            res = fit_segment(recon, dec_kf[s], dec_kf[s + 1], src[a + 1: b], cfg.w_bits, cfg.fit, cfg.lam,
+                              cfg.search_radius, cfg.gd_steps, cfg.gd_lr)
+            q_lists[s] = res.q
+            stats["frames"] += len(res.q)
+            stats["bits"] += res.bits
+            stats["mse"] += res.mse
+            for x in res.winner:
+                stats["winner"][x] = stats["winner"].get(x, 0) + 1
         done += b - a - 1
         say("weight fit", done, inner_total)
+    return q_lists, ql_lists, stats
 
-    # 4. stream
+
+def _stream(profile: Profile, sh, cfg: EncoderConfig, kunits: list[KeyframeUnit], ip: InterpParamsUnit | None, net,
+            say) -> tuple[bytes, list[Picture]]:
+    """Step 4: (the stream, its decoded pictures): written, decoded as a decoder will, and written
+    again with the frame hash of that decode (§7.9)."""
     def build(hash_unit: FrameHashUnit | None) -> bytes:
-        return write_stream(profile, sh, cfg, kunits, interp_params_unit(kf, q_lists, ql_lists, cfg.w_bits),
-                            [] if hash_unit is None else [hash_unit])
+        return write_stream(profile, sh, cfg, kunits, ip, [] if hash_unit is None else [hash_unit])
 
-    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "captions"}
-    settings.update(quality=quality, keyframes=len(kf))
+    t = sh.frame_count
     data = build(None)
     say("closed-loop decode", 0, 1)
     dec = decode(data, net=net, sd_model=cfg.sd_model, device=cfg.device)
@@ -335,7 +378,7 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
         else:
             hu = FrameHashUnit(hash_type=HashType.MD5_SPAN, first_frame=0, num_frames=t, digest=[span_md5(dec.pictures)])
         data = build(hu)
-    return EncodeResult(data=data, keyframes=kf, decoded=dec.pictures, fit_stats=stats, settings=settings)
+    return data, dec.pictures
 
 
 def _encode_tt2v(pics: list[Picture], cfg: EncoderConfig, fps: Fraction, colour: Colour) -> EncodeResult:

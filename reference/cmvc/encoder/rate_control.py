@@ -20,34 +20,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from ..errors import CmvcError, error
-from .keyframe_select import interpolation_cost, select_keyframes
-from ..keyframes import CODEC_NAMES, Colour, decode_keyframes, get_codec
-from ..registry import CodecId
-
-UNIT_FRAMING = 3 + 4  # unit_type, flags, payload_size (1 byte below 128) and unit_crc
-
-
-def unit_framing(cfg) -> int:
-    """Bytes of a small unit's framing with *cfg*'s unit CRCs or without them."""
-    return UNIT_FRAMING if cfg.unit_crc else UNIT_FRAMING - 4
-
-def keyframe_bytes(codec: CodecId, coded: list, cfg) -> int:
-    """Exact bytes of the units that carry the coded keyframes *coded* ((params, data) pairs) as the
-    encoder writes them (:func:`cmvc.encoder.pipeline.keyframe_units`: keyframe groups unless *cfg* says not)."""
-    from .pipeline import keyframe_units
-    from ..syntax import KeyframeUnit
-    from ..syntax.descriptors import encode_leb128
-    from ..write import build_payload
-
-    units = keyframe_units([KeyframeUnit(frame_index=i, codec_id=codec, codec_params=p, keyframe_data=d)
-                            for i, (p, d) in enumerate(coded)], cfg.keyframe_group)
-    n = 0
-    for ut, u in units:
-        size = len(build_payload(ut, u))
-        n += 2 + len(encode_leb128(size)) + size + (4 if cfg.unit_crc else 0)
-    return n
-
+from ..errors import error
+from ..keyframes import CODEC_NAMES, Colour, decode_keyframes
+from .trials import (UNAVAILABLE, UNIT_FRAMING, Candidate, RatePlan, _qualities, _Trials, fixed_bytes,  # noqa: F401
+                     keyframe_bytes, unit_framing)
 
 # Keyframe intervals tried (finer steps did not pay: docs/experiments.md §1.3).
 LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
@@ -59,7 +35,6 @@ REFINE = 3  # searches (codec x coded size x strategy) whose best candidate is r
 # :mod:`cmvc.keyframes.vvc`), the shots of the SHOT_REFINE best candidates with distinct keyframes get
 # finer QPs, one step at a time, while one fits and the estimate rises (``refine_shots``; docs/experiments.md §1.5).
 SHOT_REFINE = 3  # candidates refined so: the best fitting ones of distinct keyframe sets (0: none)
-UNAVAILABLE = 1 << 62  # predicted bytes of a trial the keyframe encoder could not make: never fits
 METRICS = ("ms-ssim", "psnr")
 Scorer = Callable[[list, list], float]  # (decoded pictures, source pictures) -> quality, higher is better
 SAMPLE_SPACING = 8  # one reconstructed inner frame is scored per this many inner frames of a segment
@@ -90,155 +65,28 @@ class SearchPreset:
     vvc_preset: str
     refine: int | None = None
     shot_refine: int | None = None
+    method: str = "search"  # "search" (this module) or "model" (cmvc.encoder.rate_model: no search)
+    prune: bool = True
+
+    def plan_options(self) -> dict:
+        """The keyword arguments of :func:`plan` this preset sets besides codecs, strategies and sizes."""
+        return dict(refine=self.refine, shot_refine=self.shot_refine, method=self.method, prune=self.prune)
 
 
 RC_PRESETS = {
+    # the default: model the clip, then encode once (cmvc.encoder.rate_model; docs/encoder.md)
+    "model": SearchPreset(("vvc",), ("uniform",), DOWNSCALES, "slow", method="model"),
+    # the searches: every combination (the reference the model is measured against), pruned, fewer
+    "exhaustive": SearchPreset(RC_CODECS, RC_STRATEGIES, DOWNSCALES, "slow", prune=False),
     "full": SearchPreset(RC_CODECS, RC_STRATEGIES, DOWNSCALES, "slow"),
     "fast": SearchPreset(("vvc",), ("feature", "uniform"), DOWNSCALES, "medium", 1, 1),
 }
+DEFAULT_PRESET = "model"
 
 
 def quality_text(q: int | tuple[int, ...]) -> str:
     """A quality, or one per shot as ``49/50``."""
     return "/".join(map(str, q)) if isinstance(q, tuple) else str(q)
-
-
-@dataclasses.dataclass
-class Candidate:
-    """One operating point the search looked at."""
-
-    downscale: int
-    interval: int  # the ladder interval; for a count of the refinement, the mean spacing, rounded
-    quality: int | tuple[int, ...]  # a tuple: one VVC QP per shot (refine_shots)
-    predicted_bytes: int
-    score: float | None = None  # estimated MS-SSIM (or PSNR, dB) of the decoded video
-    strategy: str = "feature"
-    codec: str = "av1"
-    keyframes: int | None = None  # number of keyframes
-
-
-@dataclasses.dataclass
-class RatePlan:
-    interval: int
-    quality: int | tuple[int, ...]
-    predicted_bytes: int
-    trials: int  # keyframe trial encodes (new ones: those found in the plan's cache are not counted)
-    downscale: int = 1
-    score: float | None = None
-    candidates: list[Candidate] = dataclasses.field(default_factory=list)
-    strategy: str = "feature"
-    codec: str = "av1"
-    keyframes: int | None = None  # number of keyframes (None: as many as the interval gives)
-
-    def apply(self, cfg):
-        """*cfg* (an :class:`~cmvc.encoder.pipeline.EncoderConfig`) with this plan's keyframe count (or
-        interval), quality, size, strategy and codec."""
-        return dataclasses.replace(cfg, interval=self.interval, quality=self.quality, downscale=self.downscale,
-                                   strategy=self.strategy, codec=self.codec, keyframes=self.keyframes)
-
-
-def fixed_bytes(pics, cfg, kf: list[int]) -> int:
-    """Bytes of everything but the keyframe payloads: file header, sequence header, frame hash,
-    end of stream, metadata, and an allowance for the one interpolation-parameter unit the encoder
-    writes for all segments (:func:`cmvc.encoder.pipeline.interp_params_unit`): its fields and 7 bits per
-    inner frame (the exhaustive fit's Exp-Golomb values took 6-7 bits each on carphone at intervals 8
-    and 32)."""
-    from .. import __version__
-    from ..registry import ReconProfile
-    from ..registry import ModelRole
-    from ..syntax import SEQUENCE_HEADER, model_entry
-    from ..write import make_sequence_header
-    from ..zoo import RIFE_V4
-
-    rife = cfg.profile == "rife"
-    models = [model_entry(ModelRole.RECONSTRUCTION, RIFE_V4.name)] if rife else []
-    sh = make_sequence_header(pics[0].width, pics[0].height, len(pics), kf, fps=(30000, 1001), models=models,
-                              recon_profile=ReconProfile.RIFE if rife else ReconProfile.BLEND,
-                              recon_model=0 if rife else 255)
-    framing = unit_framing(cfg)
-    n = 12 + len(SEQUENCE_HEADER.build(sh)) + framing + framing  # + end of stream
-    if cfg.write_hash:
-        n += framing + 4 + (16 * len(pics) if cfg.hash_type == "frame" else 16)
-    if cfg.metadata:
-        n += 2 * framing + 30 + len(__version__) + len(cfg.source_name)
-    inner = sum(b - a - 1 for a, b in zip(kf, kf[1:]))
-    if cfg.fit != "none" and inner:
-        from ..syntax.descriptors import encode_leb128
-
-        n += framing + 3 + 2 * len(encode_leb128(len(kf))) + -(-7 * inner // 8)
-    return n
-
-
-class _Trials:
-    """Trial keyframe encodes at one coded size, cached by (number of keyframes, quality)."""
-
-    def __init__(self, pics, cfg, downscale: int, colour: Colour, strategy: str | None = None) -> None:
-        from .features import features
-
-        self.cfg = dataclasses.replace(cfg, downscale=downscale, keyframes=None, strategy=strategy or cfg.strategy)
-        cfg = self.cfg
-        self.downscale = downscale
-        self.colour = colour
-        w, h = -(-pics[0].width // downscale), -(-pics[0].height // downscale)
-        if downscale > 1:
-            from ..resample import downsample
-
-            pics = [downsample(p, w, h) for p in pics]
-        self.pics = pics
-        self.codec = CODEC_NAMES[cfg.codec]
-        self.feats = features(pics, cfg.feature) if cfg.strategy == "feature" else None
-        self.cost = interpolation_cost(pics, cfg.profile) if cfg.strategy == "interp" else None  # every interval
-        self.kf: dict[int, list[int]] = {}
-        self.coded: dict[tuple[int, int], list] = {}
-        self.size: dict[tuple[int, int], int] = {}
-        self.hint: int | None = None  # quality index found by the last _best_quality search
-        self.scores: dict[tuple[int, int], float] = {}  # estimate_quality results, by (keyframes, quality)
-        self.failed: dict[tuple[int, int], str] = {}  # trials the keyframe encoder could not make (E203)
-
-    def count(self, interval: int) -> int:
-        """The number of keyframes a keyframe every *interval* frames gives."""
-        from .pipeline import n_keyframes
-
-        return n_keyframes(len(self.pics), dataclasses.replace(self.cfg, interval=interval))
-
-    def keyframes(self, n: int) -> list[int]:
-        """The *n* keyframes the strategy selects."""
-        if n not in self.kf:
-            self.kf[n] = select_keyframes(self.pics, n, self.cfg.strategy, self.cfg.feature, seed=self.cfg.seed,
-                                          feats=self.feats, cost=self.cost)
-        return self.kf[n]
-
-    def bytes(self, n: int, quality: int) -> int:
-        """Predicted stream bytes with *n* keyframes coded at *quality*; UNAVAILABLE (never fits) if
-        the keyframe encoder could not code them (E203: vvenc 1.15 returns no pictures for some inputs,
-        see :mod:`cmvc.keyframes.vvc`), so that rate control skips that trial instead of failing."""
-        key = (n, quality)
-        if key not in self.size:
-            kf = self.keyframes(n)
-            try:
-                from .pipeline import codec_options
-
-                coded = get_codec(self.codec).encode([self.pics[i] for i in kf], quality, self.colour,
-                                                     **codec_options(self.codec, self.cfg))
-            except CmvcError as e:
-                if e.code != "E203":
-                    raise
-                self.failed[key] = str(e)
-                self.size[key] = UNAVAILABLE
-                return UNAVAILABLE
-            self.coded[key] = coded
-            self.size[key] = keyframe_bytes(self.codec, coded, self.cfg) + fixed_bytes(self.pics, self.cfg, kf)
-        return self.size[key]
-
-
-def _qualities(codec: CodecId) -> list[int]:
-    if codec == CodecId.AV1:
-        return list(range(10, 64))  # CRF, best quality first
-    if codec == CodecId.VVC:
-        return list(range(20, 64))  # QP, best quality first
-    if codec in (CodecId.AVIF, CodecId.WEBP):
-        return list(range(95, -1, -5))
-    raise error("E101", f"rate control supports av1, vvc, avif and webp keyframes, not {codec.name.lower()}")
 
 
 def first_fitting(fits: Callable[[int], bool], n: int, hint: int | None = None) -> int | None:
@@ -356,7 +204,8 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
          evaluate: bool | None = None, colour: Colour | None = None, net=None,
          progress: Callable[[str], None] | None = None, scorer: Scorer | None = None,
          cache: dict | None = None, advance: Callable[[int, int], None] | None = None,
-         prune: bool = True, refine: int | None = None, shot_refine: int | None = None) -> RatePlan:
+         prune: bool = True, refine: int | None = None, shot_refine: int | None = None,
+         method: str = "search") -> RatePlan:
     """The operating point for *target_bits* (see the module docstring).
 
     *downscales*: coded sizes to consider (default: ``cfg.downscale`` only; pass e.g. ``DOWNSCALES`` to
@@ -374,6 +223,9 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
     searches is an upper bound that shrinks when sizes are skipped).  *prune*: skip searches as the
     module docstring says (False: every combination, as many as codecs x sizes x strategies).
     *refine*, *shot_refine*: searches and candidates refined (None: REFINE and SHOT_REFINE).
+    *method* ``"model"``: no search, :func:`cmvc.encoder.rate_model.model_plan` with the first of
+    *strategies* (for the BLEND and RIFE profiles; *cache*, *scorer*, *prune* and the refinements
+    do not apply).
     """
     n_refine = REFINE if refine is None else refine
     n_shot_refine = SHOT_REFINE if shot_refine is None else shot_refine
@@ -384,10 +236,17 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
         if c not in CODEC_NAMES:
             raise error("E101", f"unknown codec {c!r} ({', '.join(CODEC_NAMES)})")
         _qualities(CODEC_NAMES[c])
+    if method not in ("search", "model"):
+        raise error("E101", f"unknown rate-control method {method!r} (search, model)")
     if evaluate is None:
         evaluate = cfg.profile in ("blend", "rife")
     downscales = tuple(downscales or (cfg.downscale,))
     strategies = tuple(strategies or (cfg.strategy,)) if evaluate else (cfg.strategy,)
+    if method == "model" and evaluate:
+        from .rate_model import model_plan
+
+        return model_plan(pics, cfg, target_bits, codecs=codecs, downscales=downscales, strategy=strategies[0],
+                          colour=colour, progress=progress, advance=advance)
     if cache is not None:
         what = (id(pics), cfg, colour, net, scorer)
         if cache.setdefault("inputs", what) != what:

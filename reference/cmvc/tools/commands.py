@@ -122,36 +122,14 @@ def check_output(path: str) -> None:
 
 
 def cmd_encode(args) -> int:
+    """``cmvc encode``: check the options, build the configuration, code the file in chunks (rate control
+    per chunk with --bpp/--kbps), write the stream atomically, report."""
     check_encode_args(args)
     check_output(args.output)
     from ..encoder.chunking import CHUNK_SECONDS, encode_file
-    from ..encoder.pipeline import EncoderConfig
-    from ..accounting import account
-    from ..parse import parse
-    from .fileio import write_atomic
 
-    caps = _captions(args)  # a caption's end of -1 is the last frame (chunking.encode_file sets it)
-    cfg = EncoderConfig(keyframes=args.keyframes, interval=args.interval, strategy=args.strategy or "feature",
-                        feature=args.features, codec=args.codec or "av1", quality=args.quality, profile=args.profile,
-                        rife_scale=args.rife_scale, w_bits=args.w_bits, fit=args.fit, lam=args.lam, captions=caps,
-                        seed=args.seed, source_name=Path(args.input).name, write_hash=args.hash != "none",
-                        hash_type=args.hash, unit_crc=not args.no_crc, keyframe_group=not args.no_keyframe_group, downscale=args.downscale or 1, metadata=args.metadata,
-                        hyperprior_checkpoint=args.hyperprior_checkpoint, mode=args.mode, sd_model=args.sd_model,
-                        t2v_model=args.t2v_model, preset=args.preset, captioner=args.captioner,
-                        device=_device(args.device), vvc_preset=args.vvc_preset or "slow")
-    target = rc = None
-    if args.bpp is not None or args.kbps is not None:
-        from ..encoder.rate_control import RC_PRESETS
-
-        sp = RC_PRESETS[args.rc_preset]
-        cfg = dataclasses.replace(cfg, vvc_preset=args.vvc_preset or sp.vvc_preset)
-        scorer = None
-        if args.rc_metric == "vmaf":
-            from .metrics import vmaf_scorer as scorer
-        rc = dict(downscales=(args.downscale,) if args.downscale else sp.downscales, metric=args.rc_metric,
-                  scorer=scorer, strategies=(args.strategy,) if args.strategy else sp.strategies,
-                  codecs=(args.codec,) if args.codec else sp.codecs, prune=not args.rc_exhaustive,
-                  refine=sp.refine, shot_refine=sp.shot_refine)
+    cfg = _encoder_config(args)
+    cfg, rc = _rate_control_options(args, cfg)
     prog = Progress()
     if rc is not None:  # used when the video is one chunk (coded in this process)
         rc.update(progress=lambda m: _rc_line(prog, m, args.verbose), advance=lambda k, n: prog("rate control", k, n))
@@ -170,14 +148,68 @@ def cmd_encode(args) -> int:
                       chunk_seconds=args.chunk_seconds if args.chunk_seconds is not None else CHUNK_SECONDS,
                       threads=args.threads, target_bits=budget if rc is not None else None, rc=rc, progress=prog,
                       on_chunk=chunk_done)
-    target = res.target_bits
     prog.close()
-    to_stdout = args.output == "-"
-    if to_stdout:  # the stream on standard output; the report goes to standard error
-        sys.stdout.buffer.write(res.data)
+    _write_stream(args.output, res.data)
+    _encode_report(args, res, bool(cfg.captions))
+    return 0
+
+
+def _encoder_config(args):
+    """The :class:`~cmvc.encoder.pipeline.EncoderConfig` of the encode options."""
+    from ..encoder.pipeline import EncoderConfig
+
+    return EncoderConfig(keyframes=args.keyframes, interval=args.interval, strategy=args.strategy or "feature",
+                         feature=args.features, codec=args.codec or "av1", quality=args.quality, profile=args.profile,
+                         rife_scale=args.rife_scale, w_bits=args.w_bits, fit=args.fit, lam=args.lam,
+                         captions=_captions(args),  # a caption's end of -1 is the last frame (set by encode_file)
+                         seed=args.seed, source_name=Path(args.input).name, write_hash=args.hash != "none",
+                         hash_type=args.hash, unit_crc=not args.no_crc, keyframe_group=not args.no_keyframe_group,
+                         downscale=args.downscale or 1, metadata=args.metadata,
+                         hyperprior_checkpoint=args.hyperprior_checkpoint, mode=args.mode, sd_model=args.sd_model,
+                         t2v_model=args.t2v_model, preset=args.preset, captioner=args.captioner,
+                         device=_device(args.device), vvc_preset=args.vvc_preset or "slow")
+
+
+def _rate_control_options(args, cfg):
+    """(*cfg* with the --rc-preset's vvenc preset, keyword arguments of
+    :func:`cmvc.encoder.rate_control.plan`), or (*cfg*, None) without --bpp/--kbps."""
+    if args.bpp is None and args.kbps is None:
+        return cfg, None
+    from ..encoder.rate_control import RC_PRESETS
+
+    sp = RC_PRESETS[args.rc_preset]
+    if args.rc_exhaustive and sp.method != "search":
+        sp = RC_PRESETS["exhaustive"]
+    cfg = dataclasses.replace(cfg, vvc_preset=args.vvc_preset or sp.vvc_preset)
+    scorer = None
+    if args.rc_metric == "vmaf":
+        from .metrics import vmaf_scorer as scorer
+    opts = sp.plan_options()
+    if args.rc_exhaustive:
+        opts.update(prune=False)
+    rc = dict(downscales=(args.downscale,) if args.downscale else sp.downscales, metric=args.rc_metric,
+              scorer=scorer, strategies=(args.strategy,) if args.strategy else sp.strategies,
+              codecs=(args.codec,) if args.codec else sp.codecs, **opts)
+    return cfg, rc
+
+
+def _write_stream(output: str, data: bytes) -> None:
+    """The stream to *output* atomically, or to standard output for ``-``."""
+    from .fileio import write_atomic
+
+    if output == "-":  # the stream on standard output; the report goes to standard error
+        sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
-        write_atomic(args.output, res.data)
+        write_atomic(output, data)
+
+
+def _encode_report(args, res, has_captions: bool) -> None:
+    """The encode's report (JSON with --json), on standard output unless the stream is there."""
+    from ..accounting import account
+    from ..parse import parse
+
+    target = res.target_bits
     acc = account(parse(res.data))
     r = acc["rate"]
     report = {"output": args.output, "bytes": len(res.data), "bpp": r["bpp"], "kbps": r["kbps"],
@@ -188,21 +220,20 @@ def cmd_encode(args) -> int:
     if target is not None:
         report["target_bits"] = target
         report["achieved_vs_target"] = 8 * len(res.data) / target
-    if not caps:
+    if not has_captions:
         report["captions"] = "none (no --caption/--captions given; the V2T captioner comes with the generative extra)"
-    out = sys.stderr if to_stdout else sys.stdout
+    out = sys.stderr if args.output == "-" else sys.stdout
     if args.json:
         print(json.dumps(report, indent=2), file=out)
-    else:
-        print(f"{args.output}: {len(res.data)} bytes, {r['bpp']:.5f} bpp, {r['kbps']:.2f} kbps; "
-              f"{len(res.keyframes)} keyframes {res.keyframes}; R_k {acc['totals']['R_k']} bits, "
-              f"R_m {acc['totals']['R_m']} bits, overhead {acc['totals']['overhead']} bits", file=out)
-        if target is not None:
-            print(f"target {target:.0f} bits, achieved {8 * len(res.data)} bits ({report['achieved_vs_target']:.2f}x)",
-                  file=out)
-        if not caps:
-            print("captions: none given (use --caption/--captions)", file=out)
-    return 0
+        return
+    print(f"{args.output}: {len(res.data)} bytes, {r['bpp']:.5f} bpp, {r['kbps']:.2f} kbps; "
+          f"{len(res.keyframes)} keyframes {res.keyframes}; R_k {acc['totals']['R_k']} bits, "
+          f"R_m {acc['totals']['R_m']} bits, overhead {acc['totals']['overhead']} bits", file=out)
+    if target is not None:
+        print(f"target {target:.0f} bits, achieved {8 * len(res.data)} bits ({report['achieved_vs_target']:.2f}x)",
+              file=out)
+    if not has_captions:
+        print("captions: none given (use --caption/--captions)", file=out)
 
 
 def cmd_decode(args) -> int:
@@ -327,7 +358,7 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--profile", choices=["blend", "rife", "sd_lora"], default="rife", help="reconstruction profile")
     s.add_argument("--codec", choices=["av1", "vvc", "avif", "webp", "png", "hyperprior"], default=None,
                    help="keyframe codec: av1 (SVT-AV1 sequence; the default), vvc (vvenc sequence, reaches lower "
-                        "rates); with --bpp/--kbps rate control compares av1 and vvc unless one is named")
+                        "rates); with --bpp/--kbps the --rc-preset's (model: vvc) unless one is named")
     s.add_argument("--quality", type=int, help="AV1 CRF 0..63 (default 50), VVC QP 0..63 (default 45) or AVIF/WebP quality 0..100")
     s.add_argument("--strategy", choices=STRATEGIES, default=None,
                    help="keyframe selection (default: Eq. 1 'feature'; with --bpp/--kbps rate control compares "
@@ -345,13 +376,15 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
                    help="quality estimate by which rate control compares operating points (ms-ssim, psnr: "
                         "sampled inner frames; vmaf: every frame reconstructed and scored by libvmaf, slower)")
     s.add_argument("--rc-exhaustive", action="store_true",
-                   help="rate control searches every keyframe codec x coded size x strategy, each keyframe interval "
-                        "walk from the smallest that fits (default: coded sizes from the smallest up until the "
-                        "estimate falls, walks from the best candidate's interval)")
-    s.add_argument("--rc-preset", choices=["full", "fast"], default="full",
-                   help="what rate control searches unless --codec/--strategy/--downscale name it: full (AV1 and "
-                        "VVC keyframes, strategies feature, uniform and interp, vvenc preset slow) or fast (VVC at "
-                        "preset medium, feature and uniform: about 3x faster; cmvc demo's default)")
+                   help="rate control searches every keyframe codec x coded size x strategy of the --rc-preset (a "
+                        "searching one, full unless named), each keyframe interval walk from the smallest that fits")
+    s.add_argument("--rc-preset", choices=["model", "exhaustive", "full", "fast"], default="model",
+                   help="how rate control chooses codec, coded size, keyframes and quantiser unless "
+                        "--codec/--strategy/--downscale name them: model (the default: a first pass, a rate model "
+                        "fitted by a few trial encodes, one encode and at most one correction; VVC keyframes evenly "
+                        "spaced), exhaustive (every search of full, unpruned: the slow reference), full (AV1 and VVC "
+                        "keyframes, strategies feature, uniform and interp, pruned searches) or fast (VVC at preset "
+                        "medium, feature and uniform); docs/encoder.md")
     s.add_argument("--vvc-preset", choices=["faster", "fast", "medium", "slow", "slower"], default=None,
                    help="vvenc preset of VVC keyframes (default slow, or the --rc-preset's)")
     s.add_argument("--verbose", action="store_true", help="report every operating point rate control tries")

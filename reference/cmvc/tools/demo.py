@@ -65,13 +65,13 @@ def cmd_demo(args) -> int:
     cache: dict = {}  # trial encodes shared by the shares' plans
     for share in args.shares:
         cfg = EncoderConfig(profile=args.profile, source_name=src.name, vvc_preset=sp.vvc_preset)
-        print(f"demo: rate control ({args.rc_preset} search) for {share:g}x VVC's bits ({share * vbits:.0f}) ...",
+        print(f"demo: rate control ({args.rc_preset}) for {share:g}x VVC's bits ({share * vbits:.0f}) ...",
               file=sys.stderr)
         prog = Progress()
         p = plan(pics, cfg, share * vbits, downscales=sp.downscales, strategies=sp.strategies, codecs=sp.codecs,
-                 colour=Colour(info.matrix_coefficients, info.full_range), cache=cache,
+                 colour=Colour(info.matrix_coefficients, info.full_range), cache=cache if sp.method == "search" else None,
                  progress=lambda m: prog.note("rate control", rc_note(m)),
-                 advance=lambda k, n: prog("rate control", k, n), refine=sp.refine, shot_refine=sp.shot_refine)
+                 advance=lambda k, n: prog("rate control", k, n), **sp.plan_options())
         cfg = p.apply(cfg)
         t0 = time.perf_counter()
         r = encode(pics, cfg, fps=fps, colour=Colour(info.matrix_coefficients, info.full_range), progress=prog)
@@ -112,8 +112,8 @@ def register(sub) -> None:
     s.add_argument("--profile", choices=["blend", "rife"], default="rife", help="reconstruction profile (default rife)")
     s.add_argument("--shares", type=float, nargs="+", default=[1.0, 0.5],
                    help="CMVC rate targets as multiples of VVC QP 63's bits")
-    s.add_argument("--rc-preset", choices=["fast", "full"], default="fast",
-                   help="rate control's search (cmvc.encoder.rate_control.RC_PRESETS): fast (VVC keyframes at vvenc preset "
-                        "medium, strategies feature and uniform; 8 minutes for the bundled clip on 2 cores) or full (what cmvc "
-                        "encode --bpp and the benchmarks search: AV1 and VVC, three strategies, preset slow)")
+    s.add_argument("--rc-preset", choices=["model", "fast", "full", "exhaustive"], default="model",
+                   help="rate control (cmvc.encoder.rate_control.RC_PRESETS), as cmvc encode --rc-preset: model (the "
+                        "default: no search, docs/encoder.md), fast (VVC keyframes at vvenc preset medium, strategies "
+                        "feature and uniform), full or exhaustive (AV1 and VVC, three strategies, preset slow)")
     s.set_defaults(func=cmd_demo)

@@ -7,7 +7,9 @@ import sys
 class Progress:
     """tqdm bars per stage (to stderr; silent when stderr is not a terminal unless forced)."""
 
-    UNITS = {"rate control": "search", "chunks": "chunk"}  # one search per keyframe codec, coded size and strategy
+    # rate control: a search per keyframe codec, coded size and strategy, or a step of the model (first-pass
+    # segment, trial encode); tqdm shows the time left
+    UNITS = {"rate control": "step", "chunks": "chunk"}
 
     def __init__(self, enabled: bool | None = None) -> None:
         self.enabled = enabled
