@@ -74,14 +74,14 @@ class SearchPreset:
 
 
 RC_PRESETS = {
-    # the default: model the clip, then encode once (cmvc.encoder.rate_model; docs/encoder.md)
+    # model the clip, then encode once (cmvc.encoder.rate_model; docs/encoder.md)
     "model": SearchPreset(("vvc",), ("uniform",), DOWNSCALES, "slow", method="model"),
     # the searches: every combination (the reference the model is measured against), pruned, fewer
     "exhaustive": SearchPreset(RC_CODECS, RC_STRATEGIES, DOWNSCALES, "slow", prune=False),
     "full": SearchPreset(RC_CODECS, RC_STRATEGIES, DOWNSCALES, "slow"),
     "fast": SearchPreset(("vvc",), ("feature", "uniform"), DOWNSCALES, "medium", 1, 1),
 }
-DEFAULT_PRESET = "model"
+DEFAULT_PRESET = "full"  # not yet "model": it loses 12-19 % BD-rate to "exhaustive" (docs/encoder.md)
 
 
 def quality_text(q: int | tuple[int, ...]) -> str:

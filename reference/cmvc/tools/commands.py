@@ -378,12 +378,12 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--rc-exhaustive", action="store_true",
                    help="rate control searches every keyframe codec x coded size x strategy of the --rc-preset (a "
                         "searching one, full unless named), each keyframe interval walk from the smallest that fits")
-    s.add_argument("--rc-preset", choices=["model", "exhaustive", "full", "fast"], default="model",
+    s.add_argument("--rc-preset", choices=["model", "exhaustive", "full", "fast"], default="full",
                    help="how rate control chooses codec, coded size, keyframes and quantiser unless "
-                        "--codec/--strategy/--downscale name them: model (the default: a first pass, a rate model "
+                        "--codec/--strategy/--downscale name them: model (a first pass, a rate model "
                         "fitted by a few trial encodes, one encode and at most one correction; VVC keyframes evenly "
                         "spaced), exhaustive (every search of full, unpruned: the slow reference), full (AV1 and VVC "
-                        "keyframes, strategies feature, uniform and interp, pruned searches) or fast (VVC at preset "
+                        "keyframes, strategies feature, uniform and interp, pruned searches: the default) or fast (VVC at preset "
                         "medium, feature and uniform); docs/encoder.md")
     s.add_argument("--vvc-preset", choices=["faster", "fast", "medium", "slow", "slower"], default=None,
                    help="vvenc preset of VVC keyframes (default slow, or the --rc-preset's)")

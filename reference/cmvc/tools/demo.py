@@ -112,8 +112,8 @@ def register(sub) -> None:
     s.add_argument("--profile", choices=["blend", "rife"], default="rife", help="reconstruction profile (default rife)")
     s.add_argument("--shares", type=float, nargs="+", default=[1.0, 0.5],
                    help="CMVC rate targets as multiples of VVC QP 63's bits")
-    s.add_argument("--rc-preset", choices=["model", "fast", "full", "exhaustive"], default="model",
-                   help="rate control (cmvc.encoder.rate_control.RC_PRESETS), as cmvc encode --rc-preset: model (the "
-                        "default: no search, docs/encoder.md), fast (VVC keyframes at vvenc preset medium, strategies "
+    s.add_argument("--rc-preset", choices=["model", "fast", "full", "exhaustive"], default="fast",
+                   help="rate control (cmvc.encoder.rate_control.RC_PRESETS), as cmvc encode --rc-preset: model (no "
+                        "search, docs/encoder.md), fast (the default: VVC keyframes at vvenc preset medium, strategies "
                         "feature and uniform), full or exhaustive (AV1 and VVC, three strategies, preset slow)")
     s.set_defaults(func=cmd_demo)
