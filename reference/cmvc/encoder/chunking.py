@@ -277,6 +277,16 @@ def windows(path, starts: list[int], frames: int) -> Iterator[tuple[int, int, li
         del pics
 
 
+
+def ray_remote(fn, address: str):
+    """*fn* as a Ray remote function on the cluster at *address* ('' or 'local': a local one)."""
+    try:
+        import ray
+    except ImportError:
+        raise error("E203", "--ray needs the 'ray' extra (pip install 'cmvc[ray]')") from None
+    ray.init(address=None if address in ("", "local") else address, ignore_reinit_error=True, log_to_driver=False)
+    return ray.remote(fn)
+
 class _Runner:
     """Runs chunk jobs in this process, on a process pool or on Ray; results by job index."""
 
@@ -286,13 +296,8 @@ class _Runner:
         self.done: dict[int, ChunkResult] = {}
         self.pool = None
         if ray_address is not None:
-            try:
-                import ray
-            except ImportError:
-                raise error("E203", "--ray needs the 'ray' extra (pip install 'cmvc[ray]')") from None
-            ray.init(address=None if ray_address in ("", "local") else ray_address, ignore_reinit_error=True,
-                     log_to_driver=False)
-            self.remote = ray.remote(encode_chunk)
+            self.remote = ray_remote(encode_chunk, ray_address)
+            import ray
             if workers <= 1:
                 self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         elif self.workers > 1:

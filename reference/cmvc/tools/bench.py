@@ -204,15 +204,10 @@ def execute(jobs: list[Job], workers: int = 0, ray_address: str | None = None, p
     bar = tqdm(total=len(jobs), desc="bench" + (" (ray)" if ray_address is not None else ""),
                disable=not progress or None, file=sys.stderr)
     if ray_address is not None:
-        try:
-            import ray
-        except ImportError:
-            from ..errors import error
+        from ..encoder.chunking import ray_remote
 
-            raise error("E203", "--ray needs the 'ray' extra (pip install 'cmvc[ray]')") from None
-        ray.init(address=None if ray_address in ("", "local") else ray_address, ignore_reinit_error=True,
-                 log_to_driver=False)
-        remote = ray.remote(run_job)
+        remote = ray_remote(run_job, ray_address)  # E203 without the 'ray' extra
+        import ray
         refs = {remote.remote(j): i for i, j in enumerate(jobs)}
         pending = list(refs)
         while pending:
