@@ -22,6 +22,7 @@ WF = 24  # weight row scales: units of 2^-WF
 ABITS = 8  # activations are requantised to signed ABITS-bit integers before each matmul
 AMAX = (1 << (ABITS - 1)) - 1
 CLAMP = 1 << 26  # |hidden| <= 2^26 (16384.0): keeps every product inside int64
+USE_INT_MM = True  # exact int8 GEMM (torch._int_mm) where available; False: the float32 path (same integers)
 PRECISION = 24  # PMF total 2^24 (the ANS coder of spec §8.4)
 EXP_BITS = 16
 EXP_TABLE = np.array([round((1 << EXP_BITS) * math.exp(-d / 256)) for d in range(3100)], dtype=np.int64)
@@ -61,8 +62,14 @@ class Linear:
         return cls(chunks, np.round(s * (1 << WF)).astype(np.int64))
 
     def acc(self, a: np.ndarray) -> np.ndarray:
-        """Exact integer a @ W^T for integer activations |a| <= AMAX (N, in) -> int64 (N, out): float32
-        products of integers whose partial sums stay below 2^24 (exact in any order, so any BLAS)."""
+        """Exact integer a @ W^T for integer activations |a| <= AMAX (N, in) -> int32 or int64 (N, out): an int8 x int8
+        -> int32 product (torch._int_mm; |sum| <= 127^2 in < 2^31), else float32 products of integers whose
+        partial sums stay below 2^24 (exact in any order, so any BLAS)."""
+        w8 = _int8_weights(self) if USE_INT_MM else None
+        if w8 is not None:
+            import torch
+
+            return torch._int_mm(torch.from_numpy(a.astype(np.int8, copy=False)), w8).numpy()
         if ABITS != 8:
             return (a.astype(np.float64) @ self.chunks[0]).astype(np.int64)
         out, i = None, 0
@@ -76,18 +83,67 @@ class Linear:
     def __call__(self, x: np.ndarray, gain: np.ndarray | None = None) -> np.ndarray:
         """The layer applied to hidden values x (N, in), after RMSNorm with *gain* (units 2^-F) if given;
         the result in units 2^-F."""
-        if gain is None:
-            z, r = x * ONE, np.full((x.shape[0], 1), ONE, dtype=np.int64)
-        else:
-            z = x * gain  # units 2^-2F
-            ms = (x * x).sum(1, keepdims=True) // x.shape[1] + 168  # + eps = 1e-5 in units 2^-2F (round(1e-5 * 2^24))
-            r = isqrt(ms)  # rms in units 2^-F
-        amax = np.abs(z).max(1, keepdims=True)
-        amax[amax == 0] = 1
-        a = rdiv(z * AMAX, amax)  # |a| <= AMAX
-        fv = rdiv(amax << 16, AMAX * r)  # per-row multiplier
-        t = rshift(self.acc(a) * self.scale, 14)
-        return np.clip(rshift(t * fv, 26), -CLAMP, CLAMP)
+        return self.apply(*quantise(x, gain))
+
+    def apply(self, a: np.ndarray, fv: np.ndarray) -> np.ndarray:
+        """The layer on activations already requantised by :func:`quantise`."""
+        t = self.acc(a)
+        if _kernels():
+            from . import lm_kernels as K
+
+            return K.apply(t, self.scale, fv[:, 0], CLAMP)
+        t = t.astype(np.int64)
+        t *= self.scale
+        t += 1 << 13
+        t >>= 14
+        t *= fv
+        t += 1 << 25
+        t >>= 26
+        return np.clip(t, -CLAMP, CLAMP, out=t)
+
+
+def quantise(x: np.ndarray, gain: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """RMSNorm with *gain* (or none) and requantisation of hidden values x (N, in) to |a| <= AMAX:
+    ``(a, fv)``, fv the per-row multiplier of :meth:`Linear.apply` (shared by layers on the same input)."""
+    if _kernels():
+        from . import lm_kernels as K
+
+        a, fv = K.quantise(np.ascontiguousarray(x), gain if gain is not None else _NO_GAIN, gain is not None, AMAX)
+        return a, fv[:, None]
+    if gain is None:
+        z, r = x * ONE, ONE
+    else:
+        z = x * gain  # units 2^-2F
+        ms = np.einsum("ij,ij->i", x, x)[:, None] // x.shape[1] + 168  # + eps = 1e-5 in units 2^-2F
+        r = isqrt(ms)  # rms in units 2^-F
+    amax = np.abs(z).max(1, keepdims=True)
+    amax[amax == 0] = 1
+    # a = rdiv(AMAX z, amax) = floor(num / den): a binary64 estimate (|a| <= AMAX), then made exact
+    num, den = z * (2 * AMAX) + amax, 2 * amax
+    a = np.floor(z * ((2 * AMAX) / den) + 0.5).astype(np.int64)
+    rem = num - a * den
+    a += rem >= den
+    a -= rem < 0
+    fv = rdiv(amax << 16, AMAX * r)
+    return a, fv
+
+
+def _int8_weights(lin: "Linear"):
+    """The weights as a torch int8 (in, out) tensor for torch._int_mm, built once per layer; None without
+    torch (or past int32's range), then :meth:`Linear.acc` uses the float32 path (same integers)."""
+    w8 = lin.__dict__.get("_w8", False)
+    if w8 is False:
+        w8 = None
+        try:
+            import torch
+
+            k = sum(c.shape[0] for c in lin.chunks)
+            if ABITS == 8 and hasattr(torch, "_int_mm") and AMAX * AMAX * k < 2 ** 31:
+                w8 = torch.from_numpy(np.ascontiguousarray(np.concatenate(lin.chunks).astype(np.int8)))
+        except ImportError:  # pragma: no cover
+            pass
+        lin.__dict__["_w8"] = w8
+    return w8
 
 
 def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -110,15 +166,44 @@ def isqrt(v: np.ndarray) -> np.ndarray:
 
 def silu_mul(g: np.ndarray, u: np.ndarray) -> np.ndarray:
     """silu(g) * u in units 2^-F: sigmoid from a table on g in Q8, clamped to [-16, 16]."""
-    idx = np.clip(rshift(g, F - 8), -SIG_RANGE, SIG_RANGE) + SIG_RANGE
+    if _kernels():
+        from . import lm_kernels as K
+
+        return K.silu_mul(g, u, SIG_TABLE, SIG_RANGE, CLAMP)
+    idx = rshift(g, F - 8)
+    np.clip(idx, -SIG_RANGE, SIG_RANGE, out=idx)
+    idx += SIG_RANGE
     s = rshift(g * SIG_TABLE[idx], 16)
-    return np.clip(rshift(s * u, F), -CLAMP, CLAMP)
+    s *= u
+    s = rshift(s, F)
+    return np.clip(s, -CLAMP, CLAMP, out=s)
+
+
+_EXP_PADDED = np.append(EXP_TABLE, 0)
+_NO_GAIN = np.zeros(1, dtype=np.int64)
+USE_NUMBA = True  # compiled kernels (cmvc.text.lm_kernels) where numba is installed; False: numpy (same integers)
+
+
+def _kernels() -> bool:
+    if not USE_NUMBA:
+        return False
+    from . import lm_kernels
+
+    return lm_kernels.AVAILABLE
 
 
 def exp_weights(d: np.ndarray) -> np.ndarray:
     """EXP_TABLE[d] for d >= 0, 0 beyond the table."""
-    n = len(EXP_TABLE)
-    return np.where(d < n, EXP_TABLE[np.minimum(d, n - 1)], 0)
+    return _EXP_PADDED[np.minimum(d, len(EXP_TABLE))]
+
+
+def _fuse(parts: list["Linear"]) -> "Linear":
+    """Layers on the same input as one layer (outputs side by side: each output row is computed alone,
+    so the result is the same integers)."""
+    if any(len(p.chunks) != len(parts[0].chunks) for p in parts):
+        return None
+    return Linear([np.concatenate(c, 1) for c in zip(*(p.chunks for p in parts))],
+                  np.concatenate([p.scale for p in parts]))
 
 
 @dataclasses.dataclass
@@ -161,16 +246,31 @@ class IntLM:
         out[..., 1::2] = rshift(x0 * s + x1 * c, 14)
         return out
 
+    def _fused(self, li: int, L: "Layer") -> tuple:
+        """(q|k|v, gate|up) of layer *li* fused, built once (None where the parts differ in chunking)."""
+        fused = self.__dict__.setdefault("_fused_layers", {})
+        if li not in fused:
+            fused[li] = (_fuse([L.q, L.k, L.v]), _fuse([L.gate, L.up]))
+        return fused[li]
+
     def step(self, tokens: np.ndarray, cache: list, pos: int) -> np.ndarray:
         """One token per row (N,) at position *pos*; *cache* (one (K, V) list per layer, grown here);
         returns integer logits (N, V) in units 2^-F."""
         n, hd = len(tokens), self.head_dim
         h = self.embed[tokens]
         group = self.n_head // self.n_kv
+        nq, nk = self.n_head * hd, self.n_kv * hd
         for li, L in enumerate(self.layers):
-            q = self.rope(L.q(h, L.attn_norm).reshape(n, self.n_head, hd), pos)
-            k = self.rope(L.k(h, L.attn_norm).reshape(n, self.n_kv, hd), pos)
-            v = L.v(h, L.attn_norm).reshape(n, self.n_kv, hd)
+            qkv, gu = self._fused(li, L)
+            x = quantise(h, L.attn_norm)
+            if qkv is not None:
+                y = qkv.apply(*x)
+                q, k, v = y[:, :nq], y[:, nq:nq + nk], y[:, nq + nk:]
+            else:
+                q, k, v = L.q.apply(*x), L.k.apply(*x), L.v.apply(*x)
+            q = self.rope(q.reshape(n, self.n_head, hd), pos)
+            k = self.rope(k.reshape(n, self.n_kv, hd), pos)
+            v = v.reshape(n, self.n_kv, hd)
             if len(cache) <= li:
                 cache.append([k[:, :, None], v[:, :, None]])
             else:
@@ -182,10 +282,16 @@ class IntLM:
             u = rshift(s, 2 * F - 8 + 3)  # / sqrt(64) = / 8, to Q8
             e = exp_weights(u.max(-1, keepdims=True) - u)
             o = rdiv(np.einsum("nkgt,nktd->nkgd", e, V), e.sum(-1, keepdims=True))
-            h = np.clip(h + L.o(o.reshape(n, self.n_head * hd)), -CLAMP, CLAMP)
-            g = L.gate(h, L.ffn_norm)
-            up = L.up(h, L.ffn_norm)
-            h = np.clip(h + L.down(silu_mul(g, up)), -CLAMP, CLAMP)
+            h = h + L.o(o.reshape(n, nq))
+            np.clip(h, -CLAMP, CLAMP, out=h)
+            x = quantise(h, L.ffn_norm)
+            if gu is not None:
+                y = gu.apply(*x)
+                g, up = y[:, :y.shape[1] // 2], y[:, y.shape[1] // 2:]
+            else:
+                g, up = L.gate.apply(*x), L.up.apply(*x)
+            h = h + L.down(silu_mul(g, up))
+            np.clip(h, -CLAMP, CLAMP, out=h)
         return self.head(h, self.out_norm)
 
 
@@ -193,9 +299,12 @@ def pmf(logits: np.ndarray) -> np.ndarray:
     """Integer frequencies (N, V), each >= 1, summing to 2^PRECISION: exp table on the Q8 logits,
     1 + floor(e * (2^24 - V) / sum e), the remainder to the first largest."""
     u = rshift(logits, F - 8)
-    e = exp_weights(u.max(1, keepdims=True) - u)
+    np.subtract(u.max(1, keepdims=True), u, out=u)
+    e = exp_weights(u)
     total, v = 1 << PRECISION, logits.shape[1]
-    w = 1 + e * (total - v) // e.sum(1, keepdims=True)
+    w = e * (total - v)
+    w //= e.sum(1, keepdims=True)
+    w += 1
     w[np.arange(len(w)), e.argmax(1)] += total - w.sum(1)
     return w
 
@@ -235,6 +344,15 @@ def convert(gguf_path: str, max_pos: int = 512) -> IntLM:
 
 # --- coding (measurement): tokens <-> text_data with the ANS coder of spec §8.4 ---------------------
 
+def pmf_tables(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pmf` and the cumulative frequencies c (c[j] = w[0] + ... + w[j-1]) of each row."""
+    if _kernels():
+        from . import lm_kernels as K
+
+        return K.pmf_tables(logits, _EXP_PADDED, PRECISION)
+    return _tables(pmf(logits))
+
+
 def _tables(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     c = np.zeros_like(w)
     np.cumsum(w[:, :-1], 1, out=c[:, 1:])
@@ -252,7 +370,7 @@ def encode_batch(model: IntLM, captions: list[list[int]], start: int = 0, bits: 
     cache: list = []
     prev = np.full(len(captions), start, dtype=np.int64)
     for pos in range(n):
-        w, c = _tables(pmf(model.step(prev, cache, pos)))
+        w, c = pmf_tables(model.step(prev, cache, pos))
         for j, toks in enumerate(captions):
             if pos < len(toks):
                 decisions[j].append((int(w[j, toks[pos]]), int(c[j, toks[pos]])))
@@ -287,7 +405,7 @@ def decode_batch(model: IntLM, coded: list[tuple[bytes, int]], start: int = 0) -
     prev = np.full(len(coded), start, dtype=np.int64)
     mask = (1 << P) - 1
     for pos in range(n):
-        w, c = _tables(pmf(model.step(prev, cache, pos)))
+        w, c = pmf_tables(model.step(prev, cache, pos))
         for j, (dec, (_, k)) in enumerate(zip(decs, coded)):
             if pos >= k:
                 continue
