@@ -84,3 +84,17 @@ def test_int8_product_matches_float_path():
         finally:
             lm.USE_INT_MM = True
     assert np.array_equal(*out)
+
+
+def test_groups_identical_and_errors_name_the_caption():
+    """Captions coded in parallel groups (the default) give the bytes of one lockstep batch, and a bad
+    payload is reported with its index in the whole list."""
+    m = lm.tiny(2)
+    caps = [list(range(i, i + 3 + i % 4)) for i in range(7)]
+    one = lm.encode_batch(m, caps, workers=0)
+    assert lm.encode_batch(m, caps, workers=3) == one
+    jobs = list(zip(one, map(len, caps)))
+    assert lm.decode_batch(m, jobs, workers=3) == caps
+    jobs[5] = (jobs[5][0], jobs[5][1] - 1)  # one token short: the coder does not end in state 1
+    with pytest.raises(Exception, match="caption 5"):
+        lm.decode_batch(m, jobs, workers=3)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 import numpy as np
 
@@ -359,11 +360,46 @@ def _tables(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return w, c
 
 
-def encode_batch(model: IntLM, captions: list[list[int]], start: int = 0, bits: list | None = None) -> list[bytes]:
+def _grouped(fn, model: IntLM, items: list, workers: int | None, **kw) -> list:
+    """*fn* on contiguous groups of *items* in threads, one group per core (or *workers*), each group in
+    lockstep with torch single-threaded: the captions are independent, so the results are the same,
+    and one thread per group avoids the thread-pool barriers of every small product, which a busy
+    second core turns into waits (docs/text.md)."""
+    import concurrent.futures
+
+    import torch
+
+    k = max(1, min(workers or len(os.sched_getaffinity(0)), len(items)))
+    bounds = [len(items) * g // k for g in range(k + 1)]
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(k) as ex:
+            parts = list(ex.map(lambda g: fn(model, items[bounds[g]:bounds[g + 1]], workers=0, _base=bounds[g], **kw),
+                                range(k)))
+    finally:
+        torch.set_num_threads(before)
+    return [x for p in parts for x in p]
+
+
+def _encode_pairs(model: IntLM, captions: list[list[int]], start: int, workers: int, _base: int) -> list:
+    bits: list = []
+    return list(zip(encode_batch(model, captions, start, bits, workers=workers, _base=_base), bits))
+
+
+def encode_batch(model: IntLM, captions: list[list[int]], start: int = 0, bits: list | None = None,
+                 workers: int | None = None, _base: int = 0) -> list[bytes]:
     """Each token list as text_data: the captions run in lockstep (one batched step per position), the
     PMF of token i conditioned on ``start`` and tokens 0..i-1, pushed in reverse as in spec §8.5.
-    *bits*, if given, receives each caption's ideal code length -sum log2(w / 2^24)."""
+    *bits*, if given, receives each caption's ideal code length -sum log2(w / 2^24).  *workers*: groups
+    of captions run in parallel (default: one per core; 0: this thread, all in one lockstep)."""
     from .rans import PRECISION as P, SEAL
+
+    if workers != 0:
+        pairs = _grouped(_encode_pairs, model, captions, workers, start=start)
+        if bits is not None:
+            bits[:] = [b for _, b in pairs]
+        return [d for d, _ in pairs]
 
     n = max((len(c) for c in captions), default=0)
     decisions: list[list[tuple[int, int]]] = [[] for _ in captions]
@@ -393,10 +429,14 @@ def encode_batch(model: IntLM, captions: list[list[int]], start: int = 0, bits: 
     return out
 
 
-def decode_batch(model: IntLM, coded: list[tuple[bytes, int]], start: int = 0) -> list[list[int]]:
+def decode_batch(model: IntLM, coded: list[tuple[bytes, int]], start: int = 0, workers: int | None = None,
+                 _base: int = 0) -> list[list[int]]:
     """Inverse of :func:`encode_batch`: (text_data, num_tokens) per caption, each with its own ANS
-    decoder, all in lockstep."""
+    decoder, all in lockstep (*workers* as there)."""
     from .rans import PRECISION as P, Decoder
+
+    if workers != 0:
+        return _grouped(decode_batch, model, coded, workers, start=start)
 
     decs = [Decoder(d) for d, _ in coded]
     n = max((k for _, k in coded), default=0)
@@ -420,7 +460,7 @@ def decode_batch(model: IntLM, coded: list[tuple[bytes, int]], start: int = 0) -
         if not dec.finished():
             from ..errors import error
 
-            raise error("E020", f"caption {j}: the coder does not end in state 1")
+            raise error("E020", f"caption {_base + j}: the coder does not end in state 1")
     return toks
 
 

@@ -2,7 +2,8 @@
 
 Each kernel computes exactly the integers of the numpy expression it replaces (int64 arithmetic,
 arithmetic right shifts, floor divisions of non-negative or sign-corrected values), fused into one
-pass per row and run over the rows in parallel.  numba is optional: without it ``AVAILABLE`` is
+pass per row.  Single-threaded on purpose: a second thread pool beside torch's (which runs the
+matrix products) made decoding 5-10x slower on a loaded 2-core machine (docs/text.md).  numba is optional: without it ``AVAILABLE`` is
 False and :mod:`cmvc.text.lm` uses numpy (slower, same results; tests compare the two).
 """
 from __future__ import annotations
@@ -20,14 +21,10 @@ AVAILABLE = numba is not None
 def _jit(fn):
     if numba is None:  # pragma: no cover
         return fn
-    return numba.njit(cache=True, parallel=True, nogil=True)(fn)
+    return numba.njit(cache=True, nogil=True)(fn)
 
 
-def _prange(n):  # pragma: no cover - replaced by numba.prange when compiled
-    return range(n)
-
-
-prange = numba.prange if numba is not None else _prange
+prange = range
 
 
 @_jit
