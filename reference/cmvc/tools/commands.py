@@ -340,7 +340,7 @@ def cmd_models(args) -> int:
             print(f"{m.name}  sha256 {m.sha256}  {'installed' if path.exists() else 'not installed'}  {kind}: {m.description}")
             print(f"    source: {m.source} ({m.license})")
         return 0
-    for name in args.names or list(ZOO):
+    for name in args.names or [n for n, m in ZOO.items() if m.fetch_by_default]:
         print(f"{name}: {weights_path(name)}")
     return 0
 
