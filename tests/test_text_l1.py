@@ -139,3 +139,34 @@ def test_conformance_l1_units_decode_in_both_decoders():
     from cmvc.text import decode_text_units
 
     assert decode_text_units(units, parse((root / item["file"]).read_bytes()).sequence_header.models) == got
+
+
+def test_encoder_option_declares_the_model_and_codes_in_l1():
+    """EncoderConfig.text_lm: with CMVC_L1 forced every caption uses it and the stream declares the model
+    (1.5); with the default choice the model is declared only if a caption uses it; the default
+    encoder is unchanged."""
+    import numpy as np
+
+    from cmvc.encoder.caption import Caption
+    from cmvc.encoder.pipeline import EncoderConfig, encode
+    from cmvc.parse import parse
+    from cmvc.picture import Picture
+    from cmvc.text import decode_text_units
+
+    pics = [Picture(np.full((8, 8), 40 * t, np.uint8), np.full((4, 4), 128, np.uint8), np.full((4, 4), 128, np.uint8))
+            for t in range(3)]
+    caps = [Caption(TextRole.GLOBAL, 0, 2, "the cat and the dog"), Caption(TextRole.MOTION_CAPTION, 0, 2, "ü 漢字")]
+    base = dict(codec="png", fit="none", profile="blend", captions=caps, keyframes=2)
+    plain = encode(pics, EncoderConfig(**base)).data
+    for method, lm_used in ((TextMethod.CMVC_L1, True), (None, None)):
+        data = encode(pics, EncoderConfig(**base, text_lm=str(TINY), text_method=method)).data
+        ps = parse(data)
+        assert not validate(data).errors
+        texts = [u.body for u in ps.of_type(UnitType.TEXT)]
+        used = any(t.coding_method == TextMethod.CMVC_L1 for t in texts)
+        assert used is (lm_used if lm_used is not None else used)
+        entries = [m for m in ps.sequence_header.models if m.role == ModelRole.TEXT_MODEL]
+        assert (len(entries) == 1) is used and (data[5] == 5) is used
+        assert decode_text_units(texts, ps.sequence_header.models) == [c.text for c in caps]
+        if not used:
+            assert data == plain

@@ -80,6 +80,21 @@ def derive_smollm2(target: Path) -> None:
     os.replace(part, target)
 
 
+def resolve(name_or_path: str) -> tuple[str, str, bool, lm.IntLM]:
+    """The encoder's text model (``cmvc encode --text-lm``): a model of §10.9 by name (fetched or derived
+    once), or a CMLM file by path.  Returns (model_name, SHA-256, registered in §10.9, model)."""
+    from ..zoo import ZOO, weights_path
+
+    if name_or_path in ZOO:
+        spec = ZOO[name_or_path]
+        return spec.name, spec.sha256, True, lm_file.load(weights_path(spec.name), spec.sha256)
+    p = Path(name_or_path)
+    if not p.is_file():
+        raise error("E102", f"text model {name_or_path!r} is neither a model of §10.9 ({', '.join(ZOO)}) nor a file")
+    sha = hashlib.sha256(p.read_bytes()).hexdigest()
+    return p.stem, sha, False, lm_file.load(p, sha)
+
+
 def load_model(name: str, sha256: str) -> lm.IntLM:
     return lm_file.load(model_path(name, sha256), sha256)
 
