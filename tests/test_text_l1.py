@@ -170,3 +170,19 @@ def test_encoder_option_declares_the_model_and_codes_in_l1():
         assert decode_text_units(texts, ps.sequence_header.models) == [c.text for c in caps]
         if not used:
             assert data == plain
+
+
+@given(st.text(max_size=12))
+@settings(max_examples=20, deadline=None)
+def test_any_split_decodes(s):
+    """The split is the encoder's choice (§8.12.7): single bytes only decode to the same caption in both
+    decoders (the model's fewest-tokens split is another)."""
+    m = ref()
+    bytes_only = lambda model, text: list(text.encode())  # noqa: E731  tokens 0..255 are the single bytes
+    coded = l1.encode_texts(m, [s], bytes_only)[0]
+    if coded is None:
+        return
+    n, data = coded
+    assert n == len(s.encode())
+    assert l1.decode_texts(m, [coded]) == [s] and independent_decode(indep(), data, n) == s
+    assert l1.bpe_splitter("l1-tiny", l1.L1_TINY_SHA256) is None  # only for smollm2-135m-l1

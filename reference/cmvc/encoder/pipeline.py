@@ -106,7 +106,8 @@ def _texts(cfg: "EncoderConfig", texts: list[str]) -> tuple[list[tuple[TextMetho
     from ..text import l1
 
     name, sha, registered, model = l1.resolve(cfg.text_lm)
-    l1_coded = [None if c is None else (TextMethod.CMVC_L1, *c) for c in l1.encode_texts(model, texts)]
+    coded = l1.encode_texts(model, texts, l1.bpe_splitter(name, sha))
+    l1_coded = [None if c is None else (TextMethod.CMVC_L1, *c) for c in coded]
     if cfg.text_method == TextMethod.CMVC_L1:
         if None in l1_coded:
             raise error("E101", f"caption {l1_coded.index(None)} cannot be coded with CMVC_L1 (the model's vocabulary "
