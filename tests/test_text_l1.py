@@ -186,3 +186,15 @@ def test_any_split_decodes(s):
     assert n == len(s.encode())
     assert l1.decode_texts(m, [coded]) == [s] and independent_decode(indep(), data, n) == s
     assert l1.bpe_splitter("l1-tiny", l1.L1_TINY_SHA256) is None  # only for smollm2-135m-l1
+
+
+def test_missing_text_model_is_reported_at_its_declaration(monkeypatch, tmp_path):
+    """An undeclared-elsewhere model (not shipped, not in §10.9, not in the store): validate reports E201 at
+    the model entry (it does not raise; the fuzz invariant), and the other units are still checked."""
+    monkeypatch.setenv("CMVC_CACHE", str(tmp_path))
+    m = ref()
+    (n, d), = l1.encode_texts(m, ["the cat"])
+    entry = model_entry(ModelRole.TEXT_MODEL, "nope", bytes(32))
+    errs = validate(_stream([entry], [(TextMethod.CMVC_L1, n, d), (TextMethod.UTF8, 2, b"abc")])).errors
+    assert [(e.code, e.path.rsplit(".", 1)[-1]) for e in errs if e.code != "E017"] == [
+        ("E201", "model_name"), ("E020", "text_data")]

@@ -116,7 +116,7 @@ def at_model_entry(ps: ParsedStream, index: int):
     try:
         yield
     except CmvcError as e:
-        if e.code in ("E201", "E202", "E204") and e.offset is None:
+        if e.code in ("E201", "E202", "E204", "E220") and e.offset is None:
             rec = next((u for u in ps.units if u.unit_type == UnitType.SEQUENCE_HEADER and u.body is not None), None)
             sh = ps.sequence_header
             if rec is not None and sh is not None and 0 <= index < len(sh.models):
@@ -254,7 +254,7 @@ class _Semantics:
             if not t.frame_start <= t.frame_end < sh.frame_count:  # §6.6: the span's start if it lies outside, else its end
                 bad(rec, "frame_start" if t.frame_start >= sh.frame_count else "frame_end", "E022", f"frame span {t.frame_start}..{t.frame_end} not within 0..{sh.frame_count - 1}")
 
-        def load(index, entry):  # a missing or altered text model is the environment's fault: raised, not collected
+        def load(index, entry):  # a missing, altered or malformed text model: at its declaration (§5.3)
             from .text.l1 import load_model
 
             with at_model_entry(ps, index):
@@ -263,7 +263,9 @@ class _Semantics:
         for rec, r in zip(recs, decode_text_units([rec.body for rec in recs], sh.models, load)):
             if not isinstance(r, CmvcError):
                 continue
-            if r.code in ("E029", "E030"):  # the unit's coding_method (no model) or num_tokens (too many) is at fault
+            if r.fault == "environment":  # at the model's declaration (reported once: check_semantics dedups)
+                errs.append(r)
+            elif r.code in ("E029", "E030"):  # the unit's coding_method (no model) or num_tokens (too many) is at fault
                 bad(rec, "coding_method" if r.code == "E029" else "num_tokens", r.code, r.message)
             else:
                 errs.append(r.relocate(rec.field_offset("text_data"), f"{_unit_name(rec)}.text_data"))

@@ -59,7 +59,8 @@ def decode_text_unit(method: TextMethod, num_tokens: int, data: bytes, model=Non
 
 def decode_text_units(units: list, models: list, load=None) -> list:
     """§8: the caption of each text unit (body) of one stream, or the error it raises (offsets relative to
-    its text_data; E029 and E030 without offset, for the caller to place).  CMVC_L1 units are decoded in
+    its text_data; E029 and E030 without offset, for the caller to place; the environment's errors of
+    loading the model as ``load`` raised them, for every CMVC_L1 unit).  CMVC_L1 units are decoded in
     one lockstep batch with the first declared model of role TEXT_MODEL (§8.12), loaded by
     ``load(index, entry)`` (default: :func:`cmvc.text.l1.load_model`)."""
     from ..errors import CmvcError
@@ -81,7 +82,12 @@ def decode_text_units(units: list, models: list, load=None) -> list:
                                        "role TEXT_MODEL")
             return out
         entry = models[index]
-        model = (load or (lambda i, m: l1.load_model(m.model_name, m.sha256.hex())))(index, entry)
+        try:
+            model = (load or (lambda i, m: l1.load_model(m.model_name, m.sha256.hex())))(index, entry)
+        except CmvcError as e:  # the model is missing, altered or malformed (E201, E202, E220)
+            for j in lm_units:
+                out[j] = e
+            return out
         for j, r in zip(lm_units, l1.decode_texts(model, [(units[j].num_tokens, units[j].text_data) for j in lm_units])):
             out[j] = r
     return out

@@ -7,6 +7,7 @@ Read with ``numpy.frombuffer`` (no pickle, no floating point).
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def loads(data: bytes) -> lm.IntLM:
 
     def take(dtype, *shape):
         nonlocal pos
-        count = int(np.prod(shape))
+        count = math.prod(shape)  # Python integers: no overflow for absurd dimensions
         size = count * np.dtype(dtype).itemsize
         if pos + size > len(data):
             raise _bad("the file ends inside its arrays")
