@@ -1,8 +1,8 @@
 """SmolLM2-135M in integer-only arithmetic: exact integer PMFs for an LM-prior text coder.
 
-Measurement code for issue 33 (docs/text.md "LM prior"); no coding method of the format uses it
-yet.  Every value after the one-time weight conversion (:func:`convert`) is an integer, and every
-operation on it is exact (int64 numpy, and float32 BLAS on int8 operands with partial sums below
+The arithmetic of the text coding method CMVC_L1 (spec §8.12.2-8.12.6; the method: :mod:`cmvc.text.l1`,
+the model file: :mod:`cmvc.text.lm_file`).  Every value after the one-time weight conversion
+(:func:`convert`) is an integer, and every operation on it is exact (int64 numpy, and float32 BLAS on int8 operands with partial sums below
 2^24, which is exact in any summation order), so the PMFs are identical on every platform and for
 any batch size or thread count.
 
