@@ -50,7 +50,7 @@ def main() -> int:
     print("bytes of text_data per caption (ratio to brotli-11), as spec §8.9; 'unit' adds coding_method and num_tokens")
     print(f"{'set':<9} {'n':>3} {'utf-8':>6} {'brotli':>6} {'L1 fewest':>14} {'L1 BPE':>14} {'best w/o L1':>14} "
           f"{'best with L1':>14} {'L1 wins':>7} {'tokens':>6}")
-    data = text_data = lambda r: len(r[2])  # noqa: E731
+    text_data = lambda r: len(r[2])  # noqa: E731
     unit = lambda r: len(r[2]) + len(encode_leb128(r[1])) + 1  # noqa: E731
     for sname, caps in sets(a.limit).items():
         br = statistics.mean(len(brotli.compress(s.encode(), quality=11)) for s in caps)
@@ -58,7 +58,9 @@ def main() -> int:
         t = time.perf_counter()
         coded = l1.encode_texts(m, caps, bpe) if bpe else fewest
         t_enc = time.perf_counter() - t
-        assert all(c is not None for c in coded)
+        if None in coded or None in fewest:
+            raise SystemExit(f"{sname}: a caption cannot be coded with {name} (more than {m.max_positions} tokens, "
+                             "or a byte its vocabulary lacks)")
         t = time.perf_counter()
         back = l1.decode_texts(m, coded)
         t_dec = time.perf_counter() - t
@@ -67,7 +69,7 @@ def main() -> int:
         plain = [T.encode_best(s) for s in caps]
         best = [T.encode_best(s, candidates=[(TextMethod.CMVC_L1, *c)]) for s, c in zip(caps, coded)]
         wins = sum(r[0] == TextMethod.CMVC_L1 for r in best)
-        pb, bb = statistics.mean(map(data, plain)), statistics.mean(map(text_data, best))
+        pb, bb = statistics.mean(map(text_data, plain)), statistics.mean(map(text_data, best))
         print(f"{sname:<9} {len(caps):>3} {statistics.mean(len(s.encode()) for s in caps):6.2f} {br:6.2f} "
               f"{fb:7.2f} ({fb / br:.3f}) {lb:7.2f} ({lb / br:.3f}) {pb:7.2f} ({pb / br:.3f}) {bb:7.2f} ({bb / br:.3f}) "
               f"{wins:>7} {statistics.mean(n for n, _ in coded):6.1f}")
