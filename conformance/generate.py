@@ -107,6 +107,7 @@ class Entry:
     offset: int | None = None
     decodable: bool = True  # valid streams this reference decoder reconstructs (others: validate only)
     tolerance: bool = False
+    extra: dict | None = None  # further manifest fields (e.g. the captions of a stream and its text model)
 
 
 def it2v(name, purpose, pics, kf, *, codec=CodecId.PNG, recon=ReconProfile.BLEND, profile=Profile.BASELINE, level=10,
@@ -217,6 +218,31 @@ def t2_unit(s: str, role=TextRole.MOTION_CAPTION, start=0, end=0) -> TextUnit:
                     text_data=d)
 
 
+L1_MODEL = "assets/l1-tiny.cmlm"  # the text model of the CMVC_L1 streams (§8.12.8), copied from cmvc/data
+
+
+def l1_entry() -> ModelEntry:
+    from cmvc.text.l1 import L1_TINY_SHA256
+
+    return model_entry(ModelRole.TEXT_MODEL, "l1-tiny", bytes.fromhex(L1_TINY_SHA256))
+
+
+def l1_units(captions: list[tuple[str, TextRole, int, int]]) -> list[TextUnit]:
+    """CMVC_L1 text units of the captions with the tiny model, coded in one lockstep batch (§8.12.7)."""
+    from cmvc.text.l1 import L1_TINY_SHA256, encode_texts, load_model
+
+    coded = encode_texts(load_model("l1-tiny", L1_TINY_SHA256), [c[0] for c in captions])
+    return [TextUnit(role=r, frame_start=a, frame_end=b, coding_method=TextMethod.CMVC_L1, num_tokens=n, text_data=d)
+            for (s, r, a, b), (n, d) in zip(captions, coded)]
+
+
+L1_CAPTIONS = [("A grey square slides to the right.", TextRole.GLOBAL, 0, 7),
+               ("the square", TextRole.KEYFRAME_CAPTION, 0, 0),
+               ("Ein Mann fährt — ü and é", TextRole.MOTION_CAPTION, 0, 3),
+               ("漢字 😀", TextRole.MOTION_CAPTION, 4, 7),
+               ("", TextRole.MOTION_CAPTION, 7, 7)]
+
+
 def sized_unit(s: str, role=TextRole.MOTION_CAPTION, start=0, end=0) -> TextUnit:
     return TextUnit(role=role, frame_start=start, frame_end=end, coding_method=TextMethod.UTF8_SIZED, num_tokens=0,
                     text_data=s.encode())
@@ -290,6 +316,12 @@ def valid_entries(assets: Assets) -> list[Entry]:
                          t2_unit("NASA footage: 3 astronauts float inside the station, Zorblax waves — café ✓", TextRole.MOTION_CAPTION, 0, 7),
                          t2_unit("", TextRole.KEYFRAME_CAPTION, 0, 0)],
                   features=["text", "cmvc-t2"]))
+    E.append(it2v("texts_l1", "CMVC_L1 text units (§8.12) with the tiny text model l1-tiny declared by name and "
+                  "SHA-256 (assets/l1-tiny.cmlm): tokens of several bytes, incomplete UTF-8 sequences completed by the "
+                  "next token, Chinese, an emoji, an empty caption, and one caption as UTF8", p8, [0, 7],
+                  models=[l1_entry()], texts=l1_units(L1_CAPTIONS) + [text_unit("the square", TextRole.MOTION_CAPTION, 1, 2)],
+                  features=["text", "cmvc-l1", "unicode", "text-model"]))
+    E[-1].extra = {"captions": [c[0] for c in L1_CAPTIONS] + ["the square"], "text_model": L1_MODEL}
     E.append(it2v("texts_utf8_sized", "UTF8_SIZED text units (§8.11): a caption of 460 bytes (its length is implied, "
                   "num_tokens 0), one of 16 400 bytes, a short one, an empty one, and the 460-byte caption as UTF8",
                   p8, [0, 7], hash_type=HashType.MD5_SPAN,
@@ -611,6 +643,7 @@ def invalid_entries(E_valid: dict[str, Entry]) -> list[Entry]:
     # --- §6.6 error positions: one stream per stated offset rule (spec 1.3) ---
     out += _offset_rule_entries(E_valid, units, sh, body, unit, payload_of)
     out += hostile_entries(E_valid, units, sh, ps.units[3].body, unit, payload_of)
+    out += _l1_entries(units, sh, unit, payload_of)
     entries = []
     for name, purpose, data, stage in out:
         code = name.split("_")[0]
@@ -814,6 +847,38 @@ def hostile_entries(E_valid, units, sh, last_kf, unit, payload_of) -> list[tuple
     return out
 
 
+def _l1_entries(units, sh, unit, payload_of) -> list[tuple[str, str, bytes, str]]:
+    """Invalid CMVC_L1 streams (§8.12): each rule with its element at fault."""
+    from cmvc.syntax import SEQUENCE_HEADER
+
+    eos = units[-1]
+    head = build_file_header(Profile.BASELINE, 10, 5)
+    good = l1_units([("a square", TextRole.MOTION_CAPTION, 0, 7), ("漢", TextRole.MOTION_CAPTION, 0, 7)])
+    sh_l1 = unit(1, SEQUENCE_HEADER.build(dataclasses.replace(sh, num_models=1, models=[l1_entry()])))
+
+    def text(t, **kw):
+        return unit(3, payload_of(3, dataclasses.replace(t, **kw)))
+
+    def stream(*us, with_model=True):
+        return _raw_stream(Profile.BASELINE, 10, [sh_l1 if with_model else units[0], *units[1:-1], *us, eos], head)
+
+    from cmvc.text.l1 import TINY_EXTRA, L1_TINY_SHA256, load_model
+    from cmvc.text.lm import encode_batch
+
+    m = load_model("l1-tiny", L1_TINY_SHA256)
+    half = encode_batch(m, [[256 + TINY_EXTRA.index(b"\xe6\xbc")]], m.start)[0]
+    return [
+        ("E029_l1_no_text_model", "a CMVC_L1 text unit in a stream that declares no TEXT_MODEL model (its coding_method)",
+         stream(text(good[0]), with_model=False), "validate"),
+        ("E030_l1_num_tokens", "a CMVC_L1 text unit with num_tokens 41, above max_positions 40 of l1-tiny (num_tokens)",
+         stream(text(good[0], num_tokens=41)), "validate"),
+        ("E020_l1_end_state", "a CMVC_L1 text unit decoded with one token fewer than coded: the coder does not end in "
+         "state 1 (text_data)", stream(text(good[0], num_tokens=good[0].num_tokens - 1)), "validate"),
+        ("E020_l1_bad_utf8", "a CMVC_L1 text unit of one token whose bytes E6 BC are an incomplete UTF-8 sequence "
+         "(text_data)", stream(text(good[1], num_tokens=1, text_data=half)), "validate"),
+    ]
+
+
 def regression_entries() -> list[Entry]:
     """Inputs that once crashed the reference implementation (found by fuzz/fuzz_stream.py)."""
     out = []
@@ -858,8 +923,11 @@ def write_suite(out: Path, assets: Assets) -> dict:
     invalid += more_invalid
     for e in regression_entries():
         (valid if e.valid else invalid).append(e)
-    for sub in ("streams", "invalid", "reference"):
+    for sub in ("streams", "invalid", "reference", "assets"):
         (out / sub).mkdir(parents=True, exist_ok=True)
+    from cmvc.text.l1 import DATA
+
+    (out / L1_MODEL).write_bytes((DATA / "l1-tiny.cmlm").read_bytes())
     manifest = {"format": "CMVC 1.2", "generator": "conformance/generate.py",
                 "hash_scope": "MD5 of Y, then Cb, then Cr of each output frame, raster order, 1 byte per sample (spec 7.9)",
                 "streams": []}
@@ -884,6 +952,8 @@ def write_suite(out: Path, assets: Assets) -> dict:
                                   "reference": f"reference/{e.name}.yuv", "reference_md5": md5s}
             else:
                 item["expect"] = {"frame_md5": md5s}
+        if e.extra:
+            item.update(e.extra)
         manifest["streams"].append(item)
     for e in invalid:
         path = out / "invalid" / f"{e.name}.cmvc"

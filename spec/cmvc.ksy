@@ -399,6 +399,7 @@ enums:
     2: cmvc_b1
     3: cmvc_t2
     4: utf8_sized
+    5: cmvc_l1
   param_coding:
     0: fixed
     1: exp_golomb

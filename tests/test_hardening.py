@@ -15,7 +15,8 @@ _PROBE = r"""
 import json, resource, sys, time
 from cmvc.validate import validate
 files = sys.argv[1:]
-validate(open(files[0], "rb").read())  # warm up: lazy imports, caches
+for f in [files[0]] + [f for f in files if f.endswith("/texts_l1.cmvc")]:
+    validate(open(f, "rb").read())  # warm up: lazy imports, caches (CMVC_L1: torch, the text model)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 worst = []
 for f in files:

@@ -56,6 +56,8 @@ _CODES = [
     ("E026", "NONZERO_PADDING", "stream", "A padding unit contains a byte other than 0x00."),
     ("E027", "PARAMETER_COUNT_MISMATCH", "stream", "An interpolation-parameter unit does not carry one value per frame of its segment."),
     ("E028", "PROFILE_VIOLATION", "stream", "The stream uses a tool that its profile does not allow, or mixes AV1 or VVC with other keyframe codecs."),
+    ("E029", "TEXT_MODEL_MISSING", "stream", "A text unit coded with CMVC_L1 is in a stream whose sequence header declares no model of role TEXT_MODEL (§8.12)."),
+    ("E030", "TEXT_TOO_LONG_FOR_MODEL", "stream", "A CMVC_L1 text unit's num_tokens exceeds max_positions of the declared text model (§8.12)."),
     # --- caller errors ---
     ("E101", "BAD_ARGUMENT", "caller", "An argument is invalid (a value out of range for building, an unknown option)."),
     ("E102", "INPUT_UNREADABLE", "caller", "An input file does not exist or cannot be read as the expected kind of file."),
@@ -72,6 +74,7 @@ _CODES = [
     ("E210", "DEVICE_UNAVAILABLE", "environment", "The device asked for (cuda) is not available to torch."),
     ("E211", "OUTPUT_WRITE_FAILED", "environment", "Writing the output failed part way (a full disk, an I/O error, a writer library that fails)."),
     ("E212", "WORKER_FAILED", "environment", "A worker process of a parallel encode died before returning its chunk (e.g. killed for lack of memory)."),
+    ("E220", "TEXT_MODEL_INVALID", "environment", "A declared text model file is not a valid CMLM version 1 file (§8.12.1), or its EXP or SIG table differs from the one the implementation computes with."),
     ("E204", "MODEL_UNLOADABLE", "environment", "A model's weights file has the expected hash but cannot be loaded safely (an unsafe pickle, or not a weights file)."),
 ]
 

@@ -104,6 +104,7 @@ class TextMethod(DocEnum):
     CMVC_B1 = 2, "UTF-8 bytes, order-0..3 context mix of the static model b1-v1 and adaptive counts, ANS coding (§8.7); num_tokens is the byte count. Since version 1.3."
     CMVC_T2 = 3, "CMVC_T1's symbols, model, and ANS coding (§8.2-8.5) with the model file t2-v1 (broad English vocabulary, §8.10); num_tokens is the symbol count. Since version 1.3."
     UTF8_SIZED = 4, "Plain UTF-8 bytes; num_tokens is 0 and the byte count is the size of text_data (§8.11): at most 2 bytes more than the caption's UTF-8 bytes at any length. Since version 1.4."
+    CMVC_L1 = 5, "Tokens of the integer language model that the sequence header declares with role TEXT_MODEL, exact integer PMFs, ANS coding (§8.12); num_tokens is the token count. Since version 1.5."
 
 
 class ParamCoding(DocEnum):

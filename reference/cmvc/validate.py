@@ -16,7 +16,7 @@ from .registry import PROFILE_TOOLS, RECON_NEEDS_MODEL, CodecId, Mode, ModelRole
 from .syntax import NO_MODEL, HyperpriorParams, KeyframeUnit, SequenceHeader
 from .syntax.keyframe import ORDINAL_FIELDS, group_members
 from .syntax.interp import covered_segments, decode_segments
-from .text import decode_text_unit
+from .text import decode_text_units
 from .zoo import ZOO
 
 #: Keyframe codecs whose units form one bitstream (§5.4): the field that numbers the unit in it.
@@ -116,7 +116,7 @@ def at_model_entry(ps: ParsedStream, index: int):
     try:
         yield
     except CmvcError as e:
-        if e.code in ("E201", "E202", "E204") and e.offset is None:
+        if e.code in ("E201", "E202", "E204", "E220") and e.offset is None:
             rec = next((u for u in ps.units if u.unit_type == UnitType.SEQUENCE_HEADER and u.body is not None), None)
             sh = ps.sequence_header
             if rec is not None and sh is not None and 0 <= index < len(sh.models):
@@ -248,14 +248,27 @@ class _Semantics:
         ps = self.ps
         errs = self.errs
         bad = self.bad
-        for rec in ps.of_type(UnitType.TEXT):
+        recs = list(ps.of_type(UnitType.TEXT))
+        for rec in recs:
             t = rec.body
             if not t.frame_start <= t.frame_end < sh.frame_count:  # §6.6: the span's start if it lies outside, else its end
                 bad(rec, "frame_start" if t.frame_start >= sh.frame_count else "frame_end", "E022", f"frame span {t.frame_start}..{t.frame_end} not within 0..{sh.frame_count - 1}")
-            try:
-                decode_text_unit(t.coding_method, t.num_tokens, t.text_data)
-            except CmvcError as e:
-                errs.append(e.relocate(rec.field_offset("text_data"), f"{_unit_name(rec)}.text_data"))
+
+        def load(index, entry):  # a missing, altered or malformed text model: at its declaration (§5.3)
+            from .text.l1 import load_model
+
+            with at_model_entry(ps, index):
+                return load_model(entry.model_name, entry.sha256.hex())
+
+        for rec, r in zip(recs, decode_text_units([rec.body for rec in recs], sh.models, load)):
+            if not isinstance(r, CmvcError):
+                continue
+            if r.fault == "environment":  # at the model's declaration (reported once: check_semantics dedups)
+                errs.append(r)
+            elif r.code in ("E029", "E030"):  # the unit's coding_method (no model) or num_tokens (too many) is at fault
+                bad(rec, "coding_method" if r.code == "E029" else "num_tokens", r.code, r.message)
+            else:
+                errs.append(r.relocate(rec.field_offset("text_data"), f"{_unit_name(rec)}.text_data"))
 
     def interp_params(self) -> None:
         """§5.6: covered segments, one unit per segment, param_data."""

@@ -62,6 +62,13 @@ def needs_minor_2(unit_type: UnitType, body: Any) -> bool:
     return unit_type == UnitType.SEQUENCE_HEADER and any(m.flags.registered_model_flag for m in body.models)
 
 
+def needs_minor_5(unit_type: UnitType, body: Any) -> bool:
+    """Whether a unit uses a value of revision 1.5: a text unit coded with CMVC_L1 (§8.12)."""
+    from .registry import TextMethod
+
+    return unit_type == UnitType.TEXT and body.coding_method == TextMethod.CMVC_L1
+
+
 def needs_minor_4(unit_type: UnitType, body: Any) -> bool:
     """Whether a unit uses a value of revision 1.4: a text unit coded with UTF8_SIZED (§8.11)."""
     from .registry import TextMethod
@@ -80,8 +87,8 @@ def needs_minor_3(unit_type: UnitType, body: Any) -> bool:
 class StreamWriter:
     """Collects units and returns the stream; :meth:`finish` appends the end-of-stream unit.
 
-    ``minor_version`` None: the lowest revision whose syntax the stream uses, 4 with a 1.4 value
-    (:func:`needs_minor_4`), 3 with a 1.3 value (:func:`needs_minor_3`), 2 with 1.2 syntax (:func:`needs_minor_2`) and 1 otherwise, so that a
+    ``minor_version`` None: the lowest revision whose syntax the stream uses, 5 with a 1.5 value
+    (:func:`needs_minor_5`), 4 with a 1.4 value (:func:`needs_minor_4`), 3 with a 1.3 value (:func:`needs_minor_3`), 2 with 1.2 syntax (:func:`needs_minor_2`) and 1 otherwise, so that a
     stream without 1.2 syntax is byte for byte the stream a 1.1 encoder writes (§5.1: a decoder accepts any minor_version)."""
 
     profile: Profile
@@ -100,7 +107,8 @@ class StreamWriter:
     def add(self, unit_type: UnitType, body: Any) -> bytes:
         unit = build_unit(unit_type, build_payload(unit_type, body, LEVELS[self.level]), crc=self.crc)
         self.parts.append(unit)
-        need = 4 if needs_minor_4(unit_type, body) else 3 if needs_minor_3(unit_type, body) else 2 if needs_minor_2(unit_type, body) else 1
+        need = next((v for v, f in ((5, needs_minor_5), (4, needs_minor_4), (3, needs_minor_3), (2, needs_minor_2))
+                     if f(unit_type, body)), 1)
         if need > self._needed:
             self._needed = need
             self.parts[0] = build_file_header(self.profile, self.level, self._minor(need))

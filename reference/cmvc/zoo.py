@@ -28,6 +28,7 @@ class ModelSpec:
     source: str  # where the published file comes from
     license: str
     tensors_sha256: str = ""  # of the converted weights' tensors (:func:`tensors_sha256`), checked on every load
+    fetch_by_default: bool = True  # `cmvc models fetch` without names fetches it
 
 
 RIFE_V4 = ModelSpec(
@@ -59,9 +60,22 @@ SMOLLM2_135M = ModelSpec(
     tensors_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",  # kept as published: the file's hash
 )
 
-ZOO: dict[str, ModelSpec] = {m.name: m for m in [RIFE_V4]}  # models a stream may declare (spec §10.9)
+SMOLLM2_L1 = ModelSpec(
+    name="smollm2-135m-l1",
+    sha256="fb0721fb47f70c7252f60a65d59a95fae1763b5a49250c50d88c01dfed1af77f",
+    description=("SmolLM2-135M-Instruct as a CMLM integer model file (spec §8.12.1), the text model of CMVC_L1: "
+                 "derived once from smollm2-135m-q4_1 by cmvc.text.lm.convert (binary64, deterministic), 512 positions"),
+    source="derived from smollm2-135m-q4_1 (`cmvc models fetch smollm2-135m-l1` fetches that and derives this)",
+    license="Apache-2.0",
+    tensors_sha256="fb0721fb47f70c7252f60a65d59a95fae1763b5a49250c50d88c01dfed1af77f",  # a raw file: its own hash
+    fetch_by_default=False,  # opt-in (cmvc encode --text-lm): 98 MB fetched, 249 MB derived, needs gguf
+)
+
+ZOO: dict[str, ModelSpec] = {m.name: m for m in [RIFE_V4, SMOLLM2_L1]}  # models a stream may declare (spec §10.9)
 TOOLS: dict[str, ModelSpec] = {m.name: m for m in [DISTS_V01, SMOLLM2_135M]}  # never in streams
 GGUF: set[str] = {SMOLLM2_135M.name}  # stored as the published file (.gguf), not converted to safetensors
+#: files kept as they are and checked by their own SHA-256, with their extension in the cache
+RAW_EXT: dict[str, str] = {SMOLLM2_135M.name: ".gguf", SMOLLM2_L1.name: ".cmlm"}
 
 
 def cache_dir() -> Path:
@@ -190,13 +204,26 @@ def _fetch_smollm2(target: Path) -> None:
         os.replace(part, target)
 
 
-FETCHERS: dict[str, Callable[[Path], None]] = {RIFE_V4.name: _fetch_rife, DISTS_V01.name: _fetch_dists,
-                                               SMOLLM2_135M.name: _fetch_smollm2}
+#: how each model gets into the cache: a function, or "module:function" for one that lives in a package
+#: above this module (the text model is derived by cmvc.text, which imports this module)
+FETCHERS: dict[str, Callable[[Path], None] | str] = {
+    RIFE_V4.name: _fetch_rife, DISTS_V01.name: _fetch_dists, SMOLLM2_135M.name: _fetch_smollm2,
+    SMOLLM2_L1.name: "cmvc.text.l1:derive_smollm2"}
+
+
+def _fetcher(name: str) -> Callable[[Path], None]:
+    f = FETCHERS[name]
+    if isinstance(f, str):
+        import importlib
+
+        mod, _, fn = f.partition(":")
+        f = getattr(importlib.import_module(mod), fn)
+    return f
 
 
 def installed_path(name: str) -> Path:
     """Where model *name* is kept in the cache (whether or not it is there)."""
-    return cache_dir() / "models" / (f"{name}.gguf" if name in GGUF else f"{name}.safetensors")
+    return cache_dir() / "models" / f"{name}{RAW_EXT.get(name, '.safetensors')}"
 
 
 def weights_path(name: str, *, fetch: bool = True) -> Path:
@@ -211,8 +238,8 @@ def weights_path(name: str, *, fetch: bool = True) -> Path:
     if not path.exists():
         if not fetch:
             raise error("E201", f"model {name} is not installed (run `cmvc models fetch {name}`)")
-        FETCHERS[name](path)
-    if name in GGUF:
+        _fetcher(name)(path)
+    if name in RAW_EXT:
         if _CHECKED.get((name, str(path))) is None:
             got = sha256_file(path)
             if got != spec.sha256:

@@ -53,6 +53,7 @@ class EncoderConfig:
     downscale: int = 1  # code keyframes and reconstruct at ceil(size / downscale); §7.8 upsamples
     metadata: bool = False  # write encoder / source metadata units (informative, costs bits)
     text_method: int | None = None  # None: per caption the shortest method (cmvc.text.encode_best, spec §8.8)
+    text_lm: str | None = None  # CMVC_L1's text model (§10.9 name or CMLM file): CMVC_L1 joins the methods tried
     mode: str = "it2v"  # it2v | tt2v
     sd_model: str | None = None  # diffusers Stable Diffusion directory (profile sd_lora)
     t2v_model: str | None = None  # diffusers text-to-video directory (mode tt2v)
@@ -88,10 +89,37 @@ class EncodeResult:
 
 def _text(cfg: "EncoderConfig", text: str) -> tuple[TextMethod, int, bytes]:
     """(coding_method, num_tokens, text_data) of one caption (§8.8: the shortest unless a method is set)."""
+    if cfg.text_lm and cfg.text_method in (None, TextMethod.CMVC_L1):
+        return _texts(cfg, [text])[0][0]
     if cfg.text_method is None:
         return encode_best(text)
     method = TextMethod(cfg.text_method)
     return (method, *encode_text_unit(method, text))
+
+
+def _texts(cfg: "EncoderConfig", texts: list[str]) -> tuple[list[tuple[TextMethod, int, bytes]], list]:
+    """:func:`_text` of every caption, and the model entries they need: with ``cfg.text_lm`` the captions are
+    also coded with CMVC_L1 in one lockstep batch (§8.12.7), a candidate of §8.8 (or the method, if set);
+    its TEXT_MODEL entry is declared when a caption uses it."""
+    if not cfg.text_lm:
+        return [_text(cfg, s) for s in texts], []
+    from ..text import l1
+
+    name, sha, registered, model = l1.resolve(cfg.text_lm)
+    coded = l1.encode_texts(model, texts, l1.bpe_splitter(name, sha))
+    l1_coded = [None if c is None else (TextMethod.CMVC_L1, *c) for c in coded]
+    if cfg.text_method == TextMethod.CMVC_L1:
+        if None in l1_coded:
+            raise error("E101", f"caption {l1_coded.index(None)} cannot be coded with CMVC_L1 (the model's vocabulary "
+                                f"cannot spell it or it has more than {model.max_positions} tokens)")
+        out = l1_coded
+    elif cfg.text_method is None:
+        out = [encode_best(s, candidates=[c] if c else []) for s, c in zip(texts, l1_coded)]
+    else:
+        out = [_text(cfg, s) for s in texts]
+    used = any(m == TextMethod.CMVC_L1 for m, _, _ in out)
+    entry = model_entry(ModelRole.TEXT_MODEL, name, None if registered and cfg.registered_models else bytes.fromhex(sha))
+    return out, [entry] if used else []
 
 
 def n_keyframes(t: int, cfg: EncoderConfig) -> int:
@@ -166,7 +194,10 @@ def write_stream(profile: Profile, sh, cfg: EncoderConfig, kunits: list[Keyframe
     unit *ip*, the keyframes (:func:`keyframe_units`), the frame hash units and, with
     ``cfg.metadata``, the metadata units; at the smallest level that admits it (§9)."""
     w, h, t = sh.width, sh.height, sh.frame_count
-    tokens = max([_text(cfg, c.text)[1] for c in cfg.captions] or [0])
+    coded, text_models = _texts(cfg, [c.text for c in cfg.captions])
+    if text_models:  # after the others: recon_model and model_index keep their meaning
+        sh = dataclasses.replace(sh, models=[*sh.models, *text_models], num_models=sh.num_models + len(text_models))
+    tokens = max([num for _, num, _ in coded] or [0])
     units = keyframe_units(kunits, cfg.keyframe_group)
     biggest = max(len(u.keyframe_data) if ut == UnitType.KEYFRAME else len(u.keyframe_data) + 5 * len(u.keyframe_size)
                   for ut, u in units)
@@ -174,8 +205,7 @@ def write_stream(profile: Profile, sh, cfg: EncoderConfig, kunits: list[Keyframe
                            stream_size=sum(len(u.keyframe_data) for u in kunits) * 2 + 4096)
     wr = StreamWriter(profile, level.level, crc=cfg.unit_crc)
     wr.add(UnitType.SEQUENCE_HEADER, sh)
-    for c in cfg.captions:
-        method, num, data = _text(cfg, c.text)
+    for c, (method, num, data) in zip(cfg.captions, coded):
         wr.add(UnitType.TEXT, TextUnit(role=c.role, frame_start=c.start, frame_end=c.end,
                                        coding_method=method, num_tokens=num, text_data=data))
     if ip is not None:  # before the keyframes: each segment can be reconstructed once its keyframes arrive
@@ -400,14 +430,16 @@ def _encode_tt2v(pics: list[Picture], cfg: EncoderConfig, fps: Fraction, colour:
                               recon_model=0, recon_param=cfg.preset, rng_seed=cfg.seed,
                               models=[model_entry(ModelRole.GENERATION, "text-to-video", bytes.fromhex(dir_sha256(cfg.t2v_model)))],
                               matrix_coefficients=colour.matrix_coefficients, full_range=colour.full_range)
-    tokens = max(_text(cfg, c.text)[1] for c in caps)
+    coded, text_models = _texts(cfg, [c.text for c in caps])
+    if text_models:
+        sh = dataclasses.replace(sh, models=[*sh.models, *text_models], num_models=sh.num_models + len(text_models))
+    tokens = max(num for _, num, _ in coded)
 
     def build(hash_unit):
         level = smallest_level(w, h, t, max_unit=4096, max_tokens=tokens)
         wr = StreamWriter(Profile.GENERATIVE, level.level, crc=cfg.unit_crc)
         wr.add(UnitType.SEQUENCE_HEADER, sh)
-        for c in caps:
-            method, num, data = _text(cfg, c.text)
+        for c, (method, num, data) in zip(caps, coded):
             wr.add(UnitType.TEXT, TextUnit(role=c.role, frame_start=c.start, frame_end=max(c.start, c.end),
                                            coding_method=method, num_tokens=num, text_data=data))
         if hash_unit is not None:

@@ -12,7 +12,7 @@ from .descriptors import U8, U32, Checked, Registered, Syntax
 
 MAGIC = b"CMVC"
 MAJOR_VERSION = 1
-MINOR_VERSION = 4  # spec/README.md, Revisions
+MINOR_VERSION = 5  # spec/README.md, Revisions
 FILE_HEADER_SIZE = 12
 
 

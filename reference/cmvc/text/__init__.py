@@ -20,8 +20,9 @@ B1_SHA256 = "756cba6376d90fdaf563295b0cbad0d50ed16d5fcc5932c8210dc806c493690a"
 BEST_OF = (TextMethod.UTF8, TextMethod.CMVC_T1, TextMethod.CMVC_B1, TextMethod.CMVC_T2, TextMethod.UTF8_SIZED)
 
 
-def decode_text_unit(method: TextMethod, num_tokens: int, data: bytes) -> str:
-    """§8: the caption a text unit carries; errors carry offsets relative to text_data."""
+def decode_text_unit(method: TextMethod, num_tokens: int, data: bytes, model=None) -> str:
+    """§8: the caption a text unit carries; errors carry offsets relative to text_data.  CMVC_L1 needs
+    the stream's text *model* (:func:`decode_text_units` decodes a stream's captions in one batch)."""
     if method == TextMethod.UTF8:
         if len(data) != num_tokens:
             raise error("E020", f"UTF-8 text of {len(data)} bytes, num_tokens says {num_tokens}",
@@ -44,7 +45,52 @@ def decode_text_unit(method: TextMethod, num_tokens: int, data: bytes) -> str:
         from .t1 import decode_text
 
         return decode_text(data, num_tokens, load_t2_model())
+    if method == TextMethod.CMVC_L1:
+        if model is None:
+            raise error("E029", "a CMVC_L1 text unit needs the text model of the sequence header", offset=0)
+        from .l1 import decode_texts
+
+        out = decode_texts(model, [(num_tokens, data)])[0]
+        if isinstance(out, Exception):
+            raise out
+        return out
     raise error("E011", f"text coding method {method} is not implemented")  # pragma: no cover
+
+
+def decode_text_units(units: list, models: list, load=None) -> list:
+    """§8: the caption of each text unit (body) of one stream, or the error it raises (offsets relative to
+    its text_data; E029 and E030 without offset, for the caller to place; the environment's errors of
+    loading the model as ``load`` raised them, for every CMVC_L1 unit).  CMVC_L1 units are decoded in
+    one lockstep batch with the first declared model of role TEXT_MODEL (§8.12), loaded by
+    ``load(index, entry)`` (default: :func:`cmvc.text.l1.load_model`)."""
+    from ..errors import CmvcError
+    from . import l1
+
+    out: list = [None] * len(units)
+    lm_units = [j for j, u in enumerate(units) if u.coding_method == TextMethod.CMVC_L1]
+    for j, u in enumerate(units):
+        if u.coding_method != TextMethod.CMVC_L1:
+            try:
+                out[j] = decode_text_unit(u.coding_method, u.num_tokens, u.text_data)
+            except CmvcError as e:
+                out[j] = e
+    if lm_units:
+        index = l1.text_model_index(models)
+        if index is None:
+            for j in lm_units:
+                out[j] = error("E029", "a CMVC_L1 text unit in a stream whose sequence header declares no model of "
+                                       "role TEXT_MODEL")
+            return out
+        entry = models[index]
+        try:
+            model = (load or (lambda i, m: l1.load_model(m.model_name, m.sha256.hex())))(index, entry)
+        except CmvcError as e:  # the model is missing, altered or malformed (E201, E202, E220)
+            for j in lm_units:
+                out[j] = e
+            return out
+        for j, r in zip(lm_units, l1.decode_texts(model, [(units[j].num_tokens, units[j].text_data) for j in lm_units])):
+            out[j] = r
+    return out
 
 
 def _utf8(data: bytes) -> str:
@@ -74,19 +120,22 @@ def encode_text_unit(method: TextMethod, text: str) -> tuple[int, bytes]:
         from .t1 import encode_text
 
         return encode_text(text, load_t2_model())
+    if method == TextMethod.CMVC_L1:
+        raise error("E101", "CMVC_L1 codes the captions of a stream together: cmvc.text.l1.encode_texts")
     raise error("E101", f"text coding method {method} is not implemented")  # pragma: no cover
 
 
-def encode_best(text: str, methods=BEST_OF) -> tuple[TextMethod, int, bytes]:
+def encode_best(text: str, methods=BEST_OF, candidates=()) -> tuple[TextMethod, int, bytes]:
     """§8.8: ``(method, num_tokens, text_data)`` with the fewest bytes in num_tokens and text_data
-    together (then the earliest method of *methods*).  UTF8 is always tried, so text_data is never
+    together (then the earliest method of *methods*, then of the precomputed *candidates*, e.g. the
+    CMVC_L1 coding of :func:`cmvc.text.l1.encode_texts`).  UTF8 is always tried, so text_data is never
     longer than the caption's UTF-8 bytes; with UTF8_SIZED among *methods* the caption never costs
     more than those bytes + 2 with its coding_method."""
     from ..syntax.descriptors import encode_leb128
 
     best = None
-    for method in dict.fromkeys((TextMethod.UTF8, *methods)):
-        num, data = encode_text_unit(method, text)
+    tried = [(m, *encode_text_unit(m, text)) for m in dict.fromkeys((TextMethod.UTF8, *methods))]
+    for method, num, data in tried + list(candidates):
         key = len(data) + len(encode_leb128(num))
         if best is None or key < best[0]:
             best = key, (method, num, data)

@@ -1,8 +1,8 @@
 """SmolLM2-135M in integer-only arithmetic: exact integer PMFs for an LM-prior text coder.
 
-Measurement code for issue 33 (docs/text.md "LM prior"); no coding method of the format uses it
-yet.  Every value after the one-time weight conversion (:func:`convert`) is an integer, and every
-operation on it is exact (int64 numpy, and float32 BLAS on int8 operands with partial sums below
+The arithmetic of the text coding method CMVC_L1 (spec §8.12.2-8.12.6; the method: :mod:`cmvc.text.l1`,
+the model file: :mod:`cmvc.text.lm_file`).  Every value after the one-time weight conversion
+(:func:`convert`) is an integer, and every operation on it is exact (int64 numpy, and float32 BLAS on int8 operands with partial sums below
 2^24, which is exact in any summation order), so the PMFs are identical on every platform and for
 any batch size or thread count.
 
@@ -50,6 +50,7 @@ class Linear:
 
     chunks: list  # float32 (k_i, out)
     scale: np.ndarray  # int64 (out,)
+    q: np.ndarray | None = None  # int8 (out, in): the weights as the model file (§8.12.1) stores them
 
     @classmethod
     def from_float(cls, w: np.ndarray) -> "Linear":
@@ -57,10 +58,15 @@ class Linear:
         s = np.abs(w).max(1) / 127
         s[s == 0] = 1
         q = np.round(w / s[:, None])  # binary64, round half to even
+        return cls.from_int8(q.astype(np.int8), np.round(s * (1 << WF)).astype(np.int64))
+
+    @classmethod
+    def from_int8(cls, q: np.ndarray, scale: np.ndarray) -> "Linear":
+        """The layer from its int8 weights (out x in) and row scales (units 2^-WF)."""
         wt = np.ascontiguousarray(q.T.astype(np.float32))
         step = 1024 if ABITS == 8 else 1
         chunks = [wt[i:i + step] for i in range(0, wt.shape[0], step)] if ABITS == 8 else [wt.astype(np.float64)]
-        return cls(chunks, np.round(s * (1 << WF)).astype(np.int64))
+        return cls(chunks, np.asarray(scale, dtype=np.int64), np.asarray(q, dtype=np.int8))
 
     def acc(self, a: np.ndarray) -> np.ndarray:
         """Exact integer a @ W^T for integer activations |a| <= AMAX (N, in) -> int32 or int64 (N, out): an int8 x int8
@@ -233,6 +239,12 @@ class IntLM:
     head_dim: int
     cos: np.ndarray  # int64 (positions, head_dim/2), units 2^-14
     sin: np.ndarray
+    vocab_bytes: list | None = None  # each token's bytes (§8.12.1); None: token t is byte t (tiny models)
+    start: int = 0  # the token that starts every context (§8.12.6)
+
+    @property
+    def max_positions(self) -> int:
+        return self.cos.shape[0]
 
     @property
     def vocab(self) -> int:
@@ -340,7 +352,23 @@ def convert(gguf_path: str, max_pos: int = 512) -> IntLM:
     theta = np.array([base ** (-2 * i / hd) for i in range(hd // 2)])
     ang = np.arange(max_pos)[:, None] * theta[None]
     return IntLM(fixed(emb), layers, fixed(w("output_norm.weight")), Linear.from_float(emb), n_head, n_kv, hd,
-                 np.round(np.cos(ang) * (1 << 14)).astype(np.int64), np.round(np.sin(ang) * (1 << 14)).astype(np.int64))
+                 np.round(np.cos(ang) * (1 << 14)).astype(np.int64), np.round(np.sin(ang) * (1 << 14)).astype(np.int64),
+                 vocab_bytes=_token_bytes(r), start=0)
+
+
+def _token_bytes(reader) -> list[bytes]:
+    """Each token's bytes from a GGUF file's GPT-2 byte-level vocabulary: every character of a token
+    stands for one byte (GPT-2's bytes_to_unicode table); control tokens are their text."""
+    bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+    cs = bs[:]
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + len(cs) - 188)
+    dec = {chr(c): b for b, c in zip(bs, cs)}
+    toks = reader.fields["tokenizer.ggml.tokens"].contents()
+    types = reader.fields["tokenizer.ggml.token_type"].contents()
+    return [t.encode() if ty == 3 else bytes(dec[ch] for ch in t) for t, ty in zip(toks, types)]
 
 
 # --- coding (measurement): tokens <-> text_data with the ANS coder of spec §8.4 ---------------------
@@ -465,8 +493,11 @@ def decode_batch(model: IntLM, coded: list[tuple[bytes, int]], start: int = 0, w
 
 
 def tiny(seed: int = 0, vocab: int = 256, dim: int = 32, n_layer: int = 2, n_head: int = 4, n_kv: int = 2,
-         ffn: int = 64, max_pos: int = 128) -> IntLM:
-    """A small random model with SmolLM2's structure and the same arithmetic (tests; tokens = bytes)."""
+         ffn: int = 64, max_pos: int = 128, vocab_bytes: list | None = None) -> IntLM:
+    """A small random model with SmolLM2's structure and the same arithmetic (tests; tokens = bytes,
+    or *vocab_bytes*)."""
+    if vocab_bytes is not None:
+        vocab = len(vocab_bytes)
     rng = np.random.default_rng(seed)
 
     def lin(o, i):
@@ -482,4 +513,5 @@ def tiny(seed: int = 0, vocab: int = 256, dim: int = 32, n_layer: int = 2, n_hea
     theta = np.array([10000.0 ** (-2 * i / hd) for i in range(hd // 2)])
     ang = np.arange(max_pos)[:, None] * theta[None]
     return IntLM(np.round(emb * ONE).astype(np.int64), layers, gain(), Linear.from_float(emb), n_head, n_kv, hd,
-                 np.round(np.cos(ang) * (1 << 14)).astype(np.int64), np.round(np.sin(ang) * (1 << 14)).astype(np.int64))
+                 np.round(np.cos(ang) * (1 << 14)).astype(np.int64), np.round(np.sin(ang) * (1 << 14)).astype(np.int64),
+                 vocab_bytes=vocab_bytes)

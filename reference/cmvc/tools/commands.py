@@ -167,7 +167,8 @@ def _encoder_config(args):
                          downscale=args.downscale or 1, metadata=args.metadata,
                          hyperprior_checkpoint=args.hyperprior_checkpoint, mode=args.mode, sd_model=args.sd_model,
                          t2v_model=args.t2v_model, preset=args.preset, captioner=args.captioner,
-                         device=_device(args.device), vvc_preset=args.vvc_preset or "slow")
+                         device=_device(args.device), vvc_preset=args.vvc_preset or "slow",
+                         text_lm=getattr(args, "text_lm", None))
 
 
 def _rate_control_options(args, cfg):
@@ -340,7 +341,7 @@ def cmd_models(args) -> int:
             print(f"{m.name}  sha256 {m.sha256}  {'installed' if path.exists() else 'not installed'}  {kind}: {m.description}")
             print(f"    source: {m.source} ({m.license})")
         return 0
-    for name in args.names or list(ZOO):
+    for name in args.names or [n for n, m in ZOO.items() if m.fetch_by_default]:
         print(f"{name}: {weights_path(name)}")
     return 0
 
@@ -416,6 +417,9 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
                    help="one keyframe unit per keyframe (format 1.1) instead of keyframe groups (spec §4.9)")
     s.add_argument("--caption", help="a global caption")
     s.add_argument("--captions", help="JSON list of {role, start, end, text}")
+    s.add_argument("--text-lm", metavar="NAME_OR_PATH",
+                   help="also try CMVC_L1 (spec §8.12) per caption with this text model: smollm2-135m-l1 (fetched and "
+                        "derived once, needs gguf) or a CMLM file; the stream declares it (format 1.5)")
 
 
 def register(sub) -> None:
