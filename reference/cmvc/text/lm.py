@@ -146,7 +146,8 @@ def _int8_weights(lin: "Linear"):
 
             k = sum(c.shape[0] for c in lin.chunks)
             if ABITS == 8 and hasattr(torch, "_int_mm") and AMAX * AMAX * k < 2 ** 31:
-                w8 = torch.from_numpy(np.ascontiguousarray(np.concatenate(lin.chunks).astype(np.int8)))
+                q = lin.q.T if lin.q is not None else np.concatenate(lin.chunks).astype(np.int8)
+                w8 = torch.from_numpy(np.ascontiguousarray(q))
         except ImportError:  # pragma: no cover
             pass
         lin.__dict__["_w8"] = w8
