@@ -27,8 +27,8 @@ then trial-encodes and scores only candidates that the model and the scores befo
    (:func:`other_sizes`) and the other keyframe strategies, each trial-encoded at the encoder's own
    preset and strategy, brought into [LOW, HIGH] x the budget (:func:`settle`: the model anchored at
    the measured size, then :func:`fill`) and scored as the searches score candidates
-   (:func:`cmvc.encoder.rate_control.estimate_quality`, MS-SSIM, with VERIFY_FIT weights).  The best
-   score wins; the encode then codes its keyframes again.
+   (:func:`cmvc.encoder.rate_control.estimate_quality`, MS-SSIM whatever ``--rc-metric`` names, with
+   VERIFY_FIT weights).  The best score wins; the encode then codes its keyframes again.
 """
 from __future__ import annotations
 
