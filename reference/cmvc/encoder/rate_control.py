@@ -143,11 +143,11 @@ def _best_quality(tr: _Trials, n: int, qualities: list[int], budget: float) -> i
 
 
 def estimate_quality(src, tr: _Trials, n: int, quality: int, metric: str = "ms-ssim", net=None,
-                     scorer: Scorer | None = None, fit: str | None = None, max_pixels: int = SCORED_PIXELS) -> float:
+                     scorer: Scorer | None = None, fit: str | None = None, max_pixels: int | None = None) -> float:
     """Estimated quality of the decoded video for trial (*n* keyframes, quality): decoded keyframes and
     sampled inner frames, reconstructed as a decoder would with the weights that the encoder's fit
     would choose for them (:func:`cmvc.encoder.fit.fit_frames`; *fit*: another fit method), at most
-    *max_pixels* of them.  With a *scorer*, every inner frame is reconstructed and
+    *max_pixels* (default SCORED_PIXELS) of them.  With a *scorer*, every inner frame is reconstructed and
     ``scorer(decoded, source)`` scores the sequence.  The fit matters to the ranking (docs/experiments.md §1.9)."""
     from ..decode import reconstructor
     from .fit import fit_frames
@@ -176,7 +176,7 @@ def estimate_quality(src, tr: _Trials, n: int, quality: int, metric: str = "ms-s
     per_seg = [n if scorer is not None else max(1, round(n / spacing)) for _, n in segs]
     stride = 1
     if scorer is None:  # a sequence scorer needs every frame; a per-frame metric a sample of them
-        stride = max(1, -(-(len(kf) + sum(per_seg)) * w * h // max_pixels))
+        stride = max(1, -(-(len(kf) + sum(per_seg)) * w * h // (max_pixels or SCORED_PIXELS)))
     keep = range(0, len(kf), stride)  # every stride-th keyframe and segment, each standing for the next stride
     out, idx = [kpics[k] for k in keep], [kf[k] for k in keep]
     weight = [float(min(stride, len(kf) - k)) for k in keep]
