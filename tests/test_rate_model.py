@@ -215,3 +215,14 @@ def test_model_plan_takes_the_best_estimate(clip, monkeypatch):
     best = max((s for s in scored if s[3] <= 2500), key=lambda s: s[-1])
     assert (rp.strategy, rp.keyframes, rp.quality) == best[:3] and rp.score == best[-1]
     assert len({s[1] for s in scored}) >= 3  # the count search scored several counts
+
+
+def test_a_budget_below_every_plan_gets_the_fewest_bits(clip):
+    """A budget below two keyframes at the coarsest quality of every size: the plan is the fewest
+    bits the keyframe encoder gives (two keyframes, coarsest quality), at the encoder's preset."""
+    cfg = EncoderConfig(profile="blend", fit="none", codec="vvc", vvc_preset="fast")
+    rp = plan(clip, cfg, 8 * 60, codecs=("vvc",), strategies=("uniform",), downscales=(1, 2), colour=Colour(),
+              method="model")
+    assert rp.keyframes == 2 and rp.quality == 63
+    res = encode(clip, rp.apply(cfg), colour=Colour())
+    assert len(res.data) == rp.predicted_bytes or abs(len(res.data) - rp.predicted_bytes) <= 8

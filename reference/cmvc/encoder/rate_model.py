@@ -462,17 +462,17 @@ def explore(ranked: Sequence[Choice], loose: Sequence[Choice], pics, cfg, budget
     return found
 
 
-def _fewest(models: Sequence[CodecModel], budget: float) -> tuple[object, int, int, int]:
-    """(trials, 2, coarsest quality, trial encodes) of the largest coded size whose two keyframes at
-    the coarsest quality fit *budget* bytes, else of the fewest bytes."""
+def _fewest(models: Sequence[CodecModel], budget: float, trials_of: Callable[[CodecModel], object]) -> Verified:
+    """Two keyframes at the coarsest quality, trial-encoded by ``trials_of(model)`` (the encoder's
+    preset), of the largest coded size where they fit *budget* bytes, else of the fewest bytes."""
     sized = []
     for m in sorted(models, key=lambda m: m.downscale):
-        b = m.trials.bytes(2, m.qualities[-1])
-        sized.append((b, m))
-        if b <= budget:
-            return m.trials, 2, m.qualities[-1], len(sized)
-    m = min(sized, key=lambda x: x[0])[1]
-    return m.trials, 2, m.qualities[-1], len(sized)
+        tr = trials_of(m)
+        sized.append((tr.bytes(2, m.qualities[-1]), m, tr))
+        if sized[-1][0] <= budget:
+            break
+    _, m, tr = sized[-1] if sized[-1][0] <= budget else min(sized, key=lambda x: x[0])
+    return Verified(m, tr, 2, m.qualities[-1], -math.inf, len(sized))
 
 
 def model_plan(pics, cfg, target_bits: float, *, codecs: Sequence[str], downscales: Sequence[int],
@@ -523,9 +523,11 @@ def model_plan(pics, cfg, target_bits: float, *, codecs: Sequence[str], downscal
     best = max(found, key=lambda v: v.score)
     tr, n, q, encodes = best.trials, best.n, best.quality, sum(v.encodes for v in found)
     if tr.bytes(n, q) > budget:  # the budget is below what the model thought the coarsest point costs
-        tr, n, q, extra = _fewest(models, budget)
-        best = Verified(next(m for m in models if m.trials is tr), tr, n, q, -math.inf, 0)
-        encodes += extra
+        from .trials import _Trials
+
+        best = _fewest(models, budget, lambda m: _Trials(pics, dataclasses.replace(cfg, codec=m.codec), m.downscale,
+                                                         colour, strategies[0]))
+        tr, n, q, encodes = best.trials, best.n, best.quality, encodes + best.encodes
     timings["verify"] = time.perf_counter() - t0
     if advance:
         advance(units, units)
