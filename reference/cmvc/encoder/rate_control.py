@@ -75,7 +75,7 @@ class SearchPreset:
 
 RC_PRESETS = {
     # model the clip, then encode and score a few candidates (cmvc.encoder.rate_model; docs/encoder.md)
-    "model": SearchPreset(("vvc", "av1"), ("uniform", "feature"), DOWNSCALES, "slow", method="model"),
+    "model": SearchPreset(("vvc",), ("uniform", "feature"), DOWNSCALES, "slow", method="model"),
     # the searches: every combination (the reference the model is measured against), pruned, fewer
     "exhaustive": SearchPreset(RC_CODECS, RC_STRATEGIES, DOWNSCALES, "slow", prune=False),
     "full": SearchPreset(RC_CODECS, RC_STRATEGIES, DOWNSCALES, "slow"),
