@@ -54,8 +54,10 @@ FIT_INTERVALS = (6, 16)  # keyframe intervals of the fit's trial encodes (evenly
 FIT_PRESET = "faster"  # vvenc preset of the fit's trial encodes (the plan's own encodes use the encoder's)
 LAMBDA_RANGE = (0.05, 2.0)  # bounds of CodecModel.lam
 SPREAD = 1.4  # the verification's steps in keyframe count: this many times fewer and more keyframes
+VERIFY_PRESET: str | None = None  # vvenc preset of the scored candidates' encodes (None: the encoder's; with
+# another, the winner is encoded again at the encoder's: docs/encoder.md measured FIT_PRESET here)
 FILL = 2  # trial encodes at most to fill the budget after the verification (fill)
-VERIFY_FIT = "search"  # the weights of the verification's reconstructed frames: the linear prediction
+VERIFY_FIT = "search"  # the weights of the verification's reconstructed frames: a search near the prediction
 VERIFY_PIXELS = 3 << 20  # output pixels scored per verification estimate at most
 
 
@@ -418,7 +420,8 @@ def verify(choices: Sequence[Choice], pics, cfg, budget: float, strategy: str, c
         m = c.model
         key = (m.codec, m.downscale, strategy)
         if key not in trials:
-            trials[key] = _Trials(pics, dataclasses.replace(cfg, codec=m.codec), m.downscale, colour, strategy)
+            trials[key] = _Trials(pics, dataclasses.replace(cfg, codec=m.codec, vvc_preset=VERIFY_PRESET or cfg.vvc_preset),
+                                  m.downscale, colour, strategy)
         tr = trials[key]
         n, k, encodes = settle(c, tr, pics, cfg, budget, diff, say)
         q = m.qualities[k]
@@ -521,7 +524,18 @@ def model_plan(pics, cfg, target_bits: float, *, codecs: Sequence[str], downscal
     found = explore(ranked, rank(models, pics, cfg, budget, diff, aim=1.0), pics, cfg, budget, strategies, colour, diff,
                     say, tick, estimate)
     best = max(found, key=lambda v: v.score)
-    tr, n, q, encodes = best.trials, best.n, best.quality, sum(v.encodes for v in found)
+    encodes = sum(v.encodes for v in found)
+    if best.score > -math.inf and VERIFY_PRESET not in (None, cfg.vvc_preset):  # at the encoder's preset, settled again
+        from .trials import _Trials
+
+        own = _Trials(pics, dataclasses.replace(cfg, codec=best.model.codec), best.model.downscale, colour,
+                      best.trials.cfg.strategy)
+        k = best.model.qualities.index(best.quality)
+        n, k, more = settle(Choice(best.model, best.n, k, best.trials.bytes(best.n, best.quality), 0.0), own, pics, cfg,
+                            budget, diff, say)
+        best = dataclasses.replace(best, trials=own, n=n, quality=best.model.qualities[k])
+        encodes += more
+    tr, n, q = best.trials, best.n, best.quality
     if tr.bytes(n, q) > budget:  # the budget is below what the model thought the coarsest point costs
         from .trials import _Trials
 
