@@ -64,7 +64,8 @@ def cmvc_point(pics, info, budget: float, preset: str, cache: dict | None = None
     res = encode(pics, rp.apply(cfg), fps=Fraction(info.fps), colour=colour)
     t2 = time.perf_counter()
     bits = 8 * len(res.data)
-    return {"bits": bits, "budget": budget, "bits_vs_budget": bits / budget, "seconds": t2 - t0,
+    return {"bits": bits, "budget": budget, "bits_vs_budget": bits / budget, "predicted_bits": 8 * rp.predicted_bytes,
+            "estimate": rp.score, "trial_encodes": rp.trials, "seconds": t2 - t0,
             "rate_control_s": t1 - t0, "encode_s": t2 - t1, "timings": rp.timings,
             "plan": f"{rp.codec} {rp.strategy} 1/{rp.downscale} {rp.keyframes} kf q{rp.quality}",
             **all_metrics(res.decoded, pics, Fraction(info.fps))}

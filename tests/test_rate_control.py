@@ -387,7 +387,7 @@ def test_cli_prunes_unless_exhaustive(tmp_path, monkeypatch, flag):
     (["--rc-preset", "fast", "--vvc-preset", "fast"], ("vvc",), ("feature", "uniform"), "fast"),
     (["--rc-preset", "full"], ("av1", "vvc"), ("feature", "uniform", "interp"), "slow"),
     (["--rc-preset", "exhaustive"], ("av1", "vvc"), ("feature", "uniform", "interp"), "slow"),
-    (["--rc-preset", "model"], ("vvc",), ("uniform",), "slow"),
+    (["--rc-preset", "model"], ("vvc",), ("uniform", "feature"), "slow"),
     ([], ("av1", "vvc"), ("feature", "uniform", "interp"), "slow"),  # full, the default
 ])
 def test_cli_rc_preset_sets_the_search_and_vvenc_preset(tmp_path, monkeypatch, flags, codecs, strategies, vvc_preset):

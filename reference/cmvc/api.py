@@ -26,7 +26,7 @@ def encode_file(path: str | os.PathLike, out: str | os.PathLike | None = None, *
     (*bits* for the whole clip, *bpp* or *kbps*) rate control chooses the operating point as
     ``cmvc encode --bpp`` does: by the method and among the codecs, strategies and coded sizes of
     *rc_preset* (:data:`cmvc.encoder.rate_control.RC_PRESETS`; ``full``, the default, searches; ``model``
-    models the clip and encodes once, much faster), unless *options* name ``codec``, ``strategy`` or ``downscale``.  *frames*: encode only the first frames.  *progress(stage, done, total)*: called
+    models the clip and scores a few candidates, much faster), unless *options* name ``codec``, ``strategy`` or ``downscale``.  *frames*: encode only the first frames.  *progress(stage, done, total)*: called
     as the encoder works.
     """
     from .encoder.pipeline import EncoderConfig, encode

@@ -74,14 +74,14 @@ class SearchPreset:
 
 
 RC_PRESETS = {
-    # model the clip, then encode once (cmvc.encoder.rate_model; docs/encoder.md)
-    "model": SearchPreset(("vvc",), ("uniform",), DOWNSCALES, "slow", method="model"),
+    # model the clip, then encode and score a few candidates (cmvc.encoder.rate_model; docs/encoder.md)
+    "model": SearchPreset(("vvc",), ("uniform", "feature"), DOWNSCALES, "slow", method="model"),
     # the searches: every combination (the reference the model is measured against), pruned, fewer
     "exhaustive": SearchPreset(RC_CODECS, RC_STRATEGIES, DOWNSCALES, "slow", prune=False),
     "full": SearchPreset(RC_CODECS, RC_STRATEGIES, DOWNSCALES, "slow"),
     "fast": SearchPreset(("vvc",), ("feature", "uniform"), DOWNSCALES, "medium", 1, 1),
 }
-DEFAULT_PRESET = "full"  # not yet "model": it loses 12-19 % BD-rate to "exhaustive" (docs/encoder.md)
+DEFAULT_PRESET = "full"  # not yet "model": it loses 5-6 % BD-rate to "exhaustive" on carphone (docs/encoder.md)
 
 
 def quality_text(q: int | tuple[int, ...]) -> str:
@@ -143,12 +143,12 @@ def _best_quality(tr: _Trials, n: int, qualities: list[int], budget: float) -> i
 
 
 def estimate_quality(src, tr: _Trials, n: int, quality: int, metric: str = "ms-ssim", net=None,
-                     scorer: Scorer | None = None) -> float:
+                     scorer: Scorer | None = None, fit: str | None = None, max_pixels: int | None = None) -> float:
     """Estimated quality of the decoded video for trial (*n* keyframes, quality): decoded keyframes and
     sampled inner frames, reconstructed as a decoder would with the weights that the encoder's fit
-    would choose for them (:func:`cmvc.encoder.fit.fit_frames`), at most SCORED_PIXELS of them.  With a
-    *scorer*, every inner frame is reconstructed and ``scorer(decoded, source)`` scores the sequence.
-    The fit matters to the ranking (docs/experiments.md §1.9)."""
+    would choose for them (:func:`cmvc.encoder.fit.fit_frames`; *fit*: another fit method), at most
+    *max_pixels* (default SCORED_PIXELS) of them.  With a *scorer*, every inner frame is reconstructed and
+    ``scorer(decoded, source)`` scores the sequence.  The fit matters to the ranking (docs/experiments.md §1.9)."""
     from ..decode import reconstructor
     from .fit import fit_frames
     from ..quality import ms_ssim_frames, psnr_frames
@@ -176,7 +176,7 @@ def estimate_quality(src, tr: _Trials, n: int, quality: int, metric: str = "ms-s
     per_seg = [n if scorer is not None else max(1, round(n / spacing)) for _, n in segs]
     stride = 1
     if scorer is None:  # a sequence scorer needs every frame; a per-frame metric a sample of them
-        stride = max(1, -(-(len(kf) + sum(per_seg)) * w * h // SCORED_PIXELS))
+        stride = max(1, -(-(len(kf) + sum(per_seg)) * w * h // (max_pixels or SCORED_PIXELS)))
     keep = range(0, len(kf), stride)  # every stride-th keyframe and segment, each standing for the next stride
     out, idx = [kpics[k] for k in keep], [kf[k] for k in keep]
     weight = [float(min(stride, len(kf) - k)) for k in keep]
@@ -184,7 +184,7 @@ def estimate_quality(src, tr: _Trials, n: int, quality: int, metric: str = "ms-s
         (s, n), m = segs[g], per_seg[g]
         js = [1 + ((2 * k + 1) * n) // (2 * m) for k in range(m)]
         out += fit_frames(recon, kpics[s], kpics[s + 1], [tr.pics[kf[s] + j] for j in js], js, n, tr.cfg.w_bits,
-                          tr.cfg.fit, tr.cfg.lam, tr.cfg.search_radius)
+                          fit or tr.cfg.fit, tr.cfg.lam, tr.cfg.search_radius)
         idx += [kf[s] + j for j in js]
         weight += [sum(nn for _, nn in segs[g:g + stride]) / m] * m
     if tr.downscale > 1:
@@ -245,7 +245,8 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
     if method == "model" and evaluate:
         from .rate_model import model_plan
 
-        return model_plan(pics, cfg, target_bits, codecs=codecs, downscales=downscales, strategy=strategies[0],
+        return model_plan(pics, cfg, target_bits, codecs=codecs, downscales=downscales, strategies=strategies,
+                          estimate=lambda *a, **k: estimate_quality(*a, **k),
                           colour=colour, progress=progress, advance=advance)
     if cache is not None:
         what = (id(pics), cfg, colour, net, scorer)

@@ -1,8 +1,9 @@
-"""Rate control that predicts instead of searching (``--rc-preset model``, the default).
+"""Rate control that models, then encodes and scores a few candidates (``--rc-preset model``).
 
 Not normative.  Where :func:`cmvc.encoder.rate_control.plan`'s searches trial-encode and reconstruct
-for every codec x coded size x strategy x interval x quantiser candidate, this plan models the clip
-and encodes once (docs/encoder.md, "Rate control by a model"):
+for every codec x coded size x strategy x interval x quantiser candidate, this plan models the clip,
+then trial-encodes and scores only candidates that the model and the scores before them point to
+(docs/encoder.md, "Rate control by a model"):
 
 1. **First pass** (:func:`first_pass`): how hard the clip is to interpolate, as the mean squared luma
    error of reconstructing inner frames between *source* frames ``g`` apart, for each gap ``g`` of
@@ -11,22 +12,23 @@ and encodes once (docs/encoder.md, "Rate control by a model"):
    :class:`cmvc.encoder.keyframe_select.InterpolationCost`), scaled to the output size by one
    full-size reconstruction.
 2. **Rate model** (:func:`fit_codec`): per keyframe codec and coded size, three trial encodes of
-   evenly spaced keyframes (two quantisers at one keyframe count, the second where a prior slope
-   predicts the budget to land, and one at another count) fit
-   ``bytes = exp(a + b q) (n / n0)^beta`` and the decoded keyframes' squared error (upsampled to the
-   output size, §7.8) as a power of the bytes per keyframe, ``D_key = exp(c) (bytes / n)^d``: with
-   VVC or AV1 the keyframes after the first are predicted, so more keyframes at one quantiser cost
-   few more bytes but each gets fewer (beta was 0.1-0.3 on carphone), and their error rises.
-3. **Choice** (:func:`choose`): for every codec, coded size and keyframe count n, the best quantiser
+   evenly spaced keyframes at vvenc preset FIT_PRESET (two quantisers at one keyframe count, the
+   second where a prior slope predicts the budget to land, and one at another count) fit
+   ``bytes = exp(a + b q) (n / n0)^beta``, the decoded keyframes' squared error (upsampled to the
+   output size, §7.8) as a power of the bytes per keyframe, ``D_key = exp(c) (bytes / n)^d``, and
+   ``lam``: the error of an inner frame reconstructed from two decoded keyframes, less theirs, over
+   the first pass's error at that gap (0.05-0.7 on carphone: the first pass's source-frame error
+   overrates what decoded keyframes and the reconstruction give).
+3. **Ranking** (:func:`rank`): for every codec, coded size and keyframe count n, the best quantiser
    whose modelled bytes fit AIM x the budget, and its modelled error
-   ``(n D_key + (T - n) (D_key + D_interp(mean gap))) / T``; the smallest error wins.
-4. **One encode, one correction** (:func:`settle`): the chosen keyframes are trial-encoded (their
-   size is then exact); if the stream would fall outside [LOW, HIGH] x the budget, the model is
-   anchored at that measurement and the choice made again, aiming at CORRECTION_AIM, among keyframe
-   counts near the chosen one, at most 3 quantiser steps finer, at the chosen codec and size (one more encode); only if that still exceeds the budget is the quantiser raised step by step until it fits.
-
-The error model is in MSE, whatever ``--rc-metric`` names: the metric steers the searching presets'
-estimates only.
+   ``(n D_key + (T - n) (D_key + lam D_interp(mean gap))) / T``, least first.
+4. **Scored candidates** (:func:`explore`, :func:`verify`): the model's best of each codec, then
+   keyframe counts around the best scored (:func:`next_counts`), the codec's other coded sizes
+   (:func:`other_sizes`) and the other keyframe strategies, each trial-encoded at the encoder's own
+   preset and strategy, brought into [LOW, HIGH] x the budget (:func:`settle`: the model anchored at
+   the measured size, then :func:`fill`) and scored as the searches score candidates
+   (:func:`cmvc.encoder.rate_control.estimate_quality`, MS-SSIM whatever ``--rc-metric`` names, with
+   VERIFY_FIT weights).  The best score wins; the encode then codes its keyframes again.
 """
 from __future__ import annotations
 
@@ -49,6 +51,14 @@ CALIBRATION_GAPS = (8,)  # gaps of the full-size reconstructions that scale the 
 PRIOR_SLOPE = -0.11  # d ln(bytes) / d quality step before the fit (VVC: bytes halve about every 6 QP)
 MIN_SPAN = 4  # quality steps at least between the fit's two trial qualities
 FIT_INTERVALS = (6, 16)  # keyframe intervals of the fit's trial encodes (evenly spaced keyframes)
+FIT_PRESET = "faster"  # vvenc preset of the fit's trial encodes (the plan's own encodes use the encoder's)
+LAMBDA_RANGE = (0.05, 2.0)  # bounds of CodecModel.lam
+SPREAD = 1.4  # the verification's steps in keyframe count: this many times fewer and more keyframes
+VERIFY_PRESET: str | None = None  # vvenc preset of the scored candidates' encodes (None: the encoder's; with
+# another, the winner is encoded again at the encoder's: docs/encoder.md measured FIT_PRESET here)
+FILL = 2  # trial encodes at most to fill the budget after the verification (fill)
+VERIFY_FIT = "search"  # the weights of the verification's reconstructed frames: a search near the prediction
+VERIFY_PIXELS = 3 << 20  # output pixels scored per verification estimate at most
 
 
 @dataclasses.dataclass
@@ -65,6 +75,7 @@ class CodecModel:
     c: float
     d: float  # ln D_key = c + d ln(keyframe bytes / n): the error of a keyframe falls with its bytes
     trials: object  # the _Trials of the fit
+    lam: float = 1.0  # the first pass's interpolation error, scaled to reconstructions from decoded keyframes
 
     def key_bytes(self, n: int, k: float) -> float:
         return math.exp(self.a + self.b * k) * (n / self.n0) ** self.beta
@@ -127,22 +138,33 @@ def first_pass(pics, profile: str, tick: Callable[[], None] = lambda: None) -> D
     return Difficulty(gaps, [m * min(max(k, 0.5), 20.0) for m in mse])
 
 
-def _key_mse(src, tr, n: int, quality: int) -> float:
-    """Mean squared luma error of trial (*n*, *quality*)'s decoded keyframes, at the output size."""
+def _key_mse(src, tr, n: int, quality: int, profile: str | None = None) -> tuple[float, float | None]:
+    """(mean squared luma error of trial (*n*, *quality*)'s decoded keyframes at the output size, that
+    of one inner frame reconstructed between two of them, a third of the way, by *profile*'s
+    reconstruction at the coded size (None without *profile* or inner frames), with its gap)."""
     from ..resample import upsample
     from ..syntax import KeyframeUnit
     from ..write import make_sequence_header
+    from .keyframe_select import blend_interpolator, rife_interpolator
 
     kf = tr.keyframes(n)
     coded = tr.coded[(n, quality)]
     w, h = src[0].width, src[0].height
-    sh = make_sequence_header(w, h, len(src), kf, coded_size=(tr.pics[0].width, tr.pics[0].height),
+    cw, ch = tr.pics[0].width, tr.pics[0].height
+    sh = make_sequence_header(w, h, len(src), kf, coded_size=(cw, ch),
                               matrix_coefficients=tr.colour.matrix_coefficients, full_range=tr.colour.full_range)
     dec = decode_keyframes(tr.codec, sh, [KeyframeUnit(frame_index=i, codec_id=tr.codec, codec_params=p, keyframe_data=d)
                                           for i, (p, d) in zip(kf, coded)])
-    if tr.downscale > 1:
-        dec = [upsample(p, w, h) for p in dec]
-    return float(np.mean([np.mean((p.y.astype(np.float32) - src[i].y) ** 2) for p, i in zip(dec, kf)]))
+    up = (lambda p: upsample(p, w, h)) if tr.downscale > 1 else (lambda p: p)
+    key = float(np.mean([np.mean((up(p).y.astype(np.float32) - src[i].y) ** 2) for p, i in zip(dec, kf)]))
+    s = (len(kf) - 2) // 2
+    g = kf[s + 1] - kf[s]
+    if profile is None or g < 2:
+        return key, None
+    interp = blend_interpolator if profile == "blend" else rife_interpolator(cw, ch)
+    j = max(1, round(g / 3))
+    out = up(interp(dec[s], dec[s + 1], [j / g])[0])
+    return key, float(np.mean((out.y.astype(np.float32) - src[kf[s] + j].y) ** 2))
 
 
 def _key_bytes(tr, n: int, quality: int) -> float | None:
@@ -155,7 +177,7 @@ def _key_bytes(tr, n: int, quality: int) -> float | None:
     return float(max(1, b - fixed_bytes(tr.pics, tr.cfg, tr.keyframes(n))))
 
 
-def fit_codec(pics, cfg, codec: str, ds: int, colour: Colour, budget: float,
+def fit_codec(pics, cfg, codec: str, ds: int, colour: Colour, budget: float, diff: Difficulty,
               tick: Callable[[], None] = lambda: None) -> CodecModel | None:
     """Step 2 for one codec and coded size, or None (size too small, trials failed).  Three trial
     encodes of evenly spaced keyframes: n0 (interval FIT_INTERVALS[1]) at the middle quality; n0 at
@@ -169,7 +191,7 @@ def fit_codec(pics, cfg, codec: str, ds: int, colour: Colour, budget: float,
         return None
     qualities = _qualities(CODEC_NAMES[codec])
     last = len(qualities) - 1
-    tr = _Trials(pics, dataclasses.replace(cfg, codec=codec), ds, colour, "uniform")
+    tr = _Trials(pics, dataclasses.replace(cfg, codec=codec, vvc_preset=FIT_PRESET), ds, colour, "uniform")
     n_a, n0 = (tr.count(min(iv, t - 1)) for iv in FIT_INTERVALS)
     if n_a == n0:
         n_a = min(t, n0 + max(1, n0 // 2))
@@ -194,9 +216,19 @@ def fit_codec(pics, cfg, codec: str, ds: int, colour: Colour, budget: float,
     beta = 1.0 if n_a == n0 else math.log(ba / b2) / math.log(n_a / n0)
     pts = [(n, k, kb) for n, k, kb in ((n0, k1, b1), (n0, k2, b2), (n_a, k2, ba))]
     x = [math.log(kb / n) for n, _, kb in pts]
-    y = [math.log(max(_key_mse(pics, tr, n, qualities[k]), 1e-3)) for n, k, _ in pts]
+    errs = [_key_mse(pics, tr, n, qualities[k], cfg.profile if k == k2 else None) for n, k, _ in pts]
+    y = [math.log(max(e[0], 1e-3)) for e in errs]
     d, c = (float(v) for v in np.polyfit(x, y, 1))
-    return CodecModel(codec, ds, qualities, n0, a, min(b, -1e-3), min(max(beta, 0.1), 1.3), c, min(d, -0.05), tr)
+    lam = [(inner - key) / diff.at(g) for (n, _, _), (key, inner) in zip(pts, errs) if inner is not None
+           for g in [_mid_gap(tr.keyframes(n))] if diff.at(g) > 0]
+    lam = float(np.clip(np.mean(lam), *LAMBDA_RANGE)) if lam else 1.0
+    return CodecModel(codec, ds, qualities, n0, a, min(b, -1e-3), min(max(beta, 0.1), 1.3), c, min(d, -0.05), tr, lam)
+
+
+def _mid_gap(kf: list[int]) -> int:
+    """The gap of the segment whose inner frame :func:`_key_mse` reconstructs."""
+    s = (len(kf) - 2) // 2
+    return kf[s + 1] - kf[s]
 
 
 @dataclasses.dataclass
@@ -211,19 +243,20 @@ class Choice:
 def _fixed(pics, cfg, n: int, memo: dict) -> int:
     from .trials import fixed_bytes
 
-    if n not in memo:
+    key = (id(pics), n)
+    if key not in memo:
         t = len(pics)
-        memo[n] = fixed_bytes(pics, cfg, sorted({round(i * (t - 1) / (n - 1)) for i in range(n)}))
-    return memo[n]
+        memo[key] = fixed_bytes(pics, cfg, sorted({round(i * (t - 1) / (n - 1)) for i in range(n)}))
+    return memo[key]
 
 
-def choose(models: Sequence[CodecModel], pics, cfg, budget: float, diff: Difficulty, counts: Sequence[int] | None = None,
-           aim: float = AIM, k_range: tuple[int, int] | None = None) -> Choice | None:
-    """Step 3: the (codec, size, keyframe count, quality) of least modelled error whose modelled bytes
-    fit *aim* x *budget* bytes (None if none does); *counts*, *k_range*: only those keyframe counts
-    and quality indexes."""
+def rank(models: Sequence[CodecModel], pics, cfg, budget: float, diff: Difficulty, counts: Sequence[int] | None = None,
+         aim: float = AIM, k_range: tuple[int, int] | None = None) -> list[Choice]:
+    """Step 3: for every codec, coded size and keyframe count, the finest quality whose modelled bytes
+    fit *aim* x *budget* bytes, least modelled error first; *counts*, *k_range*: only those keyframe
+    counts and quality indexes."""
     t = len(pics)
-    best: Choice | None = None
+    out: list[Choice] = []
     memo: dict = {}
     for m in models:
         last = len(m.qualities) - 1
@@ -240,62 +273,216 @@ def choose(models: Sequence[CodecModel], pics, cfg, budget: float, diff: Difficu
                 if k > k_range[1]:
                     continue
             dk = m.d_key(n, k)
-            mse = (n * dk + (t - n) * (dk + diff.at((t - 1) / (n - 1)))) / t
-            if best is None or mse < best.mse:
-                best = Choice(m, n, k, m.key_bytes(n, k) + _fixed(m.trials.pics, cfg, n, memo), mse)
-    return best
+            mse = (n * dk + (t - n) * (dk + m.lam * diff.at((t - 1) / (n - 1)))) / t
+            out.append(Choice(m, n, k, m.key_bytes(n, k) + _fixed(m.trials.pics, cfg, n, memo), mse))
+    return sorted(out, key=lambda c: c.mse)
 
 
-def settle(choice: Choice, pics, cfg, budget: float, strategy: str, colour: Colour, diff: Difficulty,
-           say: Callable[[str], None]) -> tuple[object, int, int, int]:
-    """Step 4: (trials, keyframes, quality, trial encodes) of the plan: the choice trial-encoded with
-    *strategy*'s keyframes, corrected once from its measured size (see the module docstring)."""
-    from .trials import _Trials
+def choose(models: Sequence[CodecModel], pics, cfg, budget: float, diff: Difficulty, counts: Sequence[int] | None = None,
+           aim: float = AIM, k_range: tuple[int, int] | None = None) -> Choice | None:
+    """The first of :func:`rank` (None if nothing fits)."""
+    r = rank(models, pics, cfg, budget, diff, counts, aim, k_range)
+    return r[0] if r else None
 
+
+def firsts(ranked: Sequence[Choice]) -> list[Choice]:
+    """The first of *ranked* (least modelled error first) for each codec."""
+    out: list[Choice] = []
+    for c in ranked:
+        if all(c.model.codec != p.model.codec for p in out):
+            out.append(c)
+    return out
+
+
+def _at_count(top: "Verified", n: int, pics, cfg, budget: float, diff: Difficulty) -> Choice | None:
+    """*top*'s codec and size with *n* keyframes at the finest quality that fits, the model anchored at
+    top's measured size; None if nothing fits or *n* is out of range."""
+    m = top.model
+    kb = _key_bytes(top.trials, top.n, top.quality)
+    if kb is None or not 2 <= n <= len(pics):
+        return None
+    anchored = dataclasses.replace(m, a=m.a + math.log(kb / m.key_bytes(top.n, m.qualities.index(top.quality))))
+    c = choose([anchored], pics, cfg, budget, diff, [n])
+    return c and dataclasses.replace(c, model=m)
+
+
+def other_sizes(found: Sequence["Verified"], ranked: Sequence[Choice]) -> list[Choice]:
+    """For the best scored candidate's codec, the model's best choice at each coded size next to its
+    size (half and twice the downscale) that no candidate scored yet."""
+    top = max(found, key=lambda v: v.score)
+    done = {(v.model.codec, v.model.downscale) for v in found}
+    out = []
+    for ds in (top.model.downscale // 2, top.model.downscale * 2):
+        c = next((c for c in ranked if c.model.codec == top.model.codec and c.model.downscale == ds), None)
+        if c is not None and (c.model.codec, ds) not in done:
+            out.append(c)
+    return out
+
+
+def next_counts(found: Sequence["Verified"], pics, cfg, budget: float, diff: Difficulty, codec: str | None = None,
+                most: int = 2, strategy: str | None = None) -> list[Choice]:
+    """At most *most* keyframe counts to score next for the codec and size of the best scored candidate
+    (of *codec*): SPREAD times fewer and more keyframes while that side was not scored, else the count
+    halfway (geometric mean) between the best and the better of its scored neighbours."""
+    found = [v for v in found if codec in (None, v.model.codec) and strategy in (None, v.trials.cfg.strategy)]
+    top = max(found, key=lambda v: v.score, default=None)
+    if top is None or top.score == -math.inf:
+        return []
+    same = sorted({v.n: v for v in found if v.trials is top.trials and v.score > -math.inf}.values(), key=lambda v: v.n)
+    i = [v.n for v in same].index(top.n)
+    lo, hi = (same[i - 1] if i > 0 else None), (same[i + 1] if i + 1 < len(same) else None)
+    if lo is None or hi is None:
+        counts = [n for n, side in ((round(top.n / SPREAD), lo), (min(len(pics), round(top.n * SPREAD)), hi))
+                  if side is None]
+    else:
+        other = max((lo, hi), key=lambda v: v.score)
+        counts = [round(math.sqrt(top.n * other.n))]
+    counts = [n for n in counts if n not in {v.n for v in same}]
+    return [c for n in counts if (c := _at_count(top, n, pics, cfg, budget, diff)) is not None][:most]
+
+
+def settle(choice: Choice, tr, pics, cfg, budget: float, diff: Difficulty,
+           say: Callable[[str], None]) -> tuple[int, int, int]:
+    """(keyframes, quality index, trial encodes) of *choice* trial-encoded by *tr* (the plan's keyframe
+    strategy and encoder preset), corrected once from its measured size (see the module docstring):
+    of the two, the larger that fits HIGH x *budget*."""
     m = choice.model
-    tr = (m.trials if strategy == "uniform" else
-          _Trials(pics, dataclasses.replace(cfg, codec=m.codec), m.downscale, colour, strategy))
     n, k = choice.n, choice.k
-    size = tr.bytes(n, m.qualities[k])
-    encodes = 1
-    say(f"rate control: model plan {m.codec} {strategy} keyframes, downscale {m.downscale}, {n} keyframes, quality "
-        f"{m.qualities[k]}: modelled {8 * choice.bytes:.0f} bits, measured {8 * size} bits of {8 * budget:.0f}")
-    if not LOW * budget <= size <= HIGH * budget:
+    tried = {(n, k): tr.bytes(n, m.qualities[k])}
+    say(f"rate control: model candidate {m.codec} {tr.cfg.strategy} keyframes, downscale {m.downscale}, {n} keyframes, "
+        f"quality {m.qualities[k]}: modelled {8 * choice.bytes:.0f} bits, measured {8 * tried[n, k]} bits of "
+        f"{8 * budget:.0f}")
+    if not LOW * budget <= tried[n, k] <= HIGH * budget:
         kb = _key_bytes(tr, n, m.qualities[k])
         anchored = dataclasses.replace(m, a=m.a + math.log(kb / m.key_bytes(n, k))) if kb else None
-        near = range(max(2, n - max(2, n // 4)), min(len(pics), n + max(2, n // 4)) + 1)
-        c2 = (choose([anchored], pics, cfg, budget, diff, near, CORRECTION_AIM, (max(0, k - 3), len(m.qualities) - 1))
+        c2 = (choose([anchored], pics, cfg, budget, diff, [n], CORRECTION_AIM)
               if anchored else None)
         if c2 is not None and (c2.n, c2.k) != (n, k):
             n, k = c2.n, c2.k
-            size = tr.bytes(n, m.qualities[k])
-            encodes += 1
-            say(f"rate control: correction to {n} keyframes, quality {m.qualities[k]}: {8 * size} bits")
-    while size > HIGH * budget and k < len(m.qualities) - 1:  # the model missed twice: coarser until it fits
+            tried[n, k] = tr.bytes(n, m.qualities[k])
+            say(f"rate control: correction to {n} keyframes, quality {m.qualities[k]}: {8 * tried[n, k]} bits")
+    fits = [key for key, size in tried.items() if size <= HIGH * budget]
+    if fits:
+        n, k = max(fits, key=tried.__getitem__)
+    encodes = len(tried)
+    while tr.bytes(n, m.qualities[k]) > HIGH * budget and k < len(m.qualities) - 1:  # missed twice: coarser
         k += 1
-        size = tr.bytes(n, m.qualities[k])
         encodes += 1
-    return tr, n, m.qualities[k], encodes
+    n, k, more = fill(tr, m.qualities, n, k, len(pics), budget, say)
+    return n, k, encodes + more
 
 
-def _fewest(models: Sequence[CodecModel], budget: float) -> tuple[object, int, int, int]:
-    """(trials, 2, coarsest quality, trial encodes) of the largest coded size whose two keyframes at
-    the coarsest quality fit *budget* bytes, else of the fewest bytes."""
+def fill(tr, q: list[int], n: int, k: int, t: int, budget: float, say: Callable[[str], None]) -> tuple[int, int, int]:
+    """(keyframes, quality index, trial encodes): (*n*, *k*) with a finer quality, else one more
+    keyframe, step by step (at most FILL trial encodes) while its size is below LOW x *budget* and the
+    step fits HIGH x *budget* (a quantiser step is 6-10 % of the bits, a keyframe more 1-5 %)."""
+    encodes = 0
+    refused: set = set()
+    while encodes < FILL and tr.bytes(n, q[k]) < LOW * budget:
+        step = next(((n2, k2) for n2, k2 in ((n, k - 1), (n + 1, k)) if k2 >= 0 and n2 <= t and (n2, k2) not in refused),
+                    None)
+        if step is None:
+            break
+        encodes += (step[0], q[step[1]]) not in tr.size
+        if tr.bytes(step[0], q[step[1]]) <= HIGH * budget:
+            n, k = step
+            say(f"rate control: filled to {n} keyframes, quality {q[k]}: {8 * tr.bytes(n, q[k])} bits")
+        else:
+            refused.add(step)
+    return n, k, encodes
+
+
+@dataclasses.dataclass
+class Verified:
+    """A shortlisted candidate, settled and scored."""
+
+    model: CodecModel
+    trials: object  # the _Trials of its encodes
+    n: int
+    quality: int
+    score: float  # estimated MS-SSIM (rate_control.estimate_quality), -inf if it does not fit
+    encodes: int
+
+
+def verify(choices: Sequence[Choice], pics, cfg, budget: float, strategy: str, colour: Colour, diff: Difficulty,
+           say: Callable[[str], None], estimate: Callable[..., float], tick: Callable[[], None] = lambda: None,
+           trials: dict | None = None) -> list[Verified]:
+    """Step 4: each of *choices* settled (:func:`settle`) with the encoder's own keyframe strategy and
+    preset, then scored by the searches' estimate (decoded keyframes and reconstructed inner frames,
+    MS-SSIM; VERIFY_FIT weights, at most VERIFY_PIXELS: *estimate* is
+    :func:`cmvc.encoder.rate_control.estimate_quality`).  *trials*: the trial encodes by (codec, coded
+    size, strategy), kept across calls."""
+    from .trials import _Trials
+
+    trials = {} if trials is None else trials
+    out = []
+    for c in choices:
+        m = c.model
+        key = (m.codec, m.downscale, strategy)
+        if key not in trials:
+            trials[key] = _Trials(pics, dataclasses.replace(cfg, codec=m.codec, vvc_preset=VERIFY_PRESET or cfg.vvc_preset),
+                                  m.downscale, colour, strategy)
+        tr = trials[key]
+        n, k, encodes = settle(c, tr, pics, cfg, budget, diff, say)
+        q = m.qualities[k]
+        if (n, q) in tr.scores:  # settled where an earlier candidate did
+            continue
+        tr.scores[n, q] = (estimate(pics, tr, n, q, "ms-ssim", fit=VERIFY_FIT, max_pixels=VERIFY_PIXELS)
+                           if tr.bytes(n, q) <= budget else -math.inf)
+        score = tr.scores[n, q]
+        say(f"rate control: estimated ms-ssim {score:.4f} for {n} keyframes at quality {q}, {8 * tr.bytes(n, q)} bits")
+        out.append(Verified(m, tr, n, q, score, encodes))
+        tick()
+    return out
+
+
+def explore(ranked: Sequence[Choice], loose: Sequence[Choice], pics, cfg, budget: float, strategies: Sequence[str],
+            colour: Colour, diff: Difficulty, say: Callable[[str], None], tick: Callable[[], None],
+            estimate: Callable[..., float]) -> list[Verified]:
+    """Step 4, the candidates scored (:func:`verify`), in this order: the model's best of each codec
+    (:func:`firsts`); for each codec, fewer and more keyframes (:func:`next_counts`); for the best
+    scored codec, its best at the coded sizes next to the best's (:func:`other_sizes`, from *loose*:
+    the ranking at the whole budget, where a size whose coarsest quality fits only the budget's last
+    few percent still has a candidate); the best's count and quality with each other keyframe
+    strategy of *strategies*, and its count search.  Each count search: twice (fewer and more, then
+    one step)."""
+    slow: dict = {}
+
+    def run(choices: Sequence[Choice], strategy: str = strategies[0]) -> list[Verified]:
+        return verify(choices, pics, cfg, budget, strategy, colour, diff, say, estimate, tick, slow)
+
+    found = run(firsts(ranked))
+    for most in (2, 1):
+        for codec in {c.model.codec: None for c in found}:
+            found += run(next_counts(found, pics, cfg, budget, diff, codec, most))
+    found += run(other_sizes(found, loose))
+    top = max(found, key=lambda v: v.score)
+    for other in strategies[1:]:
+        k = top.model.qualities.index(top.quality)
+        found += run([Choice(top.model, top.n, k, top.trials.bytes(top.n, top.quality), 0.0)], other)
+        for most in (2, 1):
+            found += run(next_counts(found, pics, cfg, budget, diff, top.model.codec, most, other), other)
+    return found
+
+
+def _fewest(models: Sequence[CodecModel], budget: float, trials_of: Callable[[CodecModel], object]) -> Verified:
+    """Two keyframes at the coarsest quality, trial-encoded by ``trials_of(model)`` (the encoder's
+    preset), of the largest coded size where they fit *budget* bytes, else of the fewest bytes."""
     sized = []
     for m in sorted(models, key=lambda m: m.downscale):
-        b = m.trials.bytes(2, m.qualities[-1])
-        sized.append((b, m))
-        if b <= budget:
-            return m.trials, 2, m.qualities[-1], len(sized)
-    m = min(sized, key=lambda x: x[0])[1]
-    return m.trials, 2, m.qualities[-1], len(sized)
+        tr = trials_of(m)
+        sized.append((tr.bytes(2, m.qualities[-1]), m, tr))
+        if sized[-1][0] <= budget:
+            break
+    _, m, tr = sized[-1] if sized[-1][0] <= budget else min(sized, key=lambda x: x[0])
+    return Verified(m, tr, 2, m.qualities[-1], -math.inf, len(sized))
 
 
 def model_plan(pics, cfg, target_bits: float, *, codecs: Sequence[str], downscales: Sequence[int],
-               strategy: str, colour: Colour | None = None, progress: Callable[[str], None] | None = None,
-               advance: Callable[[int, int], None] | None = None):
+               strategies: Sequence[str], estimate: Callable[..., float], colour: Colour | None = None,
+               progress: Callable[[str], None] | None = None, advance: Callable[[int, int], None] | None = None):
     """The :class:`~cmvc.encoder.rate_control.RatePlan` of the model (module docstring); its ``timings``
-    give the seconds of each step."""
+    give the seconds of each step.  *estimate*: :func:`cmvc.encoder.rate_control.estimate_quality`."""
     from .trials import Candidate, RatePlan, _qualities
 
     say = progress or (lambda msg: None)
@@ -304,7 +491,8 @@ def model_plan(pics, cfg, target_bits: float, *, codecs: Sequence[str], downscal
         _qualities(CODEC_NAMES[c])  # E101 for a codec the model cannot steer
     budget = target_bits / 8
     t = len(pics)
-    units = sum(g <= t - 1 for g in FIRST_PASS_GAPS) * FIRST_PASS_SEGMENTS + len(CALIBRATION_GAPS) + 3 * len(codecs) * len(downscales) + 2
+    units = (sum(g <= t - 1 for g in FIRST_PASS_GAPS) * FIRST_PASS_SEGMENTS + len(CALIBRATION_GAPS)
+             + 3 * len(codecs) * len(downscales) + 3 * len(codecs) + 4 * len(strategies) - 1)
     done = [0]
 
     def tick() -> None:
@@ -320,26 +508,45 @@ def model_plan(pics, cfg, target_bits: float, *, codecs: Sequence[str], downscal
     t0 = time.perf_counter()
     say("rate control: rate model (trial encodes of evenly spaced keyframes)")
     models = [m for c in codecs for ds in downscales
-              if (m := fit_codec(pics, cfg, c, ds, colour, budget, tick)) is not None]
+              if (m := fit_codec(pics, cfg, c, ds, colour, budget, diff, tick)) is not None]
     timings["rate_model"] = time.perf_counter() - t0
+    for m in models:
+        say(f"rate control: rate model {m.codec} downscale {m.downscale}: bytes exp({m.a:.2f} {m.b:+.3f} k) "
+            f"(n/{m.n0})^{m.beta:.2f}, keyframe error x(bytes/n)^{m.d:.2f}, interpolation error x{m.lam:.2f}")
     t0 = time.perf_counter()
-    choice = choose(models, pics, cfg, budget, diff)
-    if choice is None:  # nothing fits even at the coarsest quality: the fewest bits
+    ranked = rank(models, pics, cfg, budget, diff)
+    if not ranked:  # nothing fits even at the coarsest quality: the fewest bits
         m = min(models, key=lambda m: m.key_bytes(2, len(m.qualities) - 1))
-        choice = Choice(m, 2, len(m.qualities) - 1, m.key_bytes(2, len(m.qualities) - 1), float("inf"))
+        ranked = [Choice(m, 2, len(m.qualities) - 1, m.key_bytes(2, len(m.qualities) - 1), float("inf"))]
     timings["choice"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    say("rate control: keyframe encode and correction")
-    tr, n, q, encodes = settle(choice, pics, cfg, budget, strategy, colour, diff, say)
+    say("rate control: keyframe encodes, correction and estimate of the model's best candidates")
+    found = explore(ranked, rank(models, pics, cfg, budget, diff, aim=1.0), pics, cfg, budget, strategies, colour, diff,
+                    say, tick, estimate)
+    best = max(found, key=lambda v: v.score)
+    encodes = sum(v.encodes for v in found)
+    if best.score > -math.inf and VERIFY_PRESET not in (None, cfg.vvc_preset):  # at the encoder's preset, settled again
+        from .trials import _Trials
+
+        own = _Trials(pics, dataclasses.replace(cfg, codec=best.model.codec), best.model.downscale, colour,
+                      best.trials.cfg.strategy)
+        k = best.model.qualities.index(best.quality)
+        n, k, more = settle(Choice(best.model, best.n, k, best.trials.bytes(best.n, best.quality), 0.0), own, pics, cfg,
+                            budget, diff, say)
+        best = dataclasses.replace(best, trials=own, n=n, quality=best.model.qualities[k])
+        encodes += more
+    tr, n, q = best.trials, best.n, best.quality
     if tr.bytes(n, q) > budget:  # the budget is below what the model thought the coarsest point costs
-        tr, n, q, extra = _fewest(models, budget)
-        choice = Choice(next(m for m in models if m.trials is tr), n, len(tr.size), 0.0, float("inf"))
-        encodes += extra
-    timings["keyframes_and_correction"] = time.perf_counter() - t0
+        from .trials import _Trials
+
+        best = _fewest(models, budget, lambda m: _Trials(pics, dataclasses.replace(cfg, codec=m.codec), m.downscale,
+                                                         colour, strategies[0]))
+        tr, n, q, encodes = best.trials, best.n, best.quality, encodes + best.encodes
+    timings["verify"] = time.perf_counter() - t0
     if advance:
         advance(units, units)
     interval = max(1, round((t - 1) / (n - 1)))
     size = tr.bytes(n, q)
-    cand = Candidate(choice.model.downscale, interval, q, size, None, strategy, choice.model.codec, n)
-    return RatePlan(interval, q, size, 3 * len(models) + encodes, choice.model.downscale, None, [cand], strategy,
-                    choice.model.codec, n, timings)
+    cand = Candidate(best.model.downscale, interval, q, size, best.score, tr.cfg.strategy, best.model.codec, n)
+    return RatePlan(interval, q, size, 3 * len(models) + encodes, best.model.downscale, best.score, [cand], tr.cfg.strategy,
+                    best.model.codec, n, timings)

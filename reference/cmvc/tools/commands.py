@@ -359,7 +359,7 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--profile", choices=["blend", "rife", "sd_lora"], default="rife", help="reconstruction profile")
     s.add_argument("--codec", choices=["av1", "vvc", "avif", "webp", "png", "hyperprior"], default=None,
                    help="keyframe codec: av1 (SVT-AV1 sequence; the default), vvc (vvenc sequence, reaches lower "
-                        "rates); with --bpp/--kbps the --rc-preset's (model: vvc) unless one is named")
+                        "rates); with --bpp/--kbps the --rc-preset's unless one is named")
     s.add_argument("--quality", type=int, help="AV1 CRF 0..63 (default 50), VVC QP 0..63 (default 45) or AVIF/WebP quality 0..100")
     s.add_argument("--strategy", choices=STRATEGIES, default=None,
                    help="keyframe selection (default: Eq. 1 'feature'; with --bpp/--kbps rate control compares "
@@ -381,9 +381,9 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
                         "searching one, full unless named), each keyframe interval walk from the smallest that fits")
     s.add_argument("--rc-preset", choices=["model", "exhaustive", "full", "fast"], default="full",
                    help="how rate control chooses codec, coded size, keyframes and quantiser unless "
-                        "--codec/--strategy/--downscale name them: model (a first pass, a rate model "
-                        "fitted by a few trial encodes, one encode and at most one correction; VVC keyframes evenly "
-                        "spaced), exhaustive (every search of full, unpruned: the slow reference), full (AV1 and VVC "
+                        "--codec/--strategy/--downscale name them: model (a first pass and a rate model "
+                        "fitted by a few trial encodes rank the candidates; 8-14 of them, chosen from that ranking "
+                        "and the scores before them, are encoded and scored), exhaustive (every search of full, unpruned: the slow reference), full (AV1 and VVC "
                         "keyframes, strategies feature, uniform and interp, pruned searches: the default) or fast (VVC at preset "
                         "medium, feature and uniform); docs/encoder.md")
     s.add_argument("--vvc-preset", choices=["faster", "fast", "medium", "slow", "slower"], default=None,
