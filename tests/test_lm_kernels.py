@@ -98,3 +98,33 @@ def test_groups_identical_and_errors_name_the_caption():
     jobs[5] = (jobs[5][0], jobs[5][1] - 1)  # one token short: the coder does not end in state 1
     with pytest.raises(Exception, match="caption 5"):
         lm.decode_batch(m, jobs, workers=3)
+
+
+_TWO_PROCESS = ("import json, sys; import torch; from cmvc.text import lm; a = json.loads(sys.argv[1]); "
+                "lm.USE_NUMBA = a['numba']; torch.set_num_threads(a['threads']); m = lm.tiny(); "
+                "c = lm.encode_batch(m, [list(s.encode()) for s in a['texts']], workers=a['workers']); "
+                "print(json.dumps([d.hex() for d in c]))")
+
+
+@given(st.lists(st.text(max_size=30), min_size=1, max_size=8))
+@settings(max_examples=4, deadline=None)
+def test_two_processes_two_configurations(texts):
+    """Hypothesis text encoded in two processes, one with the kernels, one torch thread and a group per
+    core, the other with numpy, two torch threads and one lockstep batch: the same text_data, and it
+    decodes here (to the text)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    outs = []
+    for cfg in ({"numba": True, "threads": 1, "workers": None}, {"numba": False, "threads": 2, "workers": 0}):
+        env = dict(os.environ, PYTHONPATH=str(Path(lm.__file__).resolve().parents[2]))
+        p = subprocess.run([sys.executable, "-c", _TWO_PROCESS, json.dumps(dict(cfg, texts=texts))],
+                           capture_output=True, text=True, env=env, timeout=300)
+        assert p.returncode == 0, p.stderr
+        outs.append(json.loads(p.stdout))
+    assert outs[0] == outs[1]
+    back = lm.decode_batch(lm.tiny(), [(bytes.fromhex(h), len(s.encode())) for h, s in zip(outs[0], texts)])
+    assert [bytes(t).decode() for t in back] == texts

@@ -76,7 +76,8 @@ class Linear:
         if w8 is not None:
             import torch
 
-            return torch._int_mm(torch.from_numpy(a.astype(np.int8, copy=False)), w8).numpy()
+            # plain C strides: _int_mm misreads numpy's strides of size-1 dimensions (garbage for k = 1)
+            return torch._int_mm(torch.from_numpy(np.array(a, dtype=np.int8, order="C")), w8).numpy()
         if ABITS != 8:
             return (a.astype(np.float64) @ self.chunks[0]).astype(np.int64)
         out, i = None, 0
@@ -147,7 +148,7 @@ def _int8_weights(lin: "Linear"):
             k = sum(c.shape[0] for c in lin.chunks)
             if ABITS == 8 and hasattr(torch, "_int_mm") and AMAX * AMAX * k < 2 ** 31:
                 q = lin.q.T if lin.q is not None else np.concatenate(lin.chunks).astype(np.int8)
-                w8 = torch.from_numpy(np.ascontiguousarray(q))
+                w8 = torch.from_numpy(np.array(q, dtype=np.int8, order="C"))  # a copy with plain strides
         except ImportError:  # pragma: no cover
             pass
         lin.__dict__["_w8"] = w8
