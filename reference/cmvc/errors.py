@@ -74,7 +74,7 @@ _CODES = [
     ("E210", "DEVICE_UNAVAILABLE", "environment", "The device asked for (cuda) is not available to torch."),
     ("E211", "OUTPUT_WRITE_FAILED", "environment", "Writing the output failed part way (a full disk, an I/O error, a writer library that fails)."),
     ("E212", "WORKER_FAILED", "environment", "A worker process of a parallel encode died before returning its chunk (e.g. killed for lack of memory)."),
-    ("E220", "TEXT_MODEL_INVALID", "environment", "A declared text model file is not a valid CMLM version 1 file (§8.12.1), or its EXP or SIG table differs from the one the implementation computes with."),
+    ("E220", "TEXT_MODEL_INVALID", "environment", "A declared text model file is not a valid CMLM version 1 file: its layout, dimensions, or E, R, EXP or SIG values are not those §8.12.1 requires."),
     ("E204", "MODEL_UNLOADABLE", "environment", "A model's weights file has the expected hash but cannot be loaded safely (an unsafe pickle, or not a weights file)."),
 ]
 
