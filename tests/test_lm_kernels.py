@@ -70,34 +70,23 @@ def test_model_coding_identical(seed, captions):
     assert both(lambda: lm.decode_batch(m, jobs)) == [captions, captions]
 
 
-def test_int8_product_matches_float_path():
-    """torch._int_mm (int8 -> int32) against the float32 chunked path, on SmolLM2's widest input."""
-    rng = np.random.default_rng(5)
-    lin = lm.Linear.from_float(rng.standard_normal((300, 1536)))
-    a = rng.integers(-lm.AMAX, lm.AMAX + 1, (7, 1536))
-    a[0] = lm.AMAX
-    out = []
-    for flag in (False, True):
-        lm.USE_INT_MM = flag
-        try:
-            out.append(np.asarray(lin.acc(a), dtype=np.int64))
-        finally:
-            lm.USE_INT_MM = True
-    assert np.array_equal(*out)
-
-
-def test_groups_identical_and_errors_name_the_caption():
-    """Captions coded in parallel groups (the default) give the bytes of one lockstep batch, and a bad
-    payload is reported with its index in the whole list."""
-    m = lm.tiny(2)
-    caps = [list(range(i, i + 3 + i % 4)) for i in range(7)]
-    one = lm.encode_batch(m, caps, workers=0)
-    assert lm.encode_batch(m, caps, workers=3) == one
-    jobs = list(zip(one, map(len, caps)))
-    assert lm.decode_batch(m, jobs, workers=3) == caps
-    jobs[5] = (jobs[5][0], jobs[5][1] - 1)  # one token short: the coder does not end in state 1
-    with pytest.raises(Exception, match="caption 5"):
-        lm.decode_batch(m, jobs, workers=3)
+@pytest.mark.parametrize("k", [1, 7, 576, 1536])
+def test_int8_products_match_the_float_path(k):
+    """torch._int_mm (int8 -> int32) and the kernels' matvec_int8 (one or two rows) against the float32
+    chunked path, up to SmolLM2's widest input; k = 1 caught _int_mm reading numpy's strides wrongly."""
+    rng = np.random.default_rng(k)
+    lin = lm.Linear.from_float(rng.standard_normal((300, k)))
+    for n in (1, 2, 7):
+        a = rng.integers(-lm.AMAX, lm.AMAX + 1, (n, k))
+        a[0] = lm.AMAX
+        out = []
+        for int_mm, rows in ((False, 0), (True, 0), (True, 2)):
+            lm.USE_INT_MM, lm.MATVEC_ROWS = int_mm, rows
+            try:
+                out.append(np.asarray(lin.acc(a), dtype=np.int64))
+            finally:
+                lm.USE_INT_MM, lm.MATVEC_ROWS = True, 2
+        assert np.array_equal(out[0], out[1]) and np.array_equal(out[0], out[2])
 
 
 _TWO_PROCESS = ("import json, sys; import torch; from cmvc.text import lm; a = json.loads(sys.argv[1]); "

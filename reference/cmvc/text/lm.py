@@ -23,6 +23,7 @@ WF = 24  # weight row scales: units of 2^-WF
 ABITS = 8  # activations are requantised to signed ABITS-bit integers before each matmul
 AMAX = (1 << (ABITS - 1)) - 1
 CLAMP = 1 << 26  # |hidden| <= 2^26 (16384.0): keeps every product inside int64
+MATVEC_ROWS = 2  # up to this many rows, the kernels' matvec_int8 (faster than _int_mm there, same integers)
 USE_INT_MM = True  # exact int8 GEMM (torch._int_mm) where available; False: the float32 path (same integers)
 PRECISION = 24  # PMF total 2^24 (the ANS coder of spec §8.4)
 EXP_BITS = 16
@@ -72,6 +73,10 @@ class Linear:
         """Exact integer a @ W^T for integer activations |a| <= AMAX (N, in) -> int32 or int64 (N, out): an int8 x int8
         -> int32 product (torch._int_mm; |sum| <= 127^2 in < 2^31), else float32 products of integers whose
         partial sums stay below 2^24 (exact in any order, so any BLAS)."""
+        if len(a) <= MATVEC_ROWS and _kernels() and AMAX * AMAX * a.shape[1] < 2 ** 31:
+            from . import lm_kernels as K
+
+            return K.matvec_int8(np.array(a, dtype=np.int8, order="C"), _int8_rows(self))
         w8 = _int8_weights(self) if USE_INT_MM else None
         if w8 is not None:
             import torch
@@ -134,6 +139,14 @@ def quantise(x: np.ndarray, gain: np.ndarray | None) -> tuple[np.ndarray, np.nda
     a -= rem < 0
     fv = rdiv(amax << 16, AMAX * r)
     return a, fv
+
+
+def _int8_rows(lin: "Linear") -> np.ndarray:
+    """The int8 weights (out x in, C order), built once per layer where the layer has no ``q``."""
+    q = lin.q if lin.q is not None else lin.__dict__.get("_rows")
+    if q is None:
+        q = lin.__dict__["_rows"] = np.ascontiguousarray(np.concatenate(lin.chunks).T.astype(np.int8))
+    return q if q.flags.c_contiguous else np.ascontiguousarray(q)
 
 
 def _int8_weights(lin: "Linear"):
@@ -211,8 +224,9 @@ def _fuse(parts: list["Linear"]) -> "Linear":
     so the result is the same integers)."""
     if any(len(p.chunks) != len(parts[0].chunks) for p in parts):
         return None
+    q = np.concatenate([p.q for p in parts]) if all(p.q is not None for p in parts) else None
     return Linear([np.concatenate(c, 1) for c in zip(*(p.chunks for p in parts))],
-                  np.concatenate([p.scale for p in parts]))
+                  np.concatenate([p.scale for p in parts]), q)
 
 
 @dataclasses.dataclass
@@ -401,12 +415,15 @@ def _grouped(fn, model: IntLM, items: list, workers: int | None, **kw) -> list:
 
     k = max(1, min(workers or len(os.sched_getaffinity(0)), len(items)))
     bounds = [len(items) * g // k for g in range(k + 1)]
+    def group(g: int) -> list:
+        torch.set_num_threads(1)  # in this thread too: OpenMP's thread count is a per-thread setting
+        return fn(model, items[bounds[g]:bounds[g + 1]], workers=0, _base=bounds[g], **kw)
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with concurrent.futures.ThreadPoolExecutor(k) as ex:
-            parts = list(ex.map(lambda g: fn(model, items[bounds[g]:bounds[g + 1]], workers=0, _base=bounds[g], **kw),
-                                range(k)))
+            parts = list(ex.map(group, range(k)))
     finally:
         torch.set_num_threads(before)
     return [x for p in parts for x in p]
