@@ -56,7 +56,7 @@ def cmvc_point(pics, info, budget: float, preset: str, cache: dict | None = None
     """Rate control (*preset*) and encode to *budget* bits, timed; bits, quality and the plan."""
     sp = RC_PRESETS[preset]
     colour = Colour(info.matrix_coefficients, info.full_range)
-    cfg = EncoderConfig(vvc_preset=sp.vvc_preset)
+    cfg = EncoderConfig(vvc_preset=sp.vvc_preset, **({"fit": sp.fit} if sp.fit else {}))
     t0 = time.perf_counter()
     rp = plan(pics, cfg, budget, codecs=sp.codecs, strategies=sp.strategies, downscales=sp.downscales, colour=colour,
               cache=cache if sp.method == "search" else None, **sp.plan_options())

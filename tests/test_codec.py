@@ -140,7 +140,34 @@ def test_fit_finds_nonlinear_timing():
     assert none.q == [12, 8, 4] and max(none.mse) > 0
 
 
-@pytest.mark.parametrize("method", ["none", "search", "exhaustive"])
+def test_descend_fit_is_the_exhaustive_one_at_fewer_reconstructions():
+    """``descend`` steps from the prediction to the better neighbour while J falls: where J(q) has one
+    minimum (blends of two pictures: J is quadratic in q, plus the rate term) it chooses what
+    ``exhaustive`` does, with fewer reconstructions than its 2^B + 1."""
+    a, b = random_picture(16, 16, 1), random_picture(16, 16, 2)
+    made = []
+
+    class Counting(BlendReconstructor):
+        pass
+
+    from cmvc.encoder import fit as fit_mod
+
+    real = fit_mod._reconstruct
+    for truth_q, most in (([15, 11, 10, 3, 1], 17), ([8], 3), ([0, 16], 17), ([6, 11], 9), ([13, 11, 8, 5, 3], 17)):
+        truth = [blend(a, b, q, 4) for q in truth_q]
+        for lam in (0.0, 10000.0):
+            made.clear()
+            fit_mod._reconstruct = lambda r, i0, i1, qs, top: (made.extend(qs), real(r, i0, i1, qs, top))[1]
+            try:
+                d = fit_segment(Counting(None), a, b, truth, 4, "descend", lam=lam)
+            finally:
+                fit_mod._reconstruct = real
+            e = fit_segment(BlendReconstructor(None), a, b, truth, 4, "exhaustive", lam=lam)
+            assert d.q == e.q and d.bits == e.bits and d.mse == pytest.approx(e.mse)
+            assert len(made) == len(set(made)) <= most  # each q once; near the predictions, few of the 17
+
+
+@pytest.mark.parametrize("method", ["none", "search", "exhaustive", "descend"])
 def test_fit_frames_chooses_as_fit_segment(method):
     """Rate control's estimate reconstructs a sample of a segment's frames at the weights the
     encoder's fit would choose: the same pictures as fit_segment's q's, for any subset, with the

@@ -397,6 +397,7 @@ def test_cli_rc_preset_sets_the_search_and_vvenc_preset(tmp_path, monkeypatch, f
     from conftest import make_testsrc
 
     import cmvc.encoder.rate_control as rc
+    from cmvc.encoder import trials
     from cmvc.keyframes import vvc
     from cmvc.tools.cli import main
 
@@ -409,6 +410,7 @@ def test_cli_rc_preset_sets_the_search_and_vvenc_preset(tmp_path, monkeypatch, f
     real = vvc._vvenc
     monkeypatch.setattr(rc, "plan", spy)
     monkeypatch.setattr(vvc, "_vvenc", lambda *a: (presets.append(a[4]), real(*a))[1])
+    monkeypatch.setattr(trials, "_MEMO", type(trials._MEMO)())  # no trial encode of an earlier case to reuse
     src = make_testsrc(tmp_path / "s.y4m", 96, 64, 12)
     assert main(["encode", str(src), "-o", str(tmp_path / "o.cmvc"), "--bpp", "0.1", "--profile", "blend",
                  "--fit", "none", *flags]) == 0
@@ -550,3 +552,20 @@ def test_refine_shots_spends_the_rest_on_a_shot(monkeypatch):
     assert p.predicted_bytes - 8 <= len(res.data) <= p.predicted_bytes  # fixed_bytes allows for a longer frame rate
     if isinstance(p.quality, tuple):
         assert res.settings["quality"] == p.quality
+
+
+@pytest.mark.parametrize("flags,fit", [
+    (["--rc-preset", "model"], "descend"),
+    (["--rc-preset", "model", "--fit", "exhaustive"], "exhaustive"),
+    (["--rc-preset", "full"], "exhaustive"),
+    (["--rc-preset", "exhaustive", "--fit", "search"], "search"),
+])
+def test_rc_preset_sets_the_fit_unless_given(flags, fit):
+    """The model preset's encode fits the weights with ``descend`` (the exhaustive fit's choice where J
+    has one minimum, at fewer reconstructions); --fit overrides any preset; the searches keep exhaustive."""
+    from cmvc.tools.cli import build_parser
+    from cmvc.tools.commands import _encoder_config, _rate_control_options
+
+    args = build_parser().parse_args(["encode", "in.y4m", "-o", "o.cmvc", "--bpp", "0.01", *flags])
+    cfg, rc = _rate_control_options(args, _encoder_config(args))
+    assert cfg.fit == fit and rc is not None

@@ -209,12 +209,42 @@ def test_model_plan_takes_the_best_estimate(clip, monkeypatch):
         return scored[-1][-1]
 
     monkeypatch.setattr(rc, "estimate_quality", fake)
+    monkeypatch.setattr(M, "VERIFY_PRESET", None)  # candidates at the encoder's own preset
     cfg = EncoderConfig(profile="blend", fit="none", codec="vvc", vvc_preset="faster")
     rp = plan(clip, cfg, 8 * 2500, codecs=("vvc",), strategies=("uniform", "feature"), downscales=(1,),
               colour=Colour(), method="model")
     best = max((s for s in scored if s[3] <= 2500), key=lambda s: s[-1])
     assert (rp.strategy, rp.keyframes, rp.quality) == best[:3] and rp.score == best[-1]
     assert len({s[1] for s in scored}) >= 3  # the count search scored several counts
+
+
+def test_candidates_at_another_preset_are_settled_at_the_encoders(clip, monkeypatch):
+    """With VERIFY_PRESET unlike the encoder's preset, the best scored candidate's strategy and count
+    are settled again at the encoder's preset: the plan's predicted bytes are that encode's and fit
+    the budget, and the encode reuses that trial's keyframes instead of coding them again."""
+    from cmvc.encoder import rate_control as rc
+    from cmvc.keyframes import vvc
+
+    scored = []
+
+    def fake(src, tr, n, q, *a, **k):
+        scored.append((tr.cfg.strategy, tr.cfg.vvc_preset, n, q, -abs(n - 9)))
+        return scored[-1][-1]
+
+    monkeypatch.setattr(rc, "estimate_quality", fake)
+    monkeypatch.setattr(M, "VERIFY_PRESET", "faster")
+    cfg = EncoderConfig(profile="blend", fit="none", codec="vvc", vvc_preset="fast")
+    rp = plan(clip, cfg, 8 * 2500, codecs=("vvc",), strategies=("uniform", "feature"), downscales=(1,),
+              colour=Colour(), method="model")
+    assert {s[1] for s in scored} == {"faster"}
+    best = max(scored, key=lambda s: s[-1])
+    assert (rp.strategy, rp.keyframes) == (best[0], best[2])
+    calls = []
+    real = vvc.encode
+    monkeypatch.setattr(vvc, "encode", lambda *a, **k: calls.append(k) or real(*a, **k))
+    res = encode(clip, rp.apply(cfg), colour=Colour())
+    assert calls == [] and len(res.data) <= 2500
+    assert abs(len(res.data) - rp.predicted_bytes) <= 8
 
 
 def test_a_budget_below_every_plan_gets_the_fewest_bits(clip):
@@ -226,3 +256,29 @@ def test_a_budget_below_every_plan_gets_the_fewest_bits(clip):
     assert rp.keyframes == 2 and rp.quality == 63
     res = encode(clip, rp.apply(cfg), colour=Colour())
     assert len(res.data) == rp.predicted_bytes or abs(len(res.data) - rp.predicted_bytes) <= 8
+
+
+def test_the_fallback_codec_when_no_candidate_fits(clip, monkeypatch):
+    """When no scored candidate fits the budget (here VVC's trial sizes are made 20x larger), the
+    preset's fallback codec (AV1) is tried at its coarsest quality, as many keyframes as fit; without
+    fallback codecs the plan is VVC's fewest bits, over the budget."""
+    from cmvc.encoder import rate_control as rc
+    from cmvc.encoder import trials
+
+    real = trials._Trials.bytes
+
+    def inflated(self, n, q):
+        b = real(self, n, q)
+        return b * 20 if self.cfg.codec == "vvc" else b
+
+    monkeypatch.setattr(trials._Trials, "bytes", inflated)
+    monkeypatch.setattr(rc, "estimate_quality", lambda src, tr, n, q, *a, **k: float(n))
+    cfg = EncoderConfig(profile="blend", fit="none", codec="vvc", vvc_preset="faster")
+    av1 = plan(clip, cfg, 8 * 1500, codecs=("vvc",), strategies=("uniform",), downscales=(1, 2), colour=Colour(),
+               method="model", fallback_codecs=("av1",))
+    assert av1.codec == "av1" and av1.quality == 63 and av1.keyframes >= 2 and av1.predicted_bytes <= 1500
+    tr = trials._Trials(clip, dataclasses.replace(cfg, codec="av1"), av1.downscale, Colour(), "uniform")
+    assert av1.keyframes == len(clip) or tr.bytes(av1.keyframes + 1, 63) > M.HIGH * 1500  # as many as fit
+    vvc = plan(clip, cfg, 8 * 1500, codecs=("vvc",), strategies=("uniform",), downscales=(1, 2), colour=Colour(),
+               method="model")
+    assert vvc.codec == "vvc" and vvc.keyframes == 2 and vvc.predicted_bytes > 1500

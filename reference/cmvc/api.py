@@ -65,8 +65,10 @@ def _rate_controlled(pics, cfg, bits: float, preset: str, metric: str, colour, o
     scorer = None
     if metric == "vmaf":
         from .tools.metrics import vmaf_scorer as scorer
-    cfg = dataclasses.replace(cfg, vvc_preset=options.get("vvc_preset", sp.vvc_preset))
-    rp = plan(pics, cfg, bits, metric=metric, scorer=scorer, colour=colour, **sp.plan_options(),
+    cfg = dataclasses.replace(cfg, vvc_preset=options.get("vvc_preset", sp.vvc_preset),
+                              fit=options.get("fit", sp.fit or cfg.fit))
+    rp = plan(pics, cfg, bits, metric=metric, scorer=scorer, colour=colour,
+              **{**sp.plan_options(), **({"fallback_codecs": ()} if "codec" in options else {})},
               downscales=(cfg.downscale,) if "downscale" in options else sp.downscales,
               strategies=(cfg.strategy,) if "strategy" in options else sp.strategies,
               codecs=(cfg.codec,) if "codec" in options else sp.codecs)

@@ -11,6 +11,8 @@ the source frame (reconstructed as §7.4-7.5 do), and R the bits of q in the int
 * ``none``: q = the linear prediction (zero residual bits);
 * ``search``: every q within ``radius`` of the prediction;
 * ``exhaustive``: every q in 0..2^B;
+* ``descend``: from the prediction, a step to the better neighbour (q - 1 or q + 1) while J falls:
+  the exhaustive choice where J(q) has one minimum, at fewer reconstructions (``--rc-preset model``);
 * ``gd``: Eq. 7-8: gradient descent on the L2 loss over the continuous w (Adam, lr 0.001 as in the
   paper), then rounding to the alphabet;
 * ``best``: ``gd`` and ``search`` both, the lower J per frame.
@@ -24,7 +26,7 @@ import numpy as np
 from ..picture import Picture
 from ..syntax.interp import predict, se_bits
 
-FIT_METHODS = ("none", "search", "exhaustive", "gd", "best")
+FIT_METHODS = ("none", "search", "exhaustive", "descend", "gd", "best")
 
 
 def mse(a: Picture, b: Picture) -> float:
@@ -93,11 +95,15 @@ def fit_frames(recon, i0: Picture, i1: Picture, truth: list[Picture], js: list[i
                method: str = "search", lam: float = 1000.0, radius: int = 2) -> list[Picture]:
     """The reconstructions of inner frames *js* (1-based) of a segment of *n*, each at the q that
     :func:`fit_segment` chooses for it with *method* (truth[k]: frame js[k]'s source), for rate
-    control's estimates (:func:`cmvc.encoder.rate_control.estimate_quality`).  ``none``, ``search`` and
-    ``exhaustive`` choose exactly as the encoder does; ``gd`` and ``best`` are approximated by
+    control's estimates (:func:`cmvc.encoder.rate_control.estimate_quality`).  ``none``, ``search``,
+    ``exhaustive`` and ``descend`` choose exactly as the encoder does; ``gd`` and ``best`` are approximated by
     ``search`` (no gradient steps).  The distinct q's are reconstructed once, in one batch."""
     top = 1 << w_bits
     pred = [predict(j, n, w_bits) for j in js]
+    if method == "descend":
+        pixels = truth[0].width * truth[0].height
+        q, _ = _descend(recon, i0, i1, truth, pred, top, lam, pixels)
+        return _reconstruct(recon, i0, i1, q, top)
     if method == "none":
         cands = [[p] for p in pred]
     elif method == "exhaustive":
@@ -113,12 +119,41 @@ def fit_frames(recon, i0: Picture, i1: Picture, truth: list[Picture], js: list[i
             for k, cs in enumerate(cands)]
 
 
+def _descend(recon, i0: Picture, i1: Picture, truth: list[Picture], pred: list[int], top: int, lam: float,
+             pixels: int) -> tuple[list[int], dict[tuple[int, int], float]]:
+    """The ``descend`` fit: per frame, from its prediction, the better neighbour while J falls (a
+    local minimum of J); (q per frame, J of every (frame, q) evaluated).  Each round reconstructs the
+    q's that any frame still needs, in one batch."""
+    pics: dict[int, Picture] = {}
+    cost: dict[tuple[int, int], float] = {}
+    cur = list(pred)
+    active = set(range(len(truth)))
+    while active:
+        need = sorted({q for j in active for q in (cur[j] - 1, cur[j], cur[j] + 1) if 0 <= q <= top} - pics.keys())
+        pics.update(zip(need, _reconstruct(recon, i0, i1, need, top)))
+        for j in sorted(active):
+            for q in (cur[j] - 1, cur[j], cur[j] + 1):
+                if 0 <= q <= top and (j, q) not in cost:
+                    cost[j, q] = mse(pics[q], truth[j]) + lam * se_bits(q - pred[j]) / pixels
+            best = min((q for q in (cur[j] - 1, cur[j], cur[j] + 1) if 0 <= q <= top), key=lambda q: (cost[j, q], q))
+            if best == cur[j]:
+                active.discard(j)
+            cur[j] = best
+    return cur, cost
+
+
 def fit_segment(recon, i0: Picture, i1: Picture, truth: list[Picture], w_bits: int, method: str = "search",
                 lam: float = 1000.0, radius: int = 2, gd_steps: int = 20, gd_lr: float = 1e-3) -> FitResult:
     n = len(truth)
     top = 1 << w_bits
     pixels = truth[0].width * truth[0].height
     pred = [predict(j, n, w_bits) for j in range(1, n + 1)]
+    if method == "descend":
+        q_out, cost = _descend(recon, i0, i1, truth, pred, top, lam, pixels)
+        bits = [se_bits(q - p) for q, p in zip(q_out, pred)]
+        return FitResult(q_out, [cost[j, q] for j, q in enumerate(q_out)],
+                         [cost[j, q] - lam * b / pixels for j, (q, b) in enumerate(zip(q_out, bits))],
+                         ["descend"] * n, sum(bits))
     if method == "none":
         d = _cands_eval(recon, i0, i1, truth, [[p] for p in pred], top)
         m = [d[(j, pred[j])] for j in range(n)]

@@ -337,7 +337,11 @@ def _code_keyframes(src: list[Picture], kf: list[int], cfg: EncoderConfig, codec
     """Step 2: the coded keyframes ((params, data) pairs); HYPERPRIOR adds its model entry to *models*."""
     codec = get_codec(codec_id)
     if codec_id != CodecId.HYPERPRIOR:
-        return codec.encode([src[i] for i in kf], quality, colour, **codec_options(codec_id, cfg))
+        from .trials import coded_memo, memo_key
+
+        sel, opts = [src[i] for i in kf], codec_options(codec_id, cfg)
+        key = memo_key(codec_id, sel, quality, colour, opts)  # rate control's trial of the same keyframes
+        return coded_memo(key) or coded_memo(key, codec.encode(sel, quality, colour, **opts))
     from pathlib import Path
 
     from ..zoo import add_model, load_state_dict

@@ -58,7 +58,8 @@ class SearchPreset:
     """What rate control searches when the caller names no codec, strategy or size (see the module
     docstring): the keyframe codecs, strategies and coded sizes it compares, vvenc's preset for VVC
     keyframes (trial encodes and the encode itself), and how many searches and candidates it refines
-    (``refine`` as REFINE, ``shot_refine`` as SHOT_REFINE; None: those)."""
+    (``refine`` as REFINE, ``shot_refine`` as SHOT_REFINE; None: those); ``fit``: the encode's weight
+    fit when the caller sets none (None: the encoder's default)."""
     codecs: tuple[str, ...]
     strategies: tuple[str, ...]
     downscales: tuple[int, ...]
@@ -67,15 +68,20 @@ class SearchPreset:
     shot_refine: int | None = None
     method: str = "search"  # "search" (this module) or "model" (cmvc.encoder.rate_model: no search)
     prune: bool = True
+    fit: str | None = None
+    fallback_codecs: tuple[str, ...] = ()  # the model's codecs below its codecs' reach (rate_model.model_plan)
 
     def plan_options(self) -> dict:
-        """The keyword arguments of :func:`plan` this preset sets besides codecs, strategies and sizes."""
-        return dict(refine=self.refine, shot_refine=self.shot_refine, method=self.method, prune=self.prune)
+        """The keyword arguments of :func:`plan` this preset sets besides codecs, strategies and sizes
+        (``fallback_codecs``: leave it out when the caller names the codec)."""
+        return dict(refine=self.refine, shot_refine=self.shot_refine, method=self.method, prune=self.prune,
+                    fallback_codecs=self.fallback_codecs)
 
 
 RC_PRESETS = {
     # model the clip, then encode and score a few candidates (cmvc.encoder.rate_model; docs/encoder.md)
-    "model": SearchPreset(("vvc",), ("uniform", "feature"), DOWNSCALES, "slow", method="model"),
+    "model": SearchPreset(("vvc",), ("uniform", "feature"), DOWNSCALES, "slow", method="model", fit="descend",
+                          fallback_codecs=("av1",)),
     # the searches: every combination (the reference the model is measured against), pruned, fewer
     "exhaustive": SearchPreset(RC_CODECS, RC_STRATEGIES, DOWNSCALES, "slow", prune=False),
     "full": SearchPreset(RC_CODECS, RC_STRATEGIES, DOWNSCALES, "slow"),
@@ -143,11 +149,13 @@ def _best_quality(tr: _Trials, n: int, qualities: list[int], budget: float) -> i
 
 
 def estimate_quality(src, tr: _Trials, n: int, quality: int, metric: str = "ms-ssim", net=None,
-                     scorer: Scorer | None = None, fit: str | None = None, max_pixels: int | None = None) -> float:
+                     scorer: Scorer | None = None, fit: str | None = None, max_pixels: int | None = None,
+                     rife_scale: int | None = None) -> float:
     """Estimated quality of the decoded video for trial (*n* keyframes, quality): decoded keyframes and
     sampled inner frames, reconstructed as a decoder would with the weights that the encoder's fit
     would choose for them (:func:`cmvc.encoder.fit.fit_frames`; *fit*: another fit method), at most
-    *max_pixels* (default SCORED_PIXELS) of them.  With a *scorer*, every inner frame is reconstructed and
+    *max_pixels* (default SCORED_PIXELS) of them.  *rife_scale*: RIFE's flow-estimation scale exponent
+    (recon_param, §7.5) of the reconstruction, when not the encoder's (a coarser flow is cheaper).  With a *scorer*, every inner frame is reconstructed and
     ``scorer(decoded, source)`` scores the sequence.  The fit matters to the ranking (docs/experiments.md §1.9)."""
     from ..decode import reconstructor
     from .fit import fit_frames
@@ -162,9 +170,10 @@ def estimate_quality(src, tr: _Trials, n: int, quality: int, metric: str = "ms-s
     coded = tr.coded[(n, quality)]
     w, h = src[0].width, src[0].height
     rife = tr.cfg.profile == "rife"
+    scale = tr.cfg.rife_scale if rife_scale is None else rife_scale
     sh = make_sequence_header(w, h, len(src), kf, fps=(25, 1), coded_size=(tr.pics[0].width, tr.pics[0].height),
                               recon_profile=ReconProfile.RIFE if rife else ReconProfile.BLEND,
-                              recon_model=0 if rife else 255, recon_param=tr.cfg.rife_scale if rife else 0,
+                              recon_model=0 if rife else 255, recon_param=scale if rife else 0,
                               models=[model_entry(ModelRole.RECONSTRUCTION, RIFE_V4.name)] if rife else [],
                               matrix_coefficients=tr.colour.matrix_coefficients, full_range=tr.colour.full_range)
     kpics = decode_keyframes(tr.codec, sh, [KeyframeUnit(frame_index=i, codec_id=tr.codec, codec_params=p, keyframe_data=d)
@@ -205,7 +214,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
          progress: Callable[[str], None] | None = None, scorer: Scorer | None = None,
          cache: dict | None = None, advance: Callable[[int, int], None] | None = None,
          prune: bool = True, refine: int | None = None, shot_refine: int | None = None,
-         method: str = "search") -> RatePlan:
+         method: str = "search", fallback_codecs: Sequence[str] = ()) -> RatePlan:
     """The operating point for *target_bits* (see the module docstring).
 
     *downscales*: coded sizes to consider (default: ``cfg.downscale`` only; pass e.g. ``DOWNSCALES`` to
@@ -225,7 +234,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
     *refine*, *shot_refine*: searches and candidates refined (None: REFINE and SHOT_REFINE).
     *method* ``"model"``: no search, :func:`cmvc.encoder.rate_model.model_plan` with the first of
     *strategies* (for the BLEND and RIFE profiles; *cache*, *scorer*, *prune* and the refinements
-    do not apply).
+    do not apply); *fallback_codecs*: the model's codecs for budgets below what *codecs* reach.
     """
     n_refine = REFINE if refine is None else refine
     n_shot_refine = SHOT_REFINE if shot_refine is None else shot_refine
@@ -246,7 +255,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
         from .rate_model import model_plan
 
         return model_plan(pics, cfg, target_bits, codecs=codecs, downscales=downscales, strategies=strategies,
-                          estimate=lambda *a, **k: estimate_quality(*a, **k),
+                          estimate=lambda *a, **k: estimate_quality(*a, **k), fallback_codecs=tuple(fallback_codecs),
                           colour=colour, progress=progress, advance=advance)
     if cache is not None:
         what = (id(pics), cfg, colour, net, scorer)

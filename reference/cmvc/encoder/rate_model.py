@@ -54,10 +54,11 @@ FIT_INTERVALS = (6, 16)  # keyframe intervals of the fit's trial encodes (evenly
 FIT_PRESET = "faster"  # vvenc preset of the fit's trial encodes (the plan's own encodes use the encoder's)
 LAMBDA_RANGE = (0.05, 2.0)  # bounds of CodecModel.lam
 SPREAD = 1.4  # the verification's steps in keyframe count: this many times fewer and more keyframes
-VERIFY_PRESET: str | None = None  # vvenc preset of the scored candidates' encodes (None: the encoder's; with
-# another, the winner is encoded again at the encoder's: docs/encoder.md measured FIT_PRESET here)
+VERIFY_PRESET: str | None = "medium"  # vvenc preset of the scored candidates' encodes (None: the encoder's; with
+# another, the winner is encoded again at the encoder's, and the encode reuses that: docs/encoder.md)
 FILL = 2  # trial encodes at most to fill the budget after the verification (fill)
-VERIFY_FIT = "search"  # the weights of the verification's reconstructed frames: a search near the prediction
+VERIFY_FIT = "none"  # the weights of the verification's reconstructed frames: the prediction (one reconstruction each)
+VERIFY_SCALE_STEP = 1  # the verification's RIFE flow is estimated 2^this coarser than the encoder's (at most recon_param 2)
 VERIFY_PIXELS = 3 << 20  # output pixels scored per verification estimate at most
 
 
@@ -309,6 +310,8 @@ def _at_count(top: "Verified", n: int, pics, cfg, budget: float, diff: Difficult
 def other_sizes(found: Sequence["Verified"], ranked: Sequence[Choice]) -> list[Choice]:
     """For the best scored candidate's codec, the model's best choice at each coded size next to its
     size (half and twice the downscale) that no candidate scored yet."""
+    if not found:
+        return []
     top = max(found, key=lambda v: v.score)
     done = {(v.model.codec, v.model.downscale) for v in found}
     out = []
@@ -427,7 +430,8 @@ def verify(choices: Sequence[Choice], pics, cfg, budget: float, strategy: str, c
         q = m.qualities[k]
         if (n, q) in tr.scores:  # settled where an earlier candidate did
             continue
-        tr.scores[n, q] = (estimate(pics, tr, n, q, "ms-ssim", fit=VERIFY_FIT, max_pixels=VERIFY_PIXELS)
+        tr.scores[n, q] = (estimate(pics, tr, n, q, "ms-ssim", fit=VERIFY_FIT, max_pixels=VERIFY_PIXELS,
+                                    rife_scale=min(tr.cfg.rife_scale + VERIFY_SCALE_STEP, 2))
                            if tr.bytes(n, q) <= budget else -math.inf)
         score = tr.scores[n, q]
         say(f"rate control: estimated ms-ssim {score:.4f} for {n} keyframes at quality {q}, {8 * tr.bytes(n, q)} bits")
@@ -456,6 +460,8 @@ def explore(ranked: Sequence[Choice], loose: Sequence[Choice], pics, cfg, budget
         for codec in {c.model.codec: None for c in found}:
             found += run(next_counts(found, pics, cfg, budget, diff, codec, most))
     found += run(other_sizes(found, loose))
+    if not found:
+        return found
     top = max(found, key=lambda v: v.score)
     for other in strategies[1:]:
         k = top.model.qualities.index(top.quality)
@@ -463,6 +469,35 @@ def explore(ranked: Sequence[Choice], loose: Sequence[Choice], pics, cfg, budget
         for most in (2, 1):
             found += run(next_counts(found, pics, cfg, budget, diff, top.model.codec, most, other), other)
     return found
+
+
+def coarsest(codecs: Sequence[str], pics, cfg, budget: float, downscales: Sequence[int], strategy: str, colour: Colour,
+             estimate: Callable[..., float], say: Callable[[str], None]) -> list[Verified]:
+    """For budgets below every scored candidate: per codec of *codecs* and coded size, the most
+    keyframes that fit HIGH x *budget* at the coarsest quality (from 2 up, trial-encoded at the
+    encoder's preset), scored.  A rate model extrapolated that far errs (AV1's bytes fall faster at
+    its coarsest CRFs than the fit's slope says)."""
+    from .trials import _qualities, _Trials
+
+    out = []
+    for c in codecs:
+        q = _qualities(CODEC_NAMES[c])
+        for ds in downscales:
+            if ds > 1 and min(-(-pics[0].width // ds), -(-pics[0].height // ds)) < 16:
+                continue
+            tr = _Trials(pics, dataclasses.replace(cfg, codec=c), ds, colour, strategy)
+            n = 2
+            while n < len(pics) and tr.bytes(n + 1, q[-1]) <= HIGH * budget:
+                n += 1
+            if tr.bytes(n, q[-1]) > budget:
+                continue
+            score = estimate(pics, tr, n, q[-1], "ms-ssim", fit=VERIFY_FIT, max_pixels=VERIFY_PIXELS,
+                             rife_scale=min(tr.cfg.rife_scale + VERIFY_SCALE_STEP, 2))
+            say(f"rate control: {c} downscale {ds}, {n} keyframes at quality {q[-1]}: {8 * tr.bytes(n, q[-1])} bits, "
+                f"estimated ms-ssim {score:.4f}")
+            model = CodecModel(c, ds, q, 2, 0.0, -1e-3, 1.0, 0.0, -0.05, tr)
+            out.append(Verified(model, tr, n, q[-1], score, len(tr.size)))
+    return out
 
 
 def _fewest(models: Sequence[CodecModel], budget: float, trials_of: Callable[[CodecModel], object]) -> Verified:
@@ -480,9 +515,13 @@ def _fewest(models: Sequence[CodecModel], budget: float, trials_of: Callable[[Co
 
 def model_plan(pics, cfg, target_bits: float, *, codecs: Sequence[str], downscales: Sequence[int],
                strategies: Sequence[str], estimate: Callable[..., float], colour: Colour | None = None,
-               progress: Callable[[str], None] | None = None, advance: Callable[[int, int], None] | None = None):
+               progress: Callable[[str], None] | None = None, advance: Callable[[int, int], None] | None = None,
+               fallback_codecs: Sequence[str] = ()):
     """The :class:`~cmvc.encoder.rate_control.RatePlan` of the model (module docstring); its ``timings``
-    give the seconds of each step.  *estimate*: :func:`cmvc.encoder.rate_control.estimate_quality`."""
+    give the seconds of each step.  *estimate*: :func:`cmvc.encoder.rate_control.estimate_quality`.
+    *fallback_codecs*: when no scored candidate fits the budget, these codecs' most keyframes at their
+    coarsest quality are scored too (:func:`coarsest`; AV1 reaches below VVC: bikes at 0.5x vvenc's
+    bits, docs/encoder.md)."""
     from .trials import Candidate, RatePlan, _qualities
 
     say = progress or (lambda msg: None)
@@ -518,14 +557,21 @@ def model_plan(pics, cfg, target_bits: float, *, codecs: Sequence[str], downscal
     if not ranked:  # nothing fits even at the coarsest quality: the fewest bits
         m = min(models, key=lambda m: m.key_bytes(2, len(m.qualities) - 1))
         ranked = [Choice(m, 2, len(m.qualities) - 1, m.key_bytes(2, len(m.qualities) - 1), float("inf"))]
+    fallbacks = [c for c in fallback_codecs if c not in codecs]
+    for c in fallbacks:
+        _qualities(CODEC_NAMES[c])
     timings["choice"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     say("rate control: keyframe encodes, correction and estimate of the model's best candidates")
     found = explore(ranked, rank(models, pics, cfg, budget, diff, aim=1.0), pics, cfg, budget, strategies, colour, diff,
                     say, tick, estimate)
+    if fallbacks and max((v.score for v in found), default=-math.inf) == -math.inf:  # no candidate fitted: the fallback codecs' fewest bits
+        say(f"rate control: no candidate fits: {', '.join(fallbacks)} at the coarsest quality")
+        found += coarsest(fallbacks, pics, cfg, budget, downscales, strategies[0], colour, estimate, say)
     best = max(found, key=lambda v: v.score)
     encodes = sum(v.encodes for v in found)
-    if best.score > -math.inf and VERIFY_PRESET not in (None, cfg.vvc_preset):  # at the encoder's preset, settled again
+    if best.score > -math.inf and best.trials.cfg.vvc_preset != cfg.vvc_preset and best.model.codec == "vvc":
+        # scored at VERIFY_PRESET: settled again at the encoder's preset
         from .trials import _Trials
 
         own = _Trials(pics, dataclasses.replace(cfg, codec=best.model.codec), best.model.downscale, colour,

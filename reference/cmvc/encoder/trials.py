@@ -7,6 +7,8 @@ stream to a few bytes (:func:`fixed_bytes` adds the rest).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+from collections import OrderedDict
 
 from ..errors import CmvcError, error
 from ..keyframes import CODEC_NAMES, Colour, get_codec
@@ -35,6 +37,34 @@ def keyframe_bytes(codec: CodecId, coded: list, cfg) -> int:
         size = len(build_payload(ut, u))
         n += 2 + len(encode_leb128(size)) + size + (4 if cfg.unit_crc else 0)
     return n
+
+
+MEMO_SIZE = 32  # trial encodes remembered for the encode (coded_memo)
+_MEMO: OrderedDict = OrderedDict()
+
+
+def memo_key(codec: CodecId, pictures, quality, colour: Colour, options: dict) -> tuple:
+    """The key of a keyframe encode: codec, quality, colour, codec options and the pictures' samples."""
+    h = hashlib.blake2b(digest_size=16)
+    for p in pictures:
+        h.update(f"{p.width}x{p.height}".encode())
+        for plane in p.planes():
+            h.update(plane.tobytes())
+    q = tuple(quality) if isinstance(quality, (list, tuple)) else int(quality)
+    return codec, q, colour, tuple(sorted(options.items())), h.digest()
+
+
+def coded_memo(key: tuple, coded: list | None = None) -> list | None:
+    """The coded keyframes remembered under *key* (None if not); with *coded*, remember them (the last
+    MEMO_SIZE).  Rate control's trial encodes are remembered, so that the encode of the plan it
+    chooses does not code the same keyframes again (the keyframe encoders are deterministic)."""
+    if coded is not None:
+        _MEMO[key] = coded
+        _MEMO.move_to_end(key)
+        while len(_MEMO) > MEMO_SIZE:
+            _MEMO.popitem(last=False)
+        return coded
+    return _MEMO.get(key)
 
 
 UNAVAILABLE = 1 << 62  # predicted bytes of a trial the keyframe encoder could not make: never fits
@@ -156,8 +186,10 @@ class _Trials:
             try:
                 from .pipeline import codec_options
 
-                coded = get_codec(self.codec).encode([self.pics[i] for i in kf], quality, self.colour,
-                                                     **codec_options(self.codec, self.cfg))
+                opts = codec_options(self.codec, self.cfg)
+                sel = [self.pics[i] for i in kf]
+                coded = get_codec(self.codec).encode(sel, quality, self.colour, **opts)
+                coded_memo(memo_key(self.codec, sel, quality, self.colour, opts), coded)
             except CmvcError as e:
                 if e.code != "E203":
                     raise

@@ -160,7 +160,7 @@ def _encoder_config(args):
 
     return EncoderConfig(keyframes=args.keyframes, interval=args.interval, strategy=args.strategy or "feature",
                          feature=args.features, codec=args.codec or "av1", quality=args.quality, profile=args.profile,
-                         rife_scale=args.rife_scale, w_bits=args.w_bits, fit=args.fit, lam=args.lam,
+                         rife_scale=args.rife_scale, w_bits=args.w_bits, fit=args.fit or "exhaustive", lam=args.lam,
                          captions=_captions(args),  # a caption's end of -1 is the last frame (set by encode_file)
                          seed=args.seed, source_name=Path(args.input).name, write_hash=args.hash != "none",
                          hash_type=args.hash, unit_crc=not args.no_crc, keyframe_group=not args.no_keyframe_group,
@@ -181,11 +181,13 @@ def _rate_control_options(args, cfg):
     sp = RC_PRESETS[args.rc_preset]
     if args.rc_exhaustive and sp.method != "search":
         sp = RC_PRESETS["exhaustive"]
-    cfg = dataclasses.replace(cfg, vvc_preset=args.vvc_preset or sp.vvc_preset)
+    cfg = dataclasses.replace(cfg, vvc_preset=args.vvc_preset or sp.vvc_preset, fit=args.fit or sp.fit or cfg.fit)
     scorer = None
     if args.rc_metric == "vmaf":
         from .metrics import vmaf_scorer as scorer
     opts = sp.plan_options()
+    if args.codec:
+        opts.update(fallback_codecs=())
     if args.rc_exhaustive:
         opts.update(prune=False)
     rc = dict(downscales=(args.downscale,) if args.downscale else sp.downscales, metric=args.rc_metric,
@@ -366,7 +368,8 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
                         "'feature', 'uniform' and 'interp'); 'interp' places keyframes by dynamic programming on the "
                         "interpolation error of the frames between them")
     s.add_argument("--features", default="thumbnail", help="thumbnail (offline default) or clip:ARCH:CHECKPOINT")
-    s.add_argument("--fit", choices=FIT_METHODS, default="exhaustive", help="w fitting method (paper Eq. 7-8: gd)")
+    s.add_argument("--fit", choices=FIT_METHODS, default=None,
+                   help="w fitting method (paper Eq. 7-8: gd; default exhaustive, descend with --rc-preset model)")
     s.add_argument("--lam", type=float, default=1000.0, help="lambda of D + lambda R")
     s.add_argument("--w-bits", type=int, default=4, help="quantiser precision of w")
     s.add_argument("--rife-scale", type=int, default=0, choices=[0, 1, 2], help="RIFE flow downscale exponent")

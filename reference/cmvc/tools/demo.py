@@ -64,7 +64,8 @@ def cmd_demo(args) -> int:
     t_enc = t_dec = 0.0
     cache: dict = {}  # trial encodes shared by the shares' plans
     for share in args.shares:
-        cfg = EncoderConfig(profile=args.profile, source_name=src.name, vvc_preset=sp.vvc_preset)
+        cfg = EncoderConfig(profile=args.profile, source_name=src.name, vvc_preset=sp.vvc_preset,
+                            **({"fit": sp.fit} if sp.fit else {}))
         print(f"demo: rate control ({args.rc_preset}) for {share:g}x VVC's bits ({share * vbits:.0f}) ...",
               file=sys.stderr)
         prog = Progress()
