@@ -24,11 +24,14 @@ then trial-encodes and scores only candidates that the model and the scores befo
    ``(n D_key + (T - n) (D_key + lam D_interp(mean gap))) / T``, least first.
 4. **Scored candidates** (:func:`explore`, :func:`verify`): the model's best of each codec, then
    keyframe counts around the best scored (:func:`next_counts`), the codec's other coded sizes
-   (:func:`other_sizes`) and the other keyframe strategies, each trial-encoded at the encoder's own
-   preset and strategy, brought into [LOW, HIGH] x the budget (:func:`settle`: the model anchored at
-   the measured size, then :func:`fill`) and scored as the searches score candidates
+   (:func:`other_sizes`) and the other keyframe strategies, each trial-encoded with its strategy at
+   vvenc preset VERIFY_PRESET, brought into [LOW, HIGH] x the budget (:func:`settle`: the model
+   anchored at the measured size, then :func:`fill`) and scored as the searches score candidates
    (:func:`cmvc.encoder.rate_control.estimate_quality`, MS-SSIM whatever ``--rc-metric`` names, with
-   VERIFY_FIT weights).  The best score wins; the encode then codes its keyframes again.
+   VERIFY_FIT weights and RIFE's flow VERIFY_SCALE_STEP coarser).  The best score wins and is settled
+   again at the encoder's preset; the encode reuses that trial's keyframes
+   (:func:`cmvc.encoder.trials.coded_memo`).  When no candidate fits, the fallback codecs' most
+   keyframes at their coarsest quality (:func:`coarsest`).
 """
 from __future__ import annotations
 

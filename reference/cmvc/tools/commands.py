@@ -386,7 +386,8 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
                    help="how rate control chooses codec, coded size, keyframes and quantiser unless "
                         "--codec/--strategy/--downscale name them: model (a first pass and a rate model "
                         "fitted by a few trial encodes rank the candidates; 8-14 of them, chosen from that ranking "
-                        "and the scores before them, are encoded and scored), exhaustive (every search of full, unpruned: the slow reference), full (AV1 and VVC "
+                        "and the scores before them, are encoded at vvenc medium and scored, the best settled at "
+                        "slow; weights fitted by descend), exhaustive (every search of full, unpruned: the slow reference), full (AV1 and VVC "
                         "keyframes, strategies feature, uniform and interp, pruned searches: the default) or fast (VVC at preset "
                         "medium, feature and uniform); docs/encoder.md")
     s.add_argument("--vvc-preset", choices=["faster", "fast", "medium", "slow", "slower"], default=None,
