@@ -397,7 +397,7 @@ def test_cli_rc_preset_sets_the_search_and_vvenc_preset(tmp_path, monkeypatch, f
     from conftest import make_testsrc
 
     import cmvc.encoder.rate_control as rc
-    from cmvc.encoder import trials
+    from cmvc.encoder import memo
     from cmvc.keyframes import vvc
     from cmvc.tools.cli import main
 
@@ -410,7 +410,7 @@ def test_cli_rc_preset_sets_the_search_and_vvenc_preset(tmp_path, monkeypatch, f
     real = vvc._vvenc
     monkeypatch.setattr(rc, "plan", spy)
     monkeypatch.setattr(vvc, "_vvenc", lambda *a: (presets.append(a[4]), real(*a))[1])
-    monkeypatch.setattr(trials, "_MEMO", type(trials._MEMO)())  # no trial encode of an earlier case to reuse
+    monkeypatch.setattr(memo, "_MEMO", type(memo._MEMO)())  # no trial encode of an earlier case to reuse
     src = make_testsrc(tmp_path / "s.y4m", 96, 64, 12)
     assert main(["encode", str(src), "-o", str(tmp_path / "o.cmvc"), "--bpp", "0.1", "--profile", "blend",
                  "--fit", "none", *flags]) == 0

@@ -337,7 +337,7 @@ def _code_keyframes(src: list[Picture], kf: list[int], cfg: EncoderConfig, codec
     """Step 2: the coded keyframes ((params, data) pairs); HYPERPRIOR adds its model entry to *models*."""
     codec = get_codec(codec_id)
     if codec_id != CodecId.HYPERPRIOR:
-        from .trials import coded_memo, memo_key
+        from .memo import coded_memo, memo_key
 
         sel, opts = [src[i] for i in kf], codec_options(codec_id, cfg)
         key = memo_key(codec_id, sel, quality, colour, opts)  # rate control's trial of the same keyframes

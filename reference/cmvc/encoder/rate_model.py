@@ -30,7 +30,7 @@ then trial-encodes and scores only candidates that the model and the scores befo
    (:func:`cmvc.encoder.rate_control.estimate_quality`, MS-SSIM whatever ``--rc-metric`` names, with
    VERIFY_FIT weights and RIFE's flow VERIFY_SCALE_STEP coarser).  The best score wins and is settled
    again at the encoder's preset; the encode reuses that trial's keyframes
-   (:func:`cmvc.encoder.trials.coded_memo`).  When no candidate fits, the fallback codecs' most
+   (:func:`cmvc.encoder.memo.coded_memo`).  When no candidate fits, the fallback codecs' most
    keyframes at their coarsest quality (:func:`coarsest`).
 """
 from __future__ import annotations
@@ -516,6 +516,22 @@ def _fewest(models: Sequence[CodecModel], budget: float, trials_of: Callable[[Co
     return Verified(m, tr, 2, m.qualities[-1], -math.inf, len(sized))
 
 
+def resettle(best: Verified, pics, cfg, budget: float, colour: Colour, diff: Difficulty,
+             say: Callable[[str], None]) -> tuple[Verified, int]:
+    """(*best* settled again at the encoder's vvenc preset when it was scored at another, trial encodes
+    made); unchanged for other codecs and for candidates that did not fit."""
+    if best.score == -math.inf or best.trials.cfg.vvc_preset == cfg.vvc_preset or best.model.codec != "vvc":
+        return best, 0
+    from .trials import _Trials
+
+    own = _Trials(pics, dataclasses.replace(cfg, codec=best.model.codec), best.model.downscale, colour,
+                  best.trials.cfg.strategy)
+    k = best.model.qualities.index(best.quality)
+    n, k, more = settle(Choice(best.model, best.n, k, best.trials.bytes(best.n, best.quality), 0.0), own, pics, cfg,
+                        budget, diff, say)
+    return dataclasses.replace(best, trials=own, n=n, quality=best.model.qualities[k]), more
+
+
 def model_plan(pics, cfg, target_bits: float, *, codecs: Sequence[str], downscales: Sequence[int],
                strategies: Sequence[str], estimate: Callable[..., float], colour: Colour | None = None,
                progress: Callable[[str], None] | None = None, advance: Callable[[int, int], None] | None = None,
@@ -573,17 +589,8 @@ def model_plan(pics, cfg, target_bits: float, *, codecs: Sequence[str], downscal
         found += coarsest(fallbacks, pics, cfg, budget, downscales, strategies[0], colour, estimate, say)
     best = max(found, key=lambda v: v.score)
     encodes = sum(v.encodes for v in found)
-    if best.score > -math.inf and best.trials.cfg.vvc_preset != cfg.vvc_preset and best.model.codec == "vvc":
-        # scored at VERIFY_PRESET: settled again at the encoder's preset
-        from .trials import _Trials
-
-        own = _Trials(pics, dataclasses.replace(cfg, codec=best.model.codec), best.model.downscale, colour,
-                      best.trials.cfg.strategy)
-        k = best.model.qualities.index(best.quality)
-        n, k, more = settle(Choice(best.model, best.n, k, best.trials.bytes(best.n, best.quality), 0.0), own, pics, cfg,
-                            budget, diff, say)
-        best = dataclasses.replace(best, trials=own, n=n, quality=best.model.qualities[k])
-        encodes += more
+    best, more = resettle(best, pics, cfg, budget, colour, diff, say)
+    encodes += more
     tr, n, q = best.trials, best.n, best.quality
     if tr.bytes(n, q) > budget:  # the budget is below what the model thought the coarsest point costs
         from .trials import _Trials

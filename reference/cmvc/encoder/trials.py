@@ -7,13 +7,12 @@ stream to a few bytes (:func:`fixed_bytes` adds the rest).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from collections import OrderedDict
 
 from ..errors import CmvcError, error
 from ..keyframes import CODEC_NAMES, Colour, get_codec
 from ..registry import CodecId
 from .keyframe_select import interpolation_cost, select_keyframes
+from .memo import coded_memo, memo_key
 
 UNIT_FRAMING = 3 + 4  # unit_type, flags, payload_size (1 byte below 128) and unit_crc
 
@@ -37,34 +36,6 @@ def keyframe_bytes(codec: CodecId, coded: list, cfg) -> int:
         size = len(build_payload(ut, u))
         n += 2 + len(encode_leb128(size)) + size + (4 if cfg.unit_crc else 0)
     return n
-
-
-MEMO_SIZE = 32  # trial encodes remembered for the encode (coded_memo)
-_MEMO: OrderedDict = OrderedDict()
-
-
-def memo_key(codec: CodecId, pictures, quality, colour: Colour, options: dict) -> tuple:
-    """The key of a keyframe encode: codec, quality, colour, codec options and the pictures' samples."""
-    h = hashlib.blake2b(digest_size=16)
-    for p in pictures:
-        h.update(f"{p.width}x{p.height}".encode())
-        for plane in p.planes():
-            h.update(plane.tobytes())
-    q = tuple(quality) if isinstance(quality, (list, tuple)) else int(quality)
-    return codec, q, colour, tuple(sorted(options.items())), h.digest()
-
-
-def coded_memo(key: tuple, coded: list | None = None) -> list | None:
-    """The coded keyframes remembered under *key* (None if not); with *coded*, remember them (the last
-    MEMO_SIZE).  Rate control's trial encodes are remembered, so that the encode of the plan it
-    chooses does not code the same keyframes again (the keyframe encoders are deterministic)."""
-    if coded is not None:
-        _MEMO[key] = coded
-        _MEMO.move_to_end(key)
-        while len(_MEMO) > MEMO_SIZE:
-            _MEMO.popitem(last=False)
-        return coded
-    return _MEMO.get(key)
 
 
 UNAVAILABLE = 1 << 62  # predicted bytes of a trial the keyframe encoder could not make: never fits
