@@ -24,9 +24,10 @@ then trial-encodes and scores only candidates that the model and the scores befo
    ``(n D_key + (T - n) (D_key + lam D_interp(mean gap))) / T``, least first.
 4. **Scored candidates** (:func:`explore`, :func:`verify`): the model's best of each codec, then
    keyframe counts around the best scored (:func:`next_counts`), the codec's other coded sizes
-   (:func:`other_sizes`) and the other keyframe strategies, each trial-encoded with its strategy at
-   vvenc preset VERIFY_PRESET, brought into [LOW, HIGH] x the budget (:func:`settle`: the model
-   anchored at the measured size, then :func:`fill`) and scored as the searches score candidates
+   (:func:`other_sizes`) and the other keyframe strategies (at the best's count, and a count search
+   of their own only where that wins), each trial-encoded with its strategy at vvenc preset
+   VERIFY_PRESET, brought into [LOW, HIGH] x the budget (:func:`settle`: the model refitted to the
+   trial encodes of that codec and size so far, :func:`local_model`, then :func:`fill`) and scored as the searches score candidates
    (:func:`cmvc.encoder.rate_control.estimate_quality`, MS-SSIM whatever ``--rc-metric`` names, with
    VERIFY_FIT weights and RIFE's flow VERIFY_SCALE_STEP coarser).  The best score wins and is settled
    again at the encoder's preset; the encode reuses that trial's keyframes
@@ -63,6 +64,7 @@ FILL = 2  # trial encodes at most to fill the budget after the verification (fil
 VERIFY_FIT = "none"  # the weights of the verification's reconstructed frames: the prediction (one reconstruction each)
 VERIFY_SCALE_STEP = 1  # the verification's RIFE flow is estimated 2^this coarser than the encoder's (at most recon_param 2)
 VERIFY_PIXELS = 3 << 20  # output pixels scored per verification estimate at most
+LOCAL_WIDTH = 0.25  # local_model: the distance in ln(keyframes) at which a measurement weighs half
 
 
 @dataclasses.dataclass
@@ -299,15 +301,33 @@ def firsts(ranked: Sequence[Choice]) -> list[Choice]:
 
 
 def _at_count(top: "Verified", n: int, pics, cfg, budget: float, diff: Difficulty) -> Choice | None:
-    """*top*'s codec and size with *n* keyframes at the finest quality that fits, the model anchored at
-    top's measured size; None if nothing fits or *n* is out of range."""
+    """*top*'s codec and size with *n* keyframes at the finest quality that fits, the model refitted to
+    top's trial encodes near *n* (:func:`local_model`); None if nothing fits or *n* is out of range."""
     m = top.model
-    kb = _key_bytes(top.trials, top.n, top.quality)
-    if kb is None or not 2 <= n <= len(pics):
+    if _key_bytes(top.trials, top.n, top.quality) is None or not 2 <= n <= len(pics):
         return None
-    anchored = dataclasses.replace(m, a=m.a + math.log(kb / m.key_bytes(top.n, m.qualities.index(top.quality))))
-    c = choose([anchored], pics, cfg, budget, diff, [n])
+    c = choose([local_model(m, [top.trials], n)], pics, cfg, budget, diff, [n])
     return c and dataclasses.replace(c, model=m)
+
+
+def local_model(m: CodecModel, trs: Sequence, n: int) -> CodecModel:
+    """*m* refitted to the trial encodes of *trs* (of its codec and size), for *n* keyframes: weighted
+    least squares of ``ln bytes - b k = a + beta ln(n_i / n0)`` over the measured (n_i, k, bytes), each
+    weighted by ``1 / (1 + (ln(n_i / n) / LOCAL_WIDTH)^2)``; beta too where the measured counts span
+    more than 10 %.  The fit's trial encodes (FIT_PRESET, evenly spaced keyframes) mispredict those of
+    the scored candidates (another preset and strategy: 25-35 % more bytes on bigbuckbunny), and a
+    VVC sequence's bytes do not grow smoothly with its keyframes: the measurements near *n* tell."""
+    pts = [(ni, m.qualities.index(q), kb) for tr in trs for ni, q in list(tr.size)
+           if q in m.qualities and (kb := _key_bytes(tr, ni, q)) is not None]
+    if not pts:
+        return m
+    x = np.array([math.log(ni / m.n0) for ni, _, _ in pts])
+    y = np.array([math.log(kb) - m.b * k for _, k, kb in pts])
+    w = 1.0 / (1.0 + ((x - math.log(n / m.n0)) / LOCAL_WIDTH) ** 2)
+    beta = m.beta
+    if x.max() - x.min() > 0.1:
+        beta = float(np.clip(np.polyfit(x, y, 1, w=np.sqrt(w))[0], 0.1, 1.3))
+    return dataclasses.replace(m, a=float(np.sum(w * (y - beta * x)) / np.sum(w)), beta=beta)
 
 
 def other_sizes(found: Sequence["Verified"], ranked: Sequence[Choice]) -> list[Choice]:
@@ -348,21 +368,23 @@ def next_counts(found: Sequence["Verified"], pics, cfg, budget: float, diff: Dif
 
 
 def settle(choice: Choice, tr, pics, cfg, budget: float, diff: Difficulty,
-           say: Callable[[str], None]) -> tuple[int, int, int]:
+           say: Callable[[str], None], trs: Sequence = ()) -> tuple[int, int, int]:
     """(keyframes, quality index, trial encodes) of *choice* trial-encoded by *tr* (the plan's keyframe
     strategy and encoder preset), corrected once from its measured size (see the module docstring):
-    of the two, the larger that fits HIGH x *budget*."""
+    of the two, the larger that fits HIGH x *budget*.  *trs*: trial encodes of the codec and size at
+    *tr*'s preset so far (with *tr*): where there are some, the quality is chosen by the model refitted
+    to them (:func:`local_model`) before the first encode."""
     m = choice.model
     n, k = choice.n, choice.k
+    trs = [tr, *(x for x in trs if x is not tr)]
+    if any(x.size for x in trs) and (c0 := choose([local_model(m, trs, n)], pics, cfg, budget, diff, [n])) is not None:
+        k = c0.k
     tried = {(n, k): tr.bytes(n, m.qualities[k])}
     say(f"rate control: model candidate {m.codec} {tr.cfg.strategy} keyframes, downscale {m.downscale}, {n} keyframes, "
         f"quality {m.qualities[k]}: modelled {8 * choice.bytes:.0f} bits, measured {8 * tried[n, k]} bits of "
         f"{8 * budget:.0f}")
     if not LOW * budget <= tried[n, k] <= HIGH * budget:
-        kb = _key_bytes(tr, n, m.qualities[k])
-        anchored = dataclasses.replace(m, a=m.a + math.log(kb / m.key_bytes(n, k))) if kb else None
-        c2 = (choose([anchored], pics, cfg, budget, diff, [n], CORRECTION_AIM)
-              if anchored else None)
+        c2 = choose([local_model(m, trs, n)], pics, cfg, budget, diff, [n], CORRECTION_AIM)
         if c2 is not None and (c2.n, c2.k) != (n, k):
             n, k = c2.n, c2.k
             tried[n, k] = tr.bytes(n, m.qualities[k])
@@ -374,19 +396,31 @@ def settle(choice: Choice, tr, pics, cfg, budget: float, diff: Difficulty,
     while tr.bytes(n, m.qualities[k]) > HIGH * budget and k < len(m.qualities) - 1:  # missed twice: coarser
         k += 1
         encodes += 1
-    n, k, more = fill(tr, m.qualities, n, k, len(pics), budget, say)
+    n, k, more = fill(tr, m, n, k, len(pics), budget, say, trs)
     return n, k, encodes + more
 
 
-def fill(tr, q: list[int], n: int, k: int, t: int, budget: float, say: Callable[[str], None]) -> tuple[int, int, int]:
-    """(keyframes, quality index, trial encodes): (*n*, *k*) with a finer quality, else one more
-    keyframe, step by step (at most FILL trial encodes) while its size is below LOW x *budget* and the
-    step fits HIGH x *budget* (a quantiser step is 6-10 % of the bits, a keyframe more 1-5 %)."""
+def fill(tr, m: CodecModel, n: int, k: int, t: int, budget: float, say: Callable[[str], None],
+         trs: Sequence = ()) -> tuple[int, int, int]:
+    """(keyframes, quality index, trial encodes): while the size of (*n*, *k*) is below LOW x *budget*
+    (at most FILL trial encodes), a step up that fits HIGH x *budget*: a finer quality where the model
+    refitted to the measurements (:func:`local_model`, with *trs*) says it fits, else as many more
+    keyframes as that model says fit CORRECTION_AIM x *budget* (at least one).  A quantiser step is
+    10-15 % of the bits at these rates; a keyframe more 1-5 %, and its share grows with the count as
+    ``beta`` says (0.4-1.3)."""
+    q = m.qualities
+    trs = [tr, *(x for x in trs if x is not tr)]
     encodes = 0
     refused: set = set()
     while encodes < FILL and tr.bytes(n, q[k]) < LOW * budget:
-        step = next(((n2, k2) for n2, k2 in ((n, k - 1), (n + 1, k)) if k2 >= 0 and n2 <= t and (n2, k2) not in refused),
-                    None)
+        size = tr.bytes(n, q[k])
+        loc = local_model(m, trs, n)
+        pred = lambda n2, k2: size * loc.key_bytes(n2, k2) / loc.key_bytes(n, k)  # noqa: E731
+        n2 = n + 1
+        while n2 < t and pred(n2 + 1, k) <= CORRECTION_AIM * budget:
+            n2 += 1
+        steps = [(n, k - 1)] if k > 0 and pred(n, k - 1) <= HIGH * budget else []
+        step = next((s for s in [*steps, (min(n2, t), k)] if s != (n, k) and s not in refused), None)
         if step is None:
             break
         encodes += (step[0], q[step[1]]) not in tr.size
@@ -429,7 +463,8 @@ def verify(choices: Sequence[Choice], pics, cfg, budget: float, strategy: str, c
             trials[key] = _Trials(pics, dataclasses.replace(cfg, codec=m.codec, vvc_preset=VERIFY_PRESET or cfg.vvc_preset),
                                   m.downscale, colour, strategy)
         tr = trials[key]
-        n, k, encodes = settle(c, tr, pics, cfg, budget, diff, say)
+        n, k, encodes = settle(c, tr, pics, cfg, budget, diff, say,
+                               [x for (cd, ds, _), x in trials.items() if (cd, ds) == key[:2]])
         q = m.qualities[k]
         if (n, q) in tr.scores:  # settled where an earlier candidate did
             continue
@@ -451,7 +486,7 @@ def explore(ranked: Sequence[Choice], loose: Sequence[Choice], pics, cfg, budget
     scored codec, its best at the coded sizes next to the best's (:func:`other_sizes`, from *loose*:
     the ranking at the whole budget, where a size whose coarsest quality fits only the budget's last
     few percent still has a candidate); the best's count and quality with each other keyframe
-    strategy of *strategies*, and its count search.  Each count search: twice (fewer and more, then
+    strategy of *strategies*, and its count search where it scores better there.  Each count search: twice (fewer and more, then
     one step)."""
     slow: dict = {}
 
@@ -468,7 +503,10 @@ def explore(ranked: Sequence[Choice], loose: Sequence[Choice], pics, cfg, budget
     top = max(found, key=lambda v: v.score)
     for other in strategies[1:]:
         k = top.model.qualities.index(top.quality)
-        found += run([Choice(top.model, top.n, k, top.trials.bytes(top.n, top.quality), 0.0)], other)
+        at = run([Choice(top.model, top.n, k, top.trials.bytes(top.n, top.quality), 0.0)], other)
+        found += at
+        if not at or at[0].score <= top.score:  # no better at the best count: no count search of its own
+            continue
         for most in (2, 1):
             found += run(next_counts(found, pics, cfg, budget, diff, top.model.codec, most, other), other)
     return found
