@@ -486,8 +486,8 @@ def explore(ranked: Sequence[Choice], loose: Sequence[Choice], pics, cfg, budget
     scored codec, its best at the coded sizes next to the best's (:func:`other_sizes`, from *loose*:
     the ranking at the whole budget, where a size whose coarsest quality fits only the budget's last
     few percent still has a candidate); the best's count and quality with each other keyframe
-    strategy of *strategies*, and its count search where it scores better there.  Each count search: twice (fewer and more, then
-    one step)."""
+    strategy of *strategies*, and its count search where it scores better there.  Each count search:
+    twice (fewer and more, then one step)."""
     slow: dict = {}
 
     def run(choices: Sequence[Choice], strategy: str = strategies[0]) -> list[Verified]:
