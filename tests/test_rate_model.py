@@ -187,8 +187,9 @@ def test_fill_takes_a_finer_quality_where_it_fits(clip):
 
 
 def test_next_counts_brackets_then_bisects(clip):
-    """The count search scores SPREAD times fewer and more keyframes around the best scored one, then
-    the geometric mean between the best and its better neighbour."""
+    """The count search scores SPREAD times fewer and more keyframes around the best scored one,
+    SPREAD^2 times further where the best moved, then the geometric mean between the best and its
+    better neighbour."""
     cfg = EncoderConfig(profile="blend", fit="none")
     tr = _SizedTrials(clip, cfg, math.log(3000))
     m = dataclasses.replace(_model(clip, a=math.log(3000)), n0=4, trials=tr)
@@ -201,8 +202,9 @@ def test_next_counts_brackets_then_bisects(clip):
     first = M.next_counts([v(8, 0.9)], clip, cfg, 3000.0, diff)
     assert sorted(c.n for c in first) == [round(8 / M.SPREAD), round(8 * M.SPREAD)]
     found = [v(8, 0.9), v(6, 0.95), v(11, 0.8)]
-    assert [c.n for c in M.next_counts(found, clip, cfg, 3000.0, diff)] == [round(6 / M.SPREAD)]
-    found.append(v(4, 0.85))
+    far = round(6 / M.SPREAD ** 2)  # the best moved down: a step twice as long
+    assert [c.n for c in M.next_counts(found, clip, cfg, 3000.0, diff)] == [far]
+    found.append(v(far, 0.85))
     assert [c.n for c in M.next_counts(found, clip, cfg, 3000.0, diff)] == [round(math.sqrt(6 * 8))]
 
 

@@ -61,6 +61,8 @@ SPREAD = 1.4  # the verification's steps in keyframe count: this many times fewe
 VERIFY_PRESET: str | None = "medium"  # vvenc preset of the scored candidates' encodes (None: the encoder's; with
 # another, the winner is encoded again at the encoder's, and the encode reuses that: docs/encoder.md)
 FILL = 2  # trial encodes at most to fill the budget after the verification (fill)
+FINAL_LOW, FINAL_FILL = 0.945, 4  # the winner's settling at the encoder's preset (resettle): the stream's
+# own bits are to land in [LOW, 1] x budget, and the allowance for the weights' bits errs by 1-2 %
 VERIFY_FIT = "none"  # the weights of the verification's reconstructed frames: the prediction (one reconstruction each)
 VERIFY_SCALE_STEP = 1  # the verification's RIFE flow is estimated 2^this coarser than the encoder's (at most recon_param 2)
 VERIFY_PIXELS = 3 << 20  # output pixels scored per verification estimate at most
@@ -348,8 +350,9 @@ def other_sizes(found: Sequence["Verified"], ranked: Sequence[Choice]) -> list[C
 def next_counts(found: Sequence["Verified"], pics, cfg, budget: float, diff: Difficulty, codec: str | None = None,
                 most: int = 2, strategy: str | None = None) -> list[Choice]:
     """At most *most* keyframe counts to score next for the codec and size of the best scored candidate
-    (of *codec*): SPREAD times fewer and more keyframes while that side was not scored, else the count
-    halfway (geometric mean) between the best and the better of its scored neighbours."""
+    (of *codec*): SPREAD times fewer and more keyframes while neither side was scored, SPREAD^2 times
+    on the side not scored where the other was (the best moved that way), else the count halfway
+    (geometric mean) between the best and the better of its scored neighbours."""
     found = [v for v in found if codec in (None, v.model.codec) and strategy in (None, v.trials.cfg.strategy)]
     top = max(found, key=lambda v: v.score, default=None)
     if top is None or top.score == -math.inf:
@@ -358,8 +361,8 @@ def next_counts(found: Sequence["Verified"], pics, cfg, budget: float, diff: Dif
     i = [v.n for v in same].index(top.n)
     lo, hi = (same[i - 1] if i > 0 else None), (same[i + 1] if i + 1 < len(same) else None)
     if lo is None or hi is None:
-        counts = [n for n, side in ((round(top.n / SPREAD), lo), (min(len(pics), round(top.n * SPREAD)), hi))
-                  if side is None]
+        f = SPREAD if lo is hi else SPREAD ** 2  # moving on past a scored neighbour: a step twice as long
+        counts = [n for n, side in ((round(top.n / f), lo), (min(len(pics), round(top.n * f)), hi)) if side is None]
     else:
         other = max((lo, hi), key=lambda v: v.score)
         counts = [round(math.sqrt(top.n * other.n))]
@@ -368,12 +371,12 @@ def next_counts(found: Sequence["Verified"], pics, cfg, budget: float, diff: Dif
 
 
 def settle(choice: Choice, tr, pics, cfg, budget: float, diff: Difficulty,
-           say: Callable[[str], None], trs: Sequence = ()) -> tuple[int, int, int]:
+           say: Callable[[str], None], trs: Sequence = (), low: float = LOW, most: int = FILL) -> tuple[int, int, int]:
     """(keyframes, quality index, trial encodes) of *choice* trial-encoded by *tr* (the plan's keyframe
     strategy and encoder preset), corrected once from its measured size (see the module docstring):
     of the two, the larger that fits HIGH x *budget*.  *trs*: trial encodes of the codec and size at
     *tr*'s preset so far (with *tr*): where there are some, the quality is chosen by the model refitted
-    to them (:func:`local_model`) before the first encode."""
+    to them (:func:`local_model`) before the first encode.  *low*, *most*: :func:`fill`'s."""
     m = choice.model
     n, k = choice.n, choice.k
     trs = [tr, *(x for x in trs if x is not tr)]
@@ -383,7 +386,7 @@ def settle(choice: Choice, tr, pics, cfg, budget: float, diff: Difficulty,
     say(f"rate control: model candidate {m.codec} {tr.cfg.strategy} keyframes, downscale {m.downscale}, {n} keyframes, "
         f"quality {m.qualities[k]}: modelled {8 * choice.bytes:.0f} bits, measured {8 * tried[n, k]} bits of "
         f"{8 * budget:.0f}")
-    if not LOW * budget <= tried[n, k] <= HIGH * budget:
+    if not low * budget <= tried[n, k] <= HIGH * budget:
         c2 = choose([local_model(m, trs, n)], pics, cfg, budget, diff, [n], CORRECTION_AIM)
         if c2 is not None and (c2.n, c2.k) != (n, k):
             n, k = c2.n, c2.k
@@ -396,39 +399,43 @@ def settle(choice: Choice, tr, pics, cfg, budget: float, diff: Difficulty,
     while tr.bytes(n, m.qualities[k]) > HIGH * budget and k < len(m.qualities) - 1:  # missed twice: coarser
         k += 1
         encodes += 1
-    n, k, more = fill(tr, m, n, k, len(pics), budget, say, trs)
+    n, k, more = fill(tr, m, n, k, len(pics), budget, say, trs, low, most)
     return n, k, encodes + more
 
 
 def fill(tr, m: CodecModel, n: int, k: int, t: int, budget: float, say: Callable[[str], None],
-         trs: Sequence = ()) -> tuple[int, int, int]:
-    """(keyframes, quality index, trial encodes): while the size of (*n*, *k*) is below LOW x *budget*
-    (at most FILL trial encodes), a step up that fits HIGH x *budget*: a finer quality where the model
+         trs: Sequence = (), low: float = LOW, most: int = FILL) -> tuple[int, int, int]:
+    """(keyframes, quality index, trial encodes): while the size of (*n*, *k*) is below *low* x *budget*
+    (at most *most* trial encodes), a step up that fits HIGH x *budget*: a finer quality where the model
     refitted to the measurements (:func:`local_model`, with *trs*) says it fits, else as many more
     keyframes as that model says fit CORRECTION_AIM x *budget* (at least one).  A quantiser step is
     10-15 % of the bits at these rates; a keyframe more 1-5 %, and its share grows with the count as
-    ``beta`` says (0.4-1.3)."""
+    ``beta`` says (0.4-1.3); after a count that overshot, fewer (the refit with it).  A step that comes out smaller
+    is not taken (a VVC sequence's bytes can fall with a keyframe more: carphone 10 to 11 of 64)."""
     q = m.qualities
     trs = [tr, *(x for x in trs if x is not tr)]
     encodes = 0
     refused: set = set()
-    while encodes < FILL and tr.bytes(n, q[k]) < LOW * budget:
-        size = tr.bytes(n, q[k])
+    while encodes < most and (size := tr.bytes(n, q[k])) < low * budget:
         loc = local_model(m, trs, n)
         pred = lambda n2, k2: size * loc.key_bytes(n2, k2) / loc.key_bytes(n, k)  # noqa: E731
+        over = min((n2 for n2, k2 in refused if k2 == k and n2 > n), default=t + 1)  # counts that overshot
         n2 = n + 1
-        while n2 < t and pred(n2 + 1, k) <= CORRECTION_AIM * budget:
+        while n2 + 1 < over and n2 < t and pred(n2 + 1, k) <= CORRECTION_AIM * budget:
             n2 += 1
         steps = [(n, k - 1)] if k > 0 and pred(n, k - 1) <= HIGH * budget else []
-        step = next((s for s in [*steps, (min(n2, t), k)] if s != (n, k) and s not in refused), None)
+        step = next((s for s in [*steps, (n2, k)] if s != (n, k) and s[0] <= t and s[0] < over and s not in refused),
+                    None)
         if step is None:
             break
         encodes += (step[0], q[step[1]]) not in tr.size
-        if tr.bytes(step[0], q[step[1]]) <= HIGH * budget:
+        b = tr.bytes(step[0], q[step[1]])
+        if b <= HIGH * budget and b > size:
             n, k = step
-            say(f"rate control: filled to {n} keyframes, quality {q[k]}: {8 * tr.bytes(n, q[k])} bits")
+            say(f"rate control: filled to {n} keyframes, quality {q[k]}: {8 * b} bits")
         else:
             refused.add(step)
+            say(f"rate control: not filled to {step[0]} keyframes, quality {q[step[1]]}: {8 * b} bits")
     return n, k, encodes
 
 
@@ -566,7 +573,7 @@ def resettle(best: Verified, pics, cfg, budget: float, colour: Colour, diff: Dif
                   best.trials.cfg.strategy)
     k = best.model.qualities.index(best.quality)
     n, k, more = settle(Choice(best.model, best.n, k, best.trials.bytes(best.n, best.quality), 0.0), own, pics, cfg,
-                        budget, diff, say)
+                        budget, diff, say, low=FINAL_LOW, most=FINAL_FILL)
     return dataclasses.replace(best, trials=own, n=n, quality=best.model.qualities[k]), more
 
 

@@ -81,7 +81,8 @@ def fixed_bytes(pics, cfg, kf: list[int]) -> int:
     end of stream, metadata, and an allowance for the one interpolation-parameter unit the encoder
     writes for all segments (:func:`cmvc.encoder.pipeline.interp_params_unit`): its fields and 7 bits per
     inner frame (the exhaustive fit's Exp-Golomb values took 6-7 bits each on carphone at intervals 8
-    and 32)."""
+    and 32), 5 for the ``descend`` fit (its steps from the prediction are short: 4.2 bits each on
+    carphone, 64 frames, 7 keyframes)."""
     from .. import __version__
     from ..registry import ReconProfile
     from ..registry import ModelRole
@@ -104,7 +105,8 @@ def fixed_bytes(pics, cfg, kf: list[int]) -> int:
     if cfg.fit != "none" and inner:
         from ..syntax.descriptors import encode_leb128
 
-        n += framing + 3 + 2 * len(encode_leb128(len(kf))) + -(-7 * inner // 8)
+        per = 5 if cfg.fit == "descend" else 7
+        n += framing + 3 + 2 * len(encode_leb128(len(kf))) + -(-per * inner // 8)
     return n
 
 
