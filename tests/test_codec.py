@@ -1,5 +1,7 @@
 """Encoder and decoder end to end (IT2V), weight fitting, keyframe selection, rate control."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -445,3 +447,67 @@ def test_blend_frames_between_hyperprior_keyframes_are_tolerance_defined():
     ps = parse(data)
     assert ps.sequence_header.recon_profile == 0 and list(ps.sequence_header.keyframe_index) == [0, 3]
     assert tolerance_defined_frames(ps) == [True] * 4
+
+
+@pytest.mark.parametrize("hash_type", ["span", "frame"])
+def test_max_bytes_reverts_the_cheapest_weights_and_stays_decodable(testsrc_pics, hash_type):
+    """EncoderConfig.max_bytes (rate control's budget) is a bound: weights that differ from the
+    prediction go back to it, least MSE gain per bit first, until the stream fits; the frame hash
+    is that of the stream written."""
+    pics, _ = testsrc_pics
+    cfg = EncoderConfig(profile="blend", codec="png", interval=4, fit="exhaustive", lam=0.0, hash_type=hash_type)
+    free = encode(pics, cfg)
+    moved = sum(q != p for q, p in zip(*_weights(free.data)))
+    assert moved >= 4, "the test needs fitted weights that differ from the prediction"
+    assert encode(pics, dataclasses.replace(cfg, max_bytes=len(free.data))).data == free.data
+    capped = encode(pics, dataclasses.replace(cfg, max_bytes=len(free.data) - 2))
+    assert len(capped.data) <= len(free.data) - 2
+    assert 0 < capped.fit_stats["reverted"] < moved
+    q_free, q_pred = _weights(free.data)
+    q_cap, _ = _weights(capped.data)
+    kept = [a == b for a, b, p in zip(q_cap, q_free, q_pred) if b != p]
+    assert any(kept) and not all(kept)
+    dec = decode(capped.data, verify=True)
+    assert dec.hash_checked == len(pics)
+
+
+def _weights(data: bytes) -> tuple[list[int], list[int]]:
+    """(every inner frame's w_i, its linear prediction) of a stream with one interp_params_unit or none."""
+    from cmvc.parse import parse
+    from cmvc.syntax.interp import covered_segments, decode_segments, predict
+
+    st = parse(data)
+    kf = st.sequence_header.keyframe_index
+    counts = [b - a - 1 for a, b in zip(kf, kf[1:])]
+    units = st.of_type(UnitType.INTERP_PARAMS)
+    assert len(units) <= 1
+    got: dict[int, list[int]] = {}
+    for u in units:
+        segs = list(covered_segments(u.body))
+        for s, (qi, _) in zip(segs, decode_segments(u.body, [counts[s] for s in segs])):
+            got[s] = qi
+    q, p = [], []
+    for s, n in enumerate(counts):
+        pred = [predict(j, n, 4) for j in range(1, n + 1)]
+        q += got.get(s) or pred
+        p += pred
+    return q, p
+
+
+def test_fit_pixels_fits_at_a_coarser_flow_and_decodes_at_the_streams(testsrc_pics, monkeypatch):
+    """EncoderConfig.fit_pixels: the weight fit's RIFE flow as coarse as keeps that many pixels (at
+    most recon_param 2); the stream keeps rife_scale's recon_param, and its hash is of that decode."""
+    import cmvc.encoder.pipeline as P
+    from cmvc.parse import parse
+
+    pics, _ = testsrc_pics
+    seen = []
+    real = P.reconstructor
+    monkeypatch.setattr(P, "reconstructor", lambda sh, *a, **k: seen.append(sh.recon_param) or real(sh, *a, **k))
+    w, h = pics[0].width, pics[0].height
+    for pixels, want in ((None, 0), (w * h // 4, 1), (1, 2), (w * h, 0)):
+        seen.clear()
+        res = encode(pics, EncoderConfig(profile="rife", interval=6, quality=40, fit="descend", fit_pixels=pixels))
+        assert seen == [want]
+        assert parse(res.data).sequence_header.recon_param == 0
+        assert decode(res.data, verify=True).hash_checked == len(pics)

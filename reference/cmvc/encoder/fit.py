@@ -41,6 +41,7 @@ class FitResult:
     mse: list[float]
     winner: list[str]  # method that gave each frame's q
     bits: int
+    base: list[float | None] = dataclasses.field(default_factory=list)  # each frame's MSE at the prediction (None: not evaluated)
 
 
 def _cands_eval(recon, i0, i1, truth: list[Picture], cands: list[list[int]], top: int) -> dict[tuple[int, int], float]:
@@ -153,11 +154,11 @@ def fit_segment(recon, i0: Picture, i1: Picture, truth: list[Picture], w_bits: i
         bits = [se_bits(q - p) for q, p in zip(q_out, pred)]
         return FitResult(q_out, [cost[j, q] for j, q in enumerate(q_out)],
                          [cost[j, q] - lam * b / pixels for j, (q, b) in enumerate(zip(q_out, bits))],
-                         ["descend"] * n, sum(bits))
+                         ["descend"] * n, sum(bits), [cost[j, p] - lam * se_bits(0) / pixels for j, p in enumerate(pred)])
     if method == "none":
         d = _cands_eval(recon, i0, i1, truth, [[p] for p in pred], top)
         m = [d[(j, pred[j])] for j in range(n)]
-        return FitResult(pred, m, m, ["none"] * n, sum(se_bits(0) for _ in pred))
+        return FitResult(pred, m, m, ["none"] * n, sum(se_bits(0) for _ in pred), m)
     cands: list[set[int]] = [set() for _ in range(n)]
     origin: dict[tuple[int, int], str] = {}
     if method in ("search", "best"):
@@ -187,4 +188,4 @@ def fit_segment(recon, i0: Picture, i1: Picture, truth: list[Picture], w_bits: i
         cost.append(d[(j, best)] + lam * se_bits(best - pred[j]) / pixels)
         win.append(origin.get((j, best), method))
         bits += se_bits(best - pred[j])
-    return FitResult(q_out, cost, err, win, bits)
+    return FitResult(q_out, cost, err, win, bits, [d.get((j, pred[j])) for j in range(n)])

@@ -76,6 +76,8 @@ class EncoderConfig:
     keyframe_group: bool = True  # keyframes in keyframe_group_units (§4.9) rather than one keyframe_unit each
     registered_models: bool = True  # models of §10.9 declared by name alone (registered_model_flag, 32 bytes fewer)
     source_name: str = ""
+    max_bytes: int | None = None  # the stream's bytes at most (rate control's budget): _cap_weights
+    fit_pixels: int | None = None  # the weight fit's RIFE flow at the coarsest recon_param (<= 2) keeping this many pixels
 
 
 @dataclasses.dataclass
@@ -252,6 +254,8 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
     kunits = [KeyframeUnit(frame_index=i, codec_id=codec_id, codec_params=p, keyframe_data=d) for i, (p, d) in zip(kf, coded)]
     dec_kf = decode_keyframes(codec_id, sh, kunits)
     q_lists, ql_lists, stats = _fit_weights(src, kf, dec_kf, sh, cfg, recon_profile, net, say)  # 3. weights
+    if cfg.max_bytes is not None:
+        _cap_weights(q_lists, ql_lists, stats, kf, lambda ip: len(_sized(profile, sh, cfg, kunits, ip)), cfg)
     settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "captions"}
     settings.update(quality=quality, keyframes=len(kf))
     data, decoded = _stream(profile, sh, cfg, kunits, interp_params_unit(kf, q_lists, ql_lists, cfg.w_bits), net, say)
@@ -360,10 +364,15 @@ def _fit_weights(src: list[Picture], kf: list[int], dec_kf: list[Picture], sh, c
     t = len(src)
     glob = ". ".join([c.text for c in cfg.captions if c.role == TextRole.GLOBAL and c.text] +
                      [c.text for c in cfg.captions if c.role == TextRole.MOTION_CAPTION and c.text])  # = tt2v.prompt_of
+    if recon_profile == ReconProfile.RIFE and cfg.fit_pixels:  # the decode (and hash) stay at sh's recon_param
+        k = sh.recon_param
+        while k < 2 and (sh.coded_width * sh.coded_height) >> (2 * k + 2) >= cfg.fit_pixels:
+            k += 1
+        sh = dataclasses.replace(sh, recon_param=k)
     recon = reconstructor(sh, net, cfg.sd_model, glob, cfg.device)
     q_lists: dict[int, list[int]] = {}
     ql_lists: dict[int, list[int]] = {}
-    stats = {"frames": 0, "winner": {}, "bits": 0, "mse": []}
+    stats = {"frames": 0, "winner": {}, "bits": 0, "mse": [], "gain": {}}
     done = 0
     inner_total = t - len(kf)
     for s in range(len(kf) - 1):
@@ -384,6 +393,8 @@ def _fit_weights(src: list[Picture], kf: list[int], dec_kf: list[Picture], sh, c
             res = fit_segment(recon, dec_kf[s], dec_kf[s + 1], src[a + 1: b], cfg.w_bits, cfg.fit, cfg.lam,
                               cfg.search_radius, cfg.gd_steps, cfg.gd_lr)
             q_lists[s] = res.q
+            for j, (e, e0) in enumerate(zip(res.mse, res.base or [None] * len(res.q))):
+                stats["gain"][s, j] = 0.0 if e0 is None else e0 - e
             stats["frames"] += len(res.q)
             stats["bits"] += res.bits
             stats["mse"] += res.mse
@@ -392,6 +403,46 @@ def _fit_weights(src: list[Picture], kf: list[int], dec_kf: list[Picture], sh, c
         done += b - a - 1
         say("weight fit", done, inner_total)
     return q_lists, ql_lists, stats
+
+
+def _hash_unit(cfg: EncoderConfig, pictures: list[Picture] | None, t: int) -> FrameHashUnit:
+    """The frame hash unit (§7.9) of the decoded *pictures* (None: zero digests of the same size)."""
+    if cfg.hash_type == "frame":
+        digest = [p.md5() for p in pictures] if pictures is not None else [bytes(16)] * t
+        return FrameHashUnit(hash_type=HashType.MD5, first_frame=0, num_frames=t, digest=digest)
+    digest = [span_md5(pictures) if pictures is not None else bytes(16)]
+    return FrameHashUnit(hash_type=HashType.MD5_SPAN, first_frame=0, num_frames=t, digest=digest)
+
+
+def _sized(profile: Profile, sh, cfg: EncoderConfig, kunits: list[KeyframeUnit], ip: InterpParamsUnit | None) -> bytes:
+    """The stream :func:`_stream` writes, but for its frame hash digests (zeros): as long."""
+    return write_stream(profile, sh, cfg, kunits, ip, [_hash_unit(cfg, None, sh.frame_count)] if cfg.write_hash else [])
+
+
+def _cap_weights(q_lists: dict, ql_lists: dict, stats: dict, kf: list[int], size: Callable, cfg: EncoderConfig) -> None:
+    """Weights that differ from the linear prediction (§4.6) back to it, least MSE gain per bit saved
+    first, until ``size(interp_params_unit)`` fits ``cfg.max_bytes`` (in place; ``stats["reverted"]``:
+    how many).  Rate control's allowance for the weights' bits (:func:`cmvc.encoder.trials.fixed_bytes`)
+    is an estimate: this makes the budget a bound.  Not normative."""
+    from ..syntax.interp import se_bits
+
+    def pred(s: int) -> list[int]:
+        return [predict(j, kf[s + 1] - kf[s] - 1, cfg.w_bits) for j in range(1, kf[s + 1] - kf[s])]
+
+    stats["reverted"] = 0
+    while (over := size(interp_params_unit(kf, q_lists, ql_lists, cfg.w_bits)) - cfg.max_bytes) > 0:
+        moved = [(stats["gain"].get((s, j), 0.0) / max(1, se_bits(q - p) - se_bits(0)), s, j, se_bits(q - p) - se_bits(0))
+                 for s, qs in q_lists.items() if ql_lists.get(s) is None
+                 for j, (q, p) in enumerate(zip(qs, pred(s))) if q != p]
+        if not moved:
+            return
+        saved = 0
+        for _, s, j, bits in sorted(moved):
+            if saved >= 8 * over:
+                break
+            q_lists[s] = [*q_lists[s][:j], pred(s)[j], *q_lists[s][j + 1:]]
+            saved += bits
+            stats["reverted"] += 1
 
 
 def _stream(profile: Profile, sh, cfg: EncoderConfig, kunits: list[KeyframeUnit], ip: InterpParamsUnit | None, net,
@@ -407,11 +458,7 @@ def _stream(profile: Profile, sh, cfg: EncoderConfig, kunits: list[KeyframeUnit]
     dec = decode(data, net=net, sd_model=cfg.sd_model, device=cfg.device)
     say("closed-loop decode", 1, 1)
     if cfg.write_hash:
-        if cfg.hash_type == "frame":
-            hu = FrameHashUnit(hash_type=HashType.MD5, first_frame=0, num_frames=t, digest=[p.md5() for p in dec.pictures])
-        else:
-            hu = FrameHashUnit(hash_type=HashType.MD5_SPAN, first_frame=0, num_frames=t, digest=[span_md5(dec.pictures)])
-        data = build(hu)
+        data = build(_hash_unit(cfg, dec.pictures, t))
     return data, dec.pictures
 
 

@@ -254,9 +254,10 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
     if method == "model" and evaluate:
         from .rate_model import model_plan
 
-        return model_plan(pics, cfg, target_bits, codecs=codecs, downscales=downscales, strategies=strategies,
-                          estimate=lambda *a, **k: estimate_quality(*a, **k), fallback_codecs=tuple(fallback_codecs),
-                          colour=colour, progress=progress, advance=advance)
+        rp = model_plan(pics, cfg, target_bits, codecs=codecs, downscales=downscales, strategies=strategies,
+                        estimate=lambda *a, **k: estimate_quality(*a, **k), fallback_codecs=tuple(fallback_codecs),
+                        colour=colour, progress=progress, advance=advance)
+        return dataclasses.replace(rp, max_bytes=int(target_bits // 8))
     if cache is not None:
         what = (id(pics), cfg, colour, net, scorer)
         if cache.setdefault("inputs", what) != what:
@@ -277,7 +278,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
         advance(n_done, n_done)
     chosen = p.choose(n_shot_refine)
     return RatePlan(chosen.interval, chosen.quality, chosen.predicted_bytes, p.trials, chosen.downscale, chosen.score,
-                    p.cands, chosen.strategy, chosen.codec, chosen.keyframes)
+                    p.cands, chosen.strategy, chosen.codec, chosen.keyframes, max_bytes=int(target_bits // 8))
 
 
 class _Planner:

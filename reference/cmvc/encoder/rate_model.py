@@ -48,7 +48,8 @@ from ..keyframes import CODEC_NAMES, Colour, decode_keyframes
 AIM = 0.965  # the model's stream size aims at this fraction of the budget ...
 LOW = 0.93  # ... and one correction follows when the measured size falls outside [LOW, 1] x budget,
 CORRECTION_AIM = 0.98  # aiming higher: the model anchored at a measurement is closer near it
-HIGH = 0.99  # the predicted size's ceiling: the interpolation parameters' bytes are an allowance (fixed_bytes)
+HIGH = 0.995  # the predicted size's ceiling: the weights' bits are an allowance (fixed_bytes), capped by the
+# encoder to the budget (EncoderConfig.max_bytes)
 FIRST_PASS_GAPS = (2, 4, 8, 16, 32, 64)  # keyframe gaps the first pass measures (log-log interpolated between)
 FIRST_PASS_SEGMENTS = 2  # segments sampled per gap by the first pass
 CALIBRATION_GAPS = (8,)  # gaps of the full-size reconstructions that scale the first pass's errors
@@ -61,12 +62,16 @@ SPREAD = 1.4  # the verification's steps in keyframe count: this many times fewe
 VERIFY_PRESET: str | None = "medium"  # vvenc preset of the scored candidates' encodes (None: the encoder's; with
 # another, the winner is encoded again at the encoder's, and the encode reuses that: docs/encoder.md)
 FILL = 2  # trial encodes at most to fill the budget after the verification (fill)
-FINAL_LOW, FINAL_FILL = 0.945, 4  # the winner's settling at the encoder's preset (resettle): the stream's
-# own bits are to land in [LOW, 1] x budget, and the allowance for the weights' bits errs by 1-2 %
+FINAL_LOW, FINAL_FILL, FINAL_TRIES = 0.945, 4, 3  # the winner's settling at the encoder's preset (resettle):
+# aim above LOW (the allowance for the weights' bits errs by 1-2 %), with up to FINAL_FILL encodes at the
+# scoring preset and FINAL_TRIES at the encoder's
 VERIFY_FIT = "none"  # the weights of the verification's reconstructed frames: the prediction (one reconstruction each)
 VERIFY_SCALE_STEP = 1  # the verification's RIFE flow is estimated 2^this coarser than the encoder's (at most recon_param 2)
 VERIFY_PIXELS = 3 << 20  # output pixels scored per verification estimate at most
 LOCAL_WIDTH = 0.25  # local_model: the distance in ln(keyframes) at which a measurement weighs half
+FIT_PIXELS = 640 * 360  # the encode's weight fit estimates RIFE's flow as coarsely as keeps this many pixels
+# (EncoderConfig.fit_pixels): 720p fitted at recon_param 1 took 24 % less time at the same quality; 176x144
+# at recon_param 1 lost 1.7 VMAF (docs/encoder.md)
 
 
 @dataclasses.dataclass
@@ -408,24 +413,31 @@ def fill(tr, m: CodecModel, n: int, k: int, t: int, budget: float, say: Callable
     """(keyframes, quality index, trial encodes): while the size of (*n*, *k*) is below *low* x *budget*
     (at most *most* trial encodes), a step up that fits HIGH x *budget*: a finer quality where the model
     refitted to the measurements (:func:`local_model`, with *trs*) says it fits, else as many more
-    keyframes as that model says fit CORRECTION_AIM x *budget* (at least one).  A quantiser step is
+    keyframes as that model says fit CORRECTION_AIM x *budget* (at least one); the finer quality may be
+    at another count measured at this quality (one that came out smaller).  A quantiser step is
     10-15 % of the bits at these rates; a keyframe more 1-5 %, and its share grows with the count as
     ``beta`` says (0.4-1.3); after a count that overshot, fewer (the refit with it).  A step that comes out smaller
     is not taken (a VVC sequence's bytes can fall with a keyframe more: carphone 10 to 11 of 64)."""
     q = m.qualities
     trs = [tr, *(x for x in trs if x is not tr)]
     encodes = 0
-    refused: set = set()
+    refused: set = set()  # steps not taken: ...
+    overshot: set = set()  # ... those that came out too large (no more keyframes than these at that quality)
     while encodes < most and (size := tr.bytes(n, q[k])) < low * budget:
         loc = local_model(m, trs, n)
         pred = lambda n2, k2: size * loc.key_bytes(n2, k2) / loc.key_bytes(n, k)  # noqa: E731
-        over = min((n2 for n2, k2 in refused if k2 == k and n2 > n), default=t + 1)  # counts that overshot
+        over = min((n2 for n2, k2 in overshot if k2 == k and n2 > n), default=t + 1)
         n2 = n + 1
         while n2 + 1 < over and n2 < t and pred(n2 + 1, k) <= CORRECTION_AIM * budget:
             n2 += 1
-        steps = [(n, k - 1)] if k > 0 and pred(n, k - 1) <= HIGH * budget else []
-        step = next((s for s in [*steps, (n2, k)] if s != (n, k) and s[0] <= t and s[0] < over and s not in refused),
-                    None)
+        # a finer quality at any count measured at this one, anchored at its measurement: a count that came
+        # out smaller (refused) may leave room for it
+        at_k = {n3: s3 for (n3, q3), s3 in tr.size.items() if q3 == q[k] and s3 <= HIGH * budget}
+        finer = sorted(((s3 * loc.key_bytes(n3, k - 1) / loc.key_bytes(n3, k), (n3, k - 1)) for n3, s3 in at_k.items()
+                        if k > 0), reverse=True)
+        steps = [st for p, st in finer if size < p <= HIGH * budget and st not in refused][:1]
+        step = next((s for s in [*steps, (n2, k)] if s != (n, k) and s[0] <= t and (s[0] < over or s[1] != k)
+                     and s not in refused), None)
         if step is None:
             break
         encodes += (step[0], q[step[1]]) not in tr.size
@@ -435,6 +447,8 @@ def fill(tr, m: CodecModel, n: int, k: int, t: int, budget: float, say: Callable
             say(f"rate control: filled to {n} keyframes, quality {q[k]}: {8 * b} bits")
         else:
             refused.add(step)
+            if b > HIGH * budget:
+                overshot.add(step)
             say(f"rate control: not filled to {step[0]} keyframes, quality {q[step[1]]}: {8 * b} bits")
     return n, k, encodes
 
@@ -564,17 +578,40 @@ def _fewest(models: Sequence[CodecModel], budget: float, trials_of: Callable[[Co
 def resettle(best: Verified, pics, cfg, budget: float, colour: Colour, diff: Difficulty,
              say: Callable[[str], None]) -> tuple[Verified, int]:
     """(*best* settled again at the encoder's vvenc preset when it was scored at another, trial encodes
-    made); unchanged for other codecs and for candidates that did not fit."""
+    made); unchanged for other codecs and for candidates that did not fit.  At most FINAL_TRIES encodes
+    at the encoder's preset: while one lands outside [FINAL_LOW, HIGH] x *budget*, the next point is
+    found by :func:`settle` and :func:`fill` among the cheaper encodes at the scoring preset, against the
+    budget scaled by the two presets' bytes at the last point (vvenc slow takes 2-3 times medium's time;
+    their bytes differ by 0-5 %)."""
     if best.score == -math.inf or best.trials.cfg.vvc_preset == cfg.vvc_preset or best.model.codec != "vvc":
         return best, 0
     from .trials import _Trials
 
     own = _Trials(pics, dataclasses.replace(cfg, codec=best.model.codec), best.model.downscale, colour,
                   best.trials.cfg.strategy)
-    k = best.model.qualities.index(best.quality)
-    n, k, more = settle(Choice(best.model, best.n, k, best.trials.bytes(best.n, best.quality), 0.0), own, pics, cfg,
-                        budget, diff, say, low=FINAL_LOW, most=FINAL_FILL)
-    return dataclasses.replace(best, trials=own, n=n, quality=best.model.qualities[k]), more
+    q = best.model.qualities
+    n, k, encodes = best.n, q.index(best.quality), 0
+    for _ in range(FINAL_TRIES):
+        size = own.bytes(n, q[k])
+        encodes += 1
+        say(f"rate control: {n} keyframes at quality {q[k]} at vvenc preset {cfg.vvc_preset}: {8 * size} bits")
+        if FINAL_LOW * budget <= size <= HIGH * budget:
+            break
+        scaled = budget * best.trials.bytes(n, q[k]) / size
+        c = Choice(best.model, n, k, best.trials.bytes(n, q[k]), 0.0)
+        n2, k2, more = settle(c, best.trials, pics, cfg, scaled, diff, say, low=FINAL_LOW, most=FINAL_FILL)
+        encodes += more
+        if (n2, q[k2]) in own.size:
+            break
+        n, k = n2, k2
+    fits = [key for key, size in own.size.items() if size <= HIGH * budget]
+    if fits:
+        n, kq = max(fits, key=own.size.__getitem__)
+        k = q.index(kq)
+    while own.bytes(n, q[k]) > HIGH * budget and k < len(q) - 1:  # none fits: coarser
+        k += 1
+        encodes += 1
+    return dataclasses.replace(best, trials=own, n=n, quality=q[k]), encodes
 
 
 def model_plan(pics, cfg, target_bits: float, *, codecs: Sequence[str], downscales: Sequence[int],
@@ -650,4 +687,4 @@ def model_plan(pics, cfg, target_bits: float, *, codecs: Sequence[str], downscal
     size = tr.bytes(n, q)
     cand = Candidate(best.model.downscale, interval, q, size, best.score, tr.cfg.strategy, best.model.codec, n)
     return RatePlan(interval, q, size, 3 * len(models) + encodes, best.model.downscale, best.score, [cand], tr.cfg.strategy,
-                    best.model.codec, n, timings)
+                    best.model.codec, n, timings, fit_pixels=FIT_PIXELS)

@@ -68,12 +68,16 @@ class RatePlan:
     codec: str = "av1"
     keyframes: int | None = None  # number of keyframes (None: as many as the interval gives)
     timings: dict = dataclasses.field(default_factory=dict)  # seconds per step (method "model")
+    max_bytes: int | None = None  # the budget, a bound on the stream (EncoderConfig.max_bytes)
+    fit_pixels: int | None = None  # EncoderConfig.fit_pixels of the encode (None: the caller's)
 
     def apply(self, cfg):
         """*cfg* (an :class:`~cmvc.encoder.pipeline.EncoderConfig`) with this plan's keyframe count (or
-        interval), quality, size, strategy and codec."""
+        interval), quality, size, strategy, codec, bound on the stream's bytes and weight fit's flow scale."""
         return dataclasses.replace(cfg, interval=self.interval, quality=self.quality, downscale=self.downscale,
-                                   strategy=self.strategy, codec=self.codec, keyframes=self.keyframes)
+                                   strategy=self.strategy, codec=self.codec, keyframes=self.keyframes,
+                                   max_bytes=cfg.max_bytes if self.max_bytes is None else self.max_bytes,
+                                   fit_pixels=cfg.fit_pixels if self.fit_pixels is None else self.fit_pixels)
 
 
 def fixed_bytes(pics, cfg, kf: list[int]) -> int:
