@@ -30,7 +30,8 @@ then trial-encodes and scores only candidates that the model and the scores befo
    trial encodes of that codec and size so far, :func:`local_model`, then :func:`fill`) and scored as the searches score candidates
    (:func:`cmvc.encoder.rate_control.estimate_quality`, MS-SSIM whatever ``--rc-metric`` names, with
    VERIFY_FIT weights and RIFE's flow VERIFY_SCALE_STEP coarser).  The best score wins and is settled
-   again at the encoder's preset; the encode reuses that trial's keyframes
+   again at the encoder's preset (:func:`resettle`, steered by encodes at VERIFY_PRESET); the encode
+   reuses that trial's keyframes
    (:func:`cmvc.encoder.memo.coded_memo`).  When no candidate fits, the fallback codecs' most
    keyframes at their coarsest quality (:func:`coarsest`).
 """
