@@ -66,6 +66,8 @@ FILL = 2  # trial encodes at most to fill the budget after the verification (fil
 FINAL_LOW, FINAL_FILL, FINAL_TRIES = 0.945, 4, 3  # the winner's settling at the encoder's preset (resettle):
 # aim above LOW (the allowance for the weights' bits errs by 1-2 %), with up to FINAL_FILL encodes at the
 # scoring preset and FINAL_TRIES at the encoder's
+FINAL_HIGH = 1.0  # ... up to the whole budget: where the weights' bits exceed their allowance, the encoder
+# moves some back to the prediction (EncoderConfig.max_bytes)
 VERIFY_FIT = "none"  # the weights of the verification's reconstructed frames: the prediction (one reconstruction each)
 VERIFY_SCALE_STEP = 1  # the verification's RIFE flow is estimated 2^this coarser than the encoder's (at most recon_param 2)
 VERIFY_PIXELS = 3 << 20  # output pixels scored per verification estimate at most
@@ -377,12 +379,13 @@ def next_counts(found: Sequence["Verified"], pics, cfg, budget: float, diff: Dif
 
 
 def settle(choice: Choice, tr, pics, cfg, budget: float, diff: Difficulty,
-           say: Callable[[str], None], trs: Sequence = (), low: float = LOW, most: int = FILL) -> tuple[int, int, int]:
+           say: Callable[[str], None], trs: Sequence = (), low: float = LOW, most: int = FILL,
+           high: float = HIGH) -> tuple[int, int, int]:
     """(keyframes, quality index, trial encodes) of *choice* trial-encoded by *tr* (the plan's keyframe
     strategy and encoder preset), corrected once from its measured size (see the module docstring):
-    of the two, the larger that fits HIGH x *budget*.  *trs*: trial encodes of the codec and size at
+    of the two, the larger that fits *high* x *budget*.  *trs*: trial encodes of the codec and size at
     *tr*'s preset so far (with *tr*): where there are some, the quality is chosen by the model refitted
-    to them (:func:`local_model`) before the first encode.  *low*, *most*: :func:`fill`'s."""
+    to them (:func:`local_model`) before the first encode.  *low*, *most*, *high*: :func:`fill`'s."""
     m = choice.model
     n, k = choice.n, choice.k
     trs = [tr, *(x for x in trs if x is not tr)]
@@ -392,32 +395,33 @@ def settle(choice: Choice, tr, pics, cfg, budget: float, diff: Difficulty,
     say(f"rate control: model candidate {m.codec} {tr.cfg.strategy} keyframes, downscale {m.downscale}, {n} keyframes, "
         f"quality {m.qualities[k]}: modelled {8 * choice.bytes:.0f} bits, measured {8 * tried[n, k]} bits of "
         f"{8 * budget:.0f}")
-    if not low * budget <= tried[n, k] <= HIGH * budget:
+    if not low * budget <= tried[n, k] <= high * budget:
         c2 = choose([local_model(m, trs, n)], pics, cfg, budget, diff, [n], CORRECTION_AIM)
         if c2 is not None and (c2.n, c2.k) != (n, k):
             n, k = c2.n, c2.k
             tried[n, k] = tr.bytes(n, m.qualities[k])
             say(f"rate control: correction to {n} keyframes, quality {m.qualities[k]}: {8 * tried[n, k]} bits")
-    fits = [key for key, size in tried.items() if size <= HIGH * budget]
+    fits = [key for key, size in tried.items() if size <= high * budget]
     if fits:
         n, k = max(fits, key=tried.__getitem__)
     encodes = len(tried)
-    while tr.bytes(n, m.qualities[k]) > HIGH * budget and k < len(m.qualities) - 1:  # missed twice: coarser
+    while tr.bytes(n, m.qualities[k]) > high * budget and k < len(m.qualities) - 1:  # missed twice: coarser
         k += 1
         encodes += 1
-    n, k, more = fill(tr, m, n, k, len(pics), budget, say, trs, low, most)
+    n, k, more = fill(tr, m, n, k, len(pics), budget, say, trs, low, most, high)
     return n, k, encodes + more
 
 
 def fill(tr, m: CodecModel, n: int, k: int, t: int, budget: float, say: Callable[[str], None],
-         trs: Sequence = (), low: float = LOW, most: int = FILL) -> tuple[int, int, int]:
+         trs: Sequence = (), low: float = LOW, most: int = FILL, high: float = HIGH) -> tuple[int, int, int]:
     """(keyframes, quality index, trial encodes): while the size of (*n*, *k*) is below *low* x *budget*
-    (at most *most* trial encodes), a step up that fits HIGH x *budget*: a finer quality where the model
+    (at most *most* trial encodes), a step up that fits *high* x *budget*: a finer quality where the model
     refitted to the measurements (:func:`local_model`, with *trs*) says it fits, else as many more
     keyframes as that model says fit CORRECTION_AIM x *budget* (at least one); the finer quality may be
     at another count measured at this quality (one that came out smaller).  A quantiser step is
     10-15 % of the bits at these rates; a keyframe more 1-5 %, and its share grows with the count as
-    ``beta`` says (0.4-1.3); after a count that overshot, fewer (the refit with it).  A step that comes out smaller
+    ``beta`` says (0.4-1.3); after a count that overshot, fewer (the refit with it), and once the next count
+    overshot, a finer quality at as many keyframes as the model says fit.  A step that comes out smaller
     is not taken (a VVC sequence's bytes can fall with a keyframe more: carphone 10 to 11 of 64)."""
     q = m.qualities
     trs = [tr, *(x for x in trs if x is not tr)]
@@ -433,22 +437,27 @@ def fill(tr, m: CodecModel, n: int, k: int, t: int, budget: float, say: Callable
             n2 += 1
         # a finer quality at any count measured at this one, anchored at its measurement: a count that came
         # out smaller (refused) may leave room for it
-        at_k = {n3: s3 for (n3, q3), s3 in tr.size.items() if q3 == q[k] and s3 <= HIGH * budget}
+        at_k = {n3: s3 for (n3, q3), s3 in tr.size.items() if q3 == q[k] and s3 <= high * budget}
         finer = sorted(((s3 * loc.key_bytes(n3, k - 1) / loc.key_bytes(n3, k), (n3, k - 1)) for n3, s3 in at_k.items()
                         if k > 0), reverse=True)
-        steps = [st for p, st in finer if size < p <= HIGH * budget and st not in refused][:1]
-        step = next((s for s in [*steps, (n2, k)] if s != (n, k) and s[0] <= t and (s[0] < over or s[1] != k)
+        steps = [st for p, st in finer if size < p <= high * budget and st not in refused][:1]
+        # more keyframes overshot: a finer quality at as many keyframes as the model says fit (fewer)
+        n4 = n
+        while n4 > 2 and pred(n4, k - 1) > CORRECTION_AIM * budget:
+            n4 -= 1
+        fewer = [(n4, k - 1)] if k > 0 and over <= n + 1 and pred(n4, k - 1) > size else []
+        step = next((s for s in [*steps, (n2, k), *fewer] if s != (n, k) and s[0] <= t and (s[0] < over or s[1] != k)
                      and s not in refused), None)
         if step is None:
             break
         encodes += (step[0], q[step[1]]) not in tr.size
         b = tr.bytes(step[0], q[step[1]])
-        if b <= HIGH * budget and b > size:
+        if b <= high * budget and b > size:
             n, k = step
             say(f"rate control: filled to {n} keyframes, quality {q[k]}: {8 * b} bits")
         else:
             refused.add(step)
-            if b > HIGH * budget:
+            if b > high * budget:
                 overshot.add(step)
             say(f"rate control: not filled to {step[0]} keyframes, quality {q[step[1]]}: {8 * b} bits")
     return n, k, encodes
@@ -580,7 +589,7 @@ def resettle(best: Verified, pics, cfg, budget: float, colour: Colour, diff: Dif
              say: Callable[[str], None]) -> tuple[Verified, int]:
     """(*best* settled again at the encoder's vvenc preset when it was scored at another, trial encodes
     made); unchanged for other codecs and for candidates that did not fit.  At most FINAL_TRIES encodes
-    at the encoder's preset: while one lands outside [FINAL_LOW, HIGH] x *budget*, the next point is
+    at the encoder's preset: while one lands outside [FINAL_LOW, FINAL_HIGH] x *budget*, the next point is
     found by :func:`settle` and :func:`fill` among the cheaper encodes at the scoring preset, against the
     budget scaled by the two presets' bytes at the last point (vvenc slow takes 2-3 times medium's time;
     their bytes differ by 0-5 %)."""
@@ -596,20 +605,21 @@ def resettle(best: Verified, pics, cfg, budget: float, colour: Colour, diff: Dif
         size = own.bytes(n, q[k])
         encodes += 1
         say(f"rate control: {n} keyframes at quality {q[k]} at vvenc preset {cfg.vvc_preset}: {8 * size} bits")
-        if FINAL_LOW * budget <= size <= HIGH * budget:
+        if FINAL_LOW * budget <= size <= FINAL_HIGH * budget:
             break
         scaled = budget * best.trials.bytes(n, q[k]) / size
         c = Choice(best.model, n, k, best.trials.bytes(n, q[k]), 0.0)
-        n2, k2, more = settle(c, best.trials, pics, cfg, scaled, diff, say, low=FINAL_LOW, most=FINAL_FILL)
+        n2, k2, more = settle(c, best.trials, pics, cfg, scaled, diff, say, low=FINAL_LOW, most=FINAL_FILL,
+                              high=FINAL_HIGH)
         encodes += more
         if (n2, q[k2]) in own.size:
             break
         n, k = n2, k2
-    fits = [key for key, size in own.size.items() if size <= HIGH * budget]
+    fits = [key for key, size in own.size.items() if size <= FINAL_HIGH * budget]
     if fits:
         n, kq = max(fits, key=own.size.__getitem__)
         k = q.index(kq)
-    while own.bytes(n, q[k]) > HIGH * budget and k < len(q) - 1:  # none fits: coarser
+    while own.bytes(n, q[k]) > FINAL_HIGH * budget and k < len(q) - 1:  # none fits: coarser
         k += 1
         encodes += 1
     return dataclasses.replace(best, trials=own, n=n, quality=q[k]), encodes
