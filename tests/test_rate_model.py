@@ -214,20 +214,6 @@ def test_fill_takes_a_finer_quality_at_a_count_that_came_out_smaller(clip):
     assert M.LOW * budget <= real.bytes(n, 29) <= M.HIGH * budget
 
 
-def test_fill_takes_a_finer_quality_at_fewer_keyframes_once_more_overshoot(clip):
-    """Where a keyframe more and a finer quality both overshoot (12 % quality steps, bytes growing as
-    n^0.4), fill takes the finer quality at as many keyframes as the refitted model says fit: fewer,
-    and larger than the start."""
-    cfg = EncoderConfig(profile="blend", fit="none")
-    real = _SizedTrials(clip, cfg, math.log(400_000), b=-0.12, beta=0.4)
-    m = dataclasses.replace(_model(clip, a=math.log(400_000), b=-0.12, beta=0.4), n0=4, trials=real)
-    budget = real.bytes(8, 30) / 0.955
-    assert real.bytes(9, 30) > M.HIGH * budget and real.bytes(8, 29) > M.HIGH * budget
-    n, k, encodes = M.fill(real, m, 8, 10, len(clip), budget, lambda s: None, low=0.97, most=2)
-    assert k == 9 and n < 8 and encodes == 2
-    assert real.bytes(8, 30) < real.bytes(n, 29) <= M.HIGH * budget
-
-
 def test_next_counts_brackets_then_bisects(clip):
     """The count search scores SPREAD times fewer and more keyframes around the best scored one,
     SPREAD^2 times further where the best moved, then the geometric mean between the best and its

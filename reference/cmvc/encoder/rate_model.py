@@ -26,14 +26,14 @@ then trial-encodes and scores only candidates that the model and the scores befo
    keyframe counts around the best scored (:func:`next_counts`), the codec's other coded sizes
    (:func:`other_sizes`) and the other keyframe strategies (at the best's count, and a count search
    of their own only where that wins), each trial-encoded with its strategy at vvenc preset
-   VERIFY_PRESET, brought into [LOW, HIGH] x the budget (:func:`settle`: the model refitted to the
-   trial encodes of that codec and size so far, :func:`local_model`, then :func:`fill`) and scored as the searches score candidates
+   VERIFY_PRESET, brought into [LOW, HIGH] x the budget
+   (:func:`settle`: the model refitted to the trial encodes of that codec and size so far,
+   :func:`local_model`, then :func:`fill`) and scored as the searches score candidates
    (:func:`cmvc.encoder.rate_control.estimate_quality`, MS-SSIM whatever ``--rc-metric`` names, with
    VERIFY_FIT weights and RIFE's flow VERIFY_SCALE_STEP coarser).  The best score wins and is settled
    again at the encoder's preset (:func:`resettle`, steered by encodes at VERIFY_PRESET); the encode
-   reuses that trial's keyframes
-   (:func:`cmvc.encoder.memo.coded_memo`).  When no candidate fits, the fallback codecs' most
-   keyframes at their coarsest quality (:func:`coarsest`).
+   reuses that trial's keyframes (:func:`cmvc.encoder.memo.coded_memo`).  When no candidate fits,
+   the fallback codecs' most keyframes at their coarsest quality (:func:`coarsest`).
 """
 from __future__ import annotations
 
@@ -420,8 +420,7 @@ def fill(tr, m: CodecModel, n: int, k: int, t: int, budget: float, say: Callable
     keyframes as that model says fit CORRECTION_AIM x *budget* (at least one); the finer quality may be
     at another count measured at this quality (one that came out smaller).  A quantiser step is
     10-15 % of the bits at these rates; a keyframe more 1-5 %, and its share grows with the count as
-    ``beta`` says (0.4-1.3); after a count that overshot, fewer (the refit with it), and once the next count
-    overshot, a finer quality at as many keyframes as the model says fit.  A step that comes out smaller
+    ``beta`` says (0.4-1.3); after a count that overshot, fewer (the refit with it).  A step that comes out smaller
     is not taken (a VVC sequence's bytes can fall with a keyframe more: carphone 10 to 11 of 64)."""
     q = m.qualities
     trs = [tr, *(x for x in trs if x is not tr)]
@@ -441,12 +440,7 @@ def fill(tr, m: CodecModel, n: int, k: int, t: int, budget: float, say: Callable
         finer = sorted(((s3 * loc.key_bytes(n3, k - 1) / loc.key_bytes(n3, k), (n3, k - 1)) for n3, s3 in at_k.items()
                         if k > 0), reverse=True)
         steps = [st for p, st in finer if size < p <= high * budget and st not in refused][:1]
-        # more keyframes overshot: a finer quality at as many keyframes as the model says fit (fewer)
-        n4 = n
-        while n4 > 2 and pred(n4, k - 1) > CORRECTION_AIM * budget:
-            n4 -= 1
-        fewer = [(n4, k - 1)] if k > 0 and over <= n + 1 and pred(n4, k - 1) > size else []
-        step = next((s for s in [*steps, (n2, k), *fewer] if s != (n, k) and s[0] <= t and (s[0] < over or s[1] != k)
+        step = next((s for s in [*steps, (n2, k)] if s != (n, k) and s[0] <= t and (s[0] < over or s[1] != k)
                      and s not in refused), None)
         if step is None:
             break
@@ -519,10 +513,10 @@ def explore(ranked: Sequence[Choice], loose: Sequence[Choice], pics, cfg, budget
     few percent still has a candidate); the best's count and quality with each other keyframe
     strategy of *strategies*, and its count search where it scores better there.  Each count search:
     twice (fewer and more, then one step)."""
-    slow: dict = {}
+    trials: dict = {}
 
     def run(choices: Sequence[Choice], strategy: str = strategies[0]) -> list[Verified]:
-        return verify(choices, pics, cfg, budget, strategy, colour, diff, say, estimate, tick, slow)
+        return verify(choices, pics, cfg, budget, strategy, colour, diff, say, estimate, tick, trials)
 
     found = run(firsts(ranked))
     for most in (2, 1):
@@ -589,32 +583,34 @@ def resettle(best: Verified, pics, cfg, budget: float, colour: Colour, diff: Dif
              say: Callable[[str], None]) -> tuple[Verified, int]:
     """(*best* settled again at the encoder's vvenc preset when it was scored at another, trial encodes
     made); unchanged for other codecs and for candidates that did not fit.  At most FINAL_TRIES encodes
-    at the encoder's preset: while one lands outside [FINAL_LOW, FINAL_HIGH] x *budget*, the next point is
-    found by :func:`settle` and :func:`fill` among the cheaper encodes at the scoring preset, against the
-    budget scaled by the two presets' bytes at the last point (vvenc slow takes 2-3 times medium's time;
-    their bytes differ by 0-5 %)."""
+    at the encoder's preset, each of the point that :func:`settle` and :func:`fill` find among the
+    cheaper encodes at the scoring preset (from *best*'s count and quality) for [FINAL_LOW, FINAL_HIGH]
+    x *budget*, then that scaled by the two presets' bytes at the last point encoded at both, until one
+    lands in that window (vvenc slow takes 2-3 times medium's time and 3-6 times faster's; at the same
+    quantiser faster's bytes are 0.98-1.17 times slow's)."""
     if best.score == -math.inf or best.trials.cfg.vvc_preset == cfg.vvc_preset or best.model.codec != "vvc":
         return best, 0
-    from .trials import _Trials
+    from .trials import UNAVAILABLE, _Trials
 
     own = _Trials(pics, dataclasses.replace(cfg, codec=best.model.codec), best.model.downscale, colour,
                   best.trials.cfg.strategy)
-    q = best.model.qualities
+    m = best.model
+    q = m.qualities
     n, k, encodes = best.n, q.index(best.quality), 0
+    scaled = budget
     for _ in range(FINAL_TRIES):
+        c = Choice(m, n, k, best.trials.bytes(n, q[k]), 0.0)
+        n, k, more = settle(c, best.trials, pics, cfg, scaled, diff, say, low=FINAL_LOW, most=FINAL_FILL,
+                            high=FINAL_HIGH)
+        encodes += more
+        if (n, q[k]) in own.size:
+            break
         size = own.bytes(n, q[k])
         encodes += 1
         say(f"rate control: {n} keyframes at quality {q[k]} at vvenc preset {cfg.vvc_preset}: {8 * size} bits")
-        if FINAL_LOW * budget <= size <= FINAL_HIGH * budget:
+        if FINAL_LOW * budget <= size <= FINAL_HIGH * budget or size >= UNAVAILABLE:
             break
         scaled = budget * best.trials.bytes(n, q[k]) / size
-        c = Choice(best.model, n, k, best.trials.bytes(n, q[k]), 0.0)
-        n2, k2, more = settle(c, best.trials, pics, cfg, scaled, diff, say, low=FINAL_LOW, most=FINAL_FILL,
-                              high=FINAL_HIGH)
-        encodes += more
-        if (n2, q[k2]) in own.size:
-            break
-        n, k = n2, k2
     fits = [key for key, size in own.size.items() if size <= FINAL_HIGH * budget]
     if fits:
         n, kq = max(fits, key=own.size.__getitem__)
