@@ -257,6 +257,26 @@ def test_model_plan_takes_the_best_estimate(clip, monkeypatch):
     assert len({s[1] for s in scored}) >= 3  # the count search scored several counts
 
 
+def test_a_strategy_with_the_same_keyframes_is_not_scored(clip, monkeypatch):
+    """Where the best count leaves the other strategy no choice (every frame a keyframe), its
+    candidate would be the same encode: it is not scored."""
+    from cmvc.encoder import rate_control as rc
+
+    scored = []
+
+    def fake(src, tr, n, q, *a, **k):
+        scored.append((tr.cfg.strategy, n))
+        return float(n)  # more keyframes score better: the count search goes to every frame
+
+    monkeypatch.setattr(rc, "estimate_quality", fake)
+    monkeypatch.setattr(M, "VERIFY_PRESET", None)
+    cfg = EncoderConfig(profile="blend", fit="none", codec="vvc", vvc_preset="faster")
+    rp = plan(clip, cfg, 8 * 60_000, codecs=("vvc",), strategies=("uniform", "feature"), downscales=(1,),
+              colour=Colour(), method="model")
+    assert rp.keyframes == len(clip)
+    assert all(s == "uniform" for s, _ in scored)
+
+
 def test_candidates_at_another_preset_are_settled_at_the_encoders(clip, monkeypatch):
     """With VERIFY_PRESET unlike the encoder's preset, the best scored candidate's strategy and count
     are settled again at the encoder's preset: the plan's predicted bytes are that encode's and fit

@@ -477,17 +477,12 @@ def verify(choices: Sequence[Choice], pics, cfg, budget: float, strategy: str, c
     MS-SSIM; VERIFY_FIT weights, at most VERIFY_PIXELS: *estimate* is
     :func:`cmvc.encoder.rate_control.estimate_quality`).  *trials*: the trial encodes by (codec, coded
     size, strategy), kept across calls."""
-    from .trials import _Trials
-
     trials = {} if trials is None else trials
     out = []
     for c in choices:
         m = c.model
         key = (m.codec, m.downscale, strategy)
-        if key not in trials:
-            trials[key] = _Trials(pics, dataclasses.replace(cfg, codec=m.codec, vvc_preset=VERIFY_PRESET or cfg.vvc_preset),
-                                  m.downscale, colour, strategy)
-        tr = trials[key]
+        tr = _trials_of(trials, pics, cfg, m, strategy, colour)
         n, k, encodes = settle(c, tr, pics, cfg, budget, diff, say,
                                [x for (cd, ds, _), x in trials.items() if (cd, ds) == key[:2]])
         q = m.qualities[k]
@@ -503,6 +498,18 @@ def verify(choices: Sequence[Choice], pics, cfg, budget: float, strategy: str, c
     return out
 
 
+def _trials_of(trials: dict, pics, cfg, m: CodecModel, strategy: str, colour: Colour):
+    """The trial encodes at VERIFY_PRESET of *m*'s codec and size with *strategy*, from *trials* (by
+    codec, coded size and strategy) or new there."""
+    from .trials import _Trials
+
+    key = (m.codec, m.downscale, strategy)
+    if key not in trials:
+        trials[key] = _Trials(pics, dataclasses.replace(cfg, codec=m.codec, vvc_preset=VERIFY_PRESET or cfg.vvc_preset),
+                              m.downscale, colour, strategy)
+    return trials[key]
+
+
 def explore(ranked: Sequence[Choice], loose: Sequence[Choice], pics, cfg, budget: float, strategies: Sequence[str],
             colour: Colour, diff: Difficulty, say: Callable[[str], None], tick: Callable[[], None],
             estimate: Callable[..., float]) -> list[Verified]:
@@ -511,8 +518,9 @@ def explore(ranked: Sequence[Choice], loose: Sequence[Choice], pics, cfg, budget
     scored codec, its best at the coded sizes next to the best's (:func:`other_sizes`, from *loose*:
     the ranking at the whole budget, where a size whose coarsest quality fits only the budget's last
     few percent still has a candidate); the best's count and quality with each other keyframe
-    strategy of *strategies*, and its count search where it scores better there.  Each count search:
-    twice (fewer and more, then one step)."""
+    strategy of *strategies* (unless it places the same keyframes there: dense keyframes leave it
+    no choice, bikes 64 frames at 33), and its count search where it scores better there.  Each count
+    search: twice (fewer and more, then one step)."""
     trials: dict = {}
 
     def run(choices: Sequence[Choice], strategy: str = strategies[0]) -> list[Verified]:
@@ -527,6 +535,9 @@ def explore(ranked: Sequence[Choice], loose: Sequence[Choice], pics, cfg, budget
         return found
     top = max(found, key=lambda v: v.score)
     for other in strategies[1:]:
+        if _trials_of(trials, pics, cfg, top.model, other, colour).keyframes(top.n) == top.trials.keyframes(top.n):
+            say(f"rate control: {other} keyframes are the same at {top.n}")
+            continue
         k = top.model.qualities.index(top.quality)
         at = run([Choice(top.model, top.n, k, top.trials.bytes(top.n, top.quality), 0.0)], other)
         found += at
