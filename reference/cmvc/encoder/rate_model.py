@@ -267,10 +267,11 @@ def _fixed(pics, cfg, n: int, memo: dict) -> int:
 
 
 def rank(models: Sequence[CodecModel], pics, cfg, budget: float, diff: Difficulty, counts: Sequence[int] | None = None,
-         aim: float = AIM, k_range: tuple[int, int] | None = None) -> list[Choice]:
+         aim: float | None = None, k_range: tuple[int, int] | None = None) -> list[Choice]:
     """Step 3: for every codec, coded size and keyframe count, the finest quality whose modelled bytes
     fit *aim* x *budget* bytes, least modelled error first; *counts*, *k_range*: only those keyframe
-    counts and quality indexes."""
+    counts and quality indexes; *aim* None: AIM."""
+    aim = AIM if aim is None else aim
     t = len(pics)
     out: list[Choice] = []
     memo: dict = {}
@@ -295,7 +296,7 @@ def rank(models: Sequence[CodecModel], pics, cfg, budget: float, diff: Difficult
 
 
 def choose(models: Sequence[CodecModel], pics, cfg, budget: float, diff: Difficulty, counts: Sequence[int] | None = None,
-           aim: float = AIM, k_range: tuple[int, int] | None = None) -> Choice | None:
+           aim: float | None = None, k_range: tuple[int, int] | None = None) -> Choice | None:
     """The first of :func:`rank` (None if nothing fits)."""
     r = rank(models, pics, cfg, budget, diff, counts, aim, k_range)
     return r[0] if r else None
@@ -379,13 +380,14 @@ def next_counts(found: Sequence["Verified"], pics, cfg, budget: float, diff: Dif
 
 
 def settle(choice: Choice, tr, pics, cfg, budget: float, diff: Difficulty,
-           say: Callable[[str], None], trs: Sequence = (), low: float = LOW, most: int = FILL,
-           high: float = HIGH) -> tuple[int, int, int]:
+           say: Callable[[str], None], trs: Sequence = (), low: float | None = None, most: int | None = None,
+           high: float | None = None) -> tuple[int, int, int]:
     """(keyframes, quality index, trial encodes) of *choice* trial-encoded by *tr* (the plan's keyframe
     strategy and encoder preset), corrected once from its measured size (see the module docstring):
     of the two, the larger that fits *high* x *budget*.  *trs*: trial encodes of the codec and size at
     *tr*'s preset so far (with *tr*): where there are some, the quality is chosen by the model refitted
     to them (:func:`local_model`) before the first encode.  *low*, *most*, *high*: :func:`fill`'s."""
+    low, high = (LOW if low is None else low), (HIGH if high is None else high)
     m = choice.model
     n, k = choice.n, choice.k
     trs = [tr, *(x for x in trs if x is not tr)]
@@ -413,7 +415,8 @@ def settle(choice: Choice, tr, pics, cfg, budget: float, diff: Difficulty,
 
 
 def fill(tr, m: CodecModel, n: int, k: int, t: int, budget: float, say: Callable[[str], None],
-         trs: Sequence = (), low: float = LOW, most: int = FILL, high: float = HIGH) -> tuple[int, int, int]:
+         trs: Sequence = (), low: float | None = None, most: int | None = None,
+         high: float | None = None) -> tuple[int, int, int]:
     """(keyframes, quality index, trial encodes): while the size of (*n*, *k*) is below *low* x *budget*
     (at most *most* trial encodes), a step up that fits *high* x *budget*: a finer quality where the model
     refitted to the measurements (:func:`local_model`, with *trs*) says it fits, else as many more
@@ -421,7 +424,9 @@ def fill(tr, m: CodecModel, n: int, k: int, t: int, budget: float, say: Callable
     at another count measured at this quality (one that came out smaller).  A quantiser step is
     10-15 % of the bits at these rates; a keyframe more 1-5 %, and its share grows with the count as
     ``beta`` says (0.4-1.3); after a count that overshot, fewer (the refit with it).  A step that comes out smaller
-    is not taken (a VVC sequence's bytes can fall with a keyframe more: carphone 10 to 11 of 64)."""
+    is not taken (a VVC sequence's bytes can fall with a keyframe more: carphone 10 to 11 of 64).  *low*,
+    *most*, *high* None: LOW, FILL, HIGH."""
+    low, most, high = (LOW if low is None else low), (FILL if most is None else most), (HIGH if high is None else high)
     q = m.qualities
     trs = [tr, *(x for x in trs if x is not tr)]
     encodes = 0
