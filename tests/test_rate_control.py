@@ -388,7 +388,7 @@ def test_cli_prunes_unless_exhaustive(tmp_path, monkeypatch, flag):
     (["--rc-preset", "full"], ("av1", "vvc"), ("feature", "uniform", "interp"), "slow"),
     (["--rc-preset", "exhaustive"], ("av1", "vvc"), ("feature", "uniform", "interp"), "slow"),
     (["--rc-preset", "model"], ("vvc",), ("uniform", "feature"), "slow"),
-    ([], ("av1", "vvc"), ("feature", "uniform", "interp"), "slow"),  # full, the default
+    ([], ("vvc",), ("uniform", "feature"), "slow"),  # model, the default
 ])
 def test_cli_rc_preset_sets_the_search_and_vvenc_preset(tmp_path, monkeypatch, flags, codecs, strategies, vvc_preset):
     """cmvc encode --rc-preset chooses what rate control compares (cmvc.encoder.rate_control.RC_PRESETS) and
@@ -418,7 +418,8 @@ def test_cli_rc_preset_sets_the_search_and_vvenc_preset(tmp_path, monkeypatch, f
     assert seen["vvc_preset"] == vvc_preset and presets == [vvc_preset]  # the encode's one vvenc run
     fast = "fast" in flags
     assert (seen["refine"], seen["shot_refine"]) == ((1, 1) if fast else (None, None))
-    assert seen["method"] == ("model" if "model" in flags else "search") and seen["prune"] is ("exhaustive" not in flags)
+    model = "model" in flags or not flags  # the default
+    assert seen["method"] == ("model" if model else "search") and seen["prune"] is ("exhaustive" not in flags)
 
 
 def test_plan_refine_arguments_override_the_module_defaults(clip, monkeypatch):

@@ -100,8 +100,8 @@ def test_presets_and_the_default():
     from cmvc import api
     from cmvc.encoder.rate_control import DEFAULT_PRESET
 
-    # "full" stays the default until the model is within 3 % BD-rate of "exhaustive" (docs/encoder.md)
-    assert DEFAULT_PRESET == "full" and RC_PRESETS["model"].method == "model"
+    # the model is the default (issue 30): as close to "exhaustive" as "full" at a fraction of its time
+    assert DEFAULT_PRESET == "model" and RC_PRESETS["model"].method == "model"
     assert inspect.signature(api.encode_file).parameters["rc_preset"].default == DEFAULT_PRESET
     ex = RC_PRESETS["exhaustive"]
     assert ex.method == "search" and ex.prune is False and ex.codecs == RC_PRESETS["full"].codecs

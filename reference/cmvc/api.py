@@ -15,7 +15,7 @@ from .errors import error
 
 
 def encode_file(path: str | os.PathLike, out: str | os.PathLike | None = None, *, bits: float | None = None,
-                bpp: float | None = None, kbps: float | None = None, rc_preset: str = "full",
+                bpp: float | None = None, kbps: float | None = None, rc_preset: str = "model",
                 rc_metric: str = "ms-ssim", frames: int | None = None,
                 progress: Callable[[str, int, int], None] | None = None, **options):
     """Encode the video file *path* (anything FFmpeg reads) and write the stream to *out* atomically
@@ -25,8 +25,8 @@ def encode_file(path: str | os.PathLike, out: str | os.PathLike | None = None, *
     ``interval=8``, ``profile="blend"``, ...); the defaults are ``cmvc encode``'s.  With a target
     (*bits* for the whole clip, *bpp* or *kbps*) rate control chooses the operating point as
     ``cmvc encode --bpp`` does: by the method and among the codecs, strategies and coded sizes of
-    *rc_preset* (:data:`cmvc.encoder.rate_control.RC_PRESETS`; ``full``, the default, searches; ``model``
-    models the clip and scores a few candidates, much faster), unless *options* name ``codec``, ``strategy`` or ``downscale``.  *frames*: encode only the first frames.  *progress(stage, done, total)*: called
+    *rc_preset* (:data:`cmvc.encoder.rate_control.RC_PRESETS`; ``model``, the default, models the clip
+    and scores a few candidates; ``exhaustive``, ``full`` and ``fast`` search, much slower), unless *options* name ``codec``, ``strategy`` or ``downscale``.  *frames*: encode only the first frames.  *progress(stage, done, total)*: called
     as the encoder works.
     """
     from .encoder.pipeline import EncoderConfig, encode

@@ -365,11 +365,12 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--quality", type=int, help="AV1 CRF 0..63 (default 50), VVC QP 0..63 (default 45) or AVIF/WebP quality 0..100")
     s.add_argument("--strategy", choices=STRATEGIES, default=None,
                    help="keyframe selection (default: Eq. 1 'feature'; with --bpp/--kbps rate control compares "
-                        "'feature', 'uniform' and 'interp'); 'interp' places keyframes by dynamic programming on the "
+                        "the --rc-preset's: 'feature' and 'uniform', with the searches 'interp' too); 'interp' places keyframes by dynamic programming on the "
                         "interpolation error of the frames between them")
     s.add_argument("--features", default="thumbnail", help="thumbnail (offline default) or clip:ARCH:CHECKPOINT")
     s.add_argument("--fit", choices=FIT_METHODS, default=None,
-                   help="w fitting method (paper Eq. 7-8: gd; default exhaustive, descend with --rc-preset model)")
+                   help="w fitting method (paper Eq. 7-8: gd; default exhaustive, with --bpp/--kbps the --rc-preset's: "
+                        "descend for model)")
     s.add_argument("--lam", type=float, default=1000.0, help="lambda of D + lambda R")
     s.add_argument("--w-bits", type=int, default=4, help="quantiser precision of w")
     s.add_argument("--rife-scale", type=int, default=0, choices=[0, 1, 2], help="RIFE flow downscale exponent")
@@ -381,15 +382,16 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
                         "sampled inner frames; vmaf: every frame reconstructed and scored by libvmaf, slower)")
     s.add_argument("--rc-exhaustive", action="store_true",
                    help="rate control searches every keyframe codec x coded size x strategy of the --rc-preset (a "
-                        "searching one, full unless named), each keyframe interval walk from the smallest that fits")
-    s.add_argument("--rc-preset", choices=["model", "exhaustive", "full", "fast"], default="full",
+                        "searching one, exhaustive unless one is named), each keyframe interval walk from the smallest "
+                        "that fits")
+    s.add_argument("--rc-preset", choices=["model", "exhaustive", "full", "fast"], default="model",
                    help="how rate control chooses codec, coded size, keyframes and quantiser unless "
                         "--codec/--strategy/--downscale name them: model (a first pass and a rate model "
                         "fitted by a few trial encodes rank the candidates; 8-14 of them, chosen from that ranking "
                         "and the scores before them, are encoded at vvenc medium and scored, the best settled at "
-                        "slow; weights fitted by descend), exhaustive (every search of full, unpruned: the slow reference), full (AV1 and VVC "
-                        "keyframes, strategies feature, uniform and interp, pruned searches: the default) or fast (VVC at preset "
-                        "medium, feature and uniform); docs/encoder.md")
+                        "slow; weights fitted by descend: the default), exhaustive (every search of full, unpruned: "
+                        "the slow reference), full (AV1 and VVC keyframes, strategies feature, uniform and interp, "
+                        "pruned searches) or fast (VVC at preset medium, feature and uniform); docs/encoder.md")
     s.add_argument("--vvc-preset", choices=["faster", "fast", "medium", "slow", "slower"], default=None,
                    help="vvenc preset of VVC keyframes (default slow, or the --rc-preset's)")
     s.add_argument("--verbose", action="store_true", help="report every operating point rate control tries")
