@@ -87,7 +87,7 @@ RC_PRESETS = {
     "full": SearchPreset(RC_CODECS, RC_STRATEGIES, DOWNSCALES, "slow"),
     "fast": SearchPreset(("vvc",), ("feature", "uniform"), DOWNSCALES, "medium", 1, 1),
 }
-DEFAULT_PRESET = "model"  # as close to "exhaustive" as "full" on the benchmark's clips at 10-50x less time (docs/encoder.md)
+DEFAULT_PRESET = "model"  # as close to "exhaustive" as "full" on the benchmark's clips, at a fraction of its time (docs/encoder.md)
 
 
 def quality_text(q: int | tuple[int, ...]) -> str:
