@@ -3,6 +3,7 @@ import dataclasses
 import math
 
 import pytest
+from types import SimpleNamespace
 
 from cmvc.encoder import rate_model as M
 from cmvc.encoder.pipeline import EncoderConfig, encode
@@ -315,6 +316,21 @@ def test_a_budget_below_every_plan_gets_the_fewest_bits(clip):
     assert rp.keyframes == 2 and rp.quality == 63
     res = encode(clip, rp.apply(cfg), colour=Colour())
     assert len(res.data) == rp.predicted_bytes or abs(len(res.data) - rp.predicted_bytes) <= 8
+
+
+def test_the_fewest_bits_take_the_finest_quality_that_fits(clip):
+    """Where the budget falls below every scored candidate but two keyframes fit it at the coarsest
+    quality, the plan takes the finest quality at which they still fit, not the coarsest."""
+    from cmvc.encoder.rate_model import _fewest
+    from cmvc.encoder.trials import _Trials
+
+    cfg = EncoderConfig(profile="blend", fit="none", codec="vvc", vvc_preset="faster")
+    m = SimpleNamespace(codec="vvc", downscale=2, qualities=list(range(20, 64)))
+    tr = _Trials(clip, cfg, 2, Colour(), "uniform")
+    budget = (tr.bytes(2, 63) + tr.bytes(2, 50)) / 2
+    v = _fewest([m], budget, lambda _: tr)
+    assert v.n == 2 and 50 < v.quality < 63
+    assert tr.bytes(2, v.quality) <= budget < tr.bytes(2, v.quality - 1)
 
 
 def test_the_fallback_codec_when_no_candidate_fits(clip, monkeypatch):

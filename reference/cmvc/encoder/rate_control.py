@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 from ..errors import error
 from ..keyframes import CODEC_NAMES, Colour, decode_keyframes
-from .trials import (UNAVAILABLE, UNIT_FRAMING, Candidate, RatePlan, _qualities, _Trials, fixed_bytes,  # noqa: F401
+from .trials import (UNAVAILABLE, UNIT_FRAMING, Candidate, RatePlan, _qualities, _Trials, first_fitting, fixed_bytes,  # noqa: F401
                      keyframe_bytes, unit_framing)
 
 # Keyframe intervals tried (finer steps did not pay: docs/experiments.md §1.3).
@@ -93,50 +93,6 @@ DEFAULT_PRESET = "model"  # as close to "exhaustive" as "full" on the benchmark'
 def quality_text(q: int | tuple[int, ...]) -> str:
     """A quality, or one per shot as ``49/50``."""
     return "/".join(map(str, q)) if isinstance(q, tuple) else str(q)
-
-
-def first_fitting(fits: Callable[[int], bool], n: int, hint: int | None = None) -> int | None:
-    """The smallest index i < n with ``fits(i)``, for ``fits`` false then true along the indices
-    (sizes fall as the quality index rises), or None if ``fits(n - 1)`` is false.
-
-    Without *hint* a binary search; with one, a galloping search outward from it, which costs about
-    2 log2(d) + 2 calls for an answer d steps away: trial encodes of neighbouring intervals land
-    on neighbouring qualities, and each VVC trial encode takes about 0.5 s."""
-    if hint is None:
-        if not fits(n - 1):
-            return None
-        lo, hi = 0, n - 1
-    else:
-        h = min(max(hint, 0), n - 1)
-        step = 1
-        if fits(h):  # the answer is h or below: gallop down
-            hi, lo = h, h
-            while lo > 0:
-                lo = max(0, hi - step)
-                if not fits(lo):
-                    lo += 1
-                    break
-                hi, step = lo, 2 * step
-            else:
-                return 0
-        else:  # above h: gallop up
-            lo = h + 1
-            while True:
-                if lo >= n:
-                    return None
-                hi = min(n - 1, lo + step - 1)
-                if fits(hi):
-                    break
-                if hi == n - 1:
-                    return None
-                lo, step = hi + 1, 2 * step
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if fits(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
 
 
 def _best_quality(tr: _Trials, n: int, qualities: list[int], budget: float) -> int | None:

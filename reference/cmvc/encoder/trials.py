@@ -7,6 +7,7 @@ stream to a few bytes (:func:`fixed_bytes` adds the rest).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from ..errors import CmvcError, error
 from ..keyframes import CODEC_NAMES, Colour, get_codec
@@ -176,6 +177,50 @@ class _Trials:
             self.coded[key] = coded
             self.size[key] = keyframe_bytes(self.codec, coded, self.cfg) + fixed_bytes(self.pics, self.cfg, kf)
         return self.size[key]
+
+
+def first_fitting(fits: Callable[[int], bool], n: int, hint: int | None = None) -> int | None:
+    """The smallest index i < n with ``fits(i)``, for ``fits`` false then true along the indices
+    (sizes fall as the quality index rises), or None if ``fits(n - 1)`` is false.
+
+    Without *hint* a binary search; with one, a galloping search outward from it, which costs about
+    2 log2(d) + 2 calls for an answer d steps away: trial encodes of neighbouring intervals land
+    on neighbouring qualities, and each VVC trial encode takes about 0.5 s."""
+    if hint is None:
+        if not fits(n - 1):
+            return None
+        lo, hi = 0, n - 1
+    else:
+        h = min(max(hint, 0), n - 1)
+        step = 1
+        if fits(h):  # the answer is h or below: gallop down
+            hi, lo = h, h
+            while lo > 0:
+                lo = max(0, hi - step)
+                if not fits(lo):
+                    lo += 1
+                    break
+                hi, step = lo, 2 * step
+            else:
+                return 0
+        else:  # above h: gallop up
+            lo = h + 1
+            while True:
+                if lo >= n:
+                    return None
+                hi = min(n - 1, lo + step - 1)
+                if fits(hi):
+                    break
+                if hi == n - 1:
+                    return None
+                lo, step = hi + 1, 2 * step
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _qualities(codec: CodecId) -> list[int]:
