@@ -585,8 +585,8 @@ def coarsest(codecs: Sequence[str], pics, cfg, budget: float, downscales: Sequen
 def _fewest(models: Sequence[CodecModel], budget: float, trials_of: Callable[[CodecModel], object]) -> Verified:
     """Two keyframes, trial-encoded by ``trials_of(model)`` (the encoder's preset), of the largest
     coded size where they fit *budget* bytes at the coarsest quality, there at the finest quality
-    that fits (a galloping search from the coarsest: carphone frames 60-71 at 0.5x went from QP 63
-    at 0.892 of the budget to QP 58), else of the fewest bytes at the coarsest quality."""
+    that fits (a galloping search from the coarsest; docs/encoder.md, "the fewest bits, filled"),
+    else of the fewest bytes at the coarsest quality."""
     from .trials import first_fitting
 
     sized = []
