@@ -62,6 +62,7 @@ LAMBDA_RANGE = (0.05, 2.0)  # bounds of CodecModel.lam
 SPREAD = 1.4  # the verification's steps in keyframe count: this many times fewer and more keyframes
 VERIFY_PRESET: str | None = "medium"  # vvenc preset of the scored candidates' encodes (None: the encoder's; with
 # another, the winner is encoded again at the encoder's, and the encode reuses that: docs/encoder.md)
+FILL_SLACK = 1.05  # fill: a finer quality predicted at most this much over the ceiling is tried last
 FILL = 2  # trial encodes at most to fill the budget after the verification (fill)
 FINAL_LOW, FINAL_FILL, FINAL_TRIES = 0.945, 4, 3  # the winner's settling at the encoder's preset (resettle):
 # aim above LOW (the allowance for the weights' bits errs by 1-2 %), with up to FINAL_FILL encodes at the
@@ -445,7 +446,11 @@ def fill(tr, m: CodecModel, n: int, k: int, t: int, budget: float, say: Callable
         finer = sorted(((s3 * loc.key_bytes(n3, k - 1) / loc.key_bytes(n3, k), (n3, k - 1)) for n3, s3 in at_k.items()
                         if k > 0), reverse=True)
         steps = [st for p, st in finer if size < p <= high * budget and st not in refused][:1]
-        step = next((s for s in [*steps, (n2, k)] if s != (n, k) and s[0] <= t and (s[0] < over or s[1] != k)
+        # last, the finer quality predicted nearest the ceiling though above it (a quantiser step's ratio is
+        # the model's, within a few per cent), at no fewer keyframes (fewer may be what scored worse)
+        near = [st for p, st in sorted(finer) if size < p <= FILL_SLACK * high * budget and st not in refused
+                and st[0] >= n][:1]
+        step = next((s for s in [*steps, (n2, k), *near] if s != (n, k) and s[0] <= t and (s[0] < over or s[1] != k)
                      and s not in refused), None)
         if step is None:
             break
