@@ -421,7 +421,8 @@ def fill(tr, m: CodecModel, n: int, k: int, t: int, budget: float, say: Callable
     """(keyframes, quality index, trial encodes): while the size of (*n*, *k*) is below *low* x *budget*
     (at most *most* trial encodes), a step up that fits *high* x *budget*: a finer quality where the model
     refitted to the measurements (:func:`local_model`, with *trs*) says it fits, else as many more
-    keyframes as that model says fit CORRECTION_AIM x *budget* (at least one); the finer quality may be
+    keyframes as that model says fit CORRECTION_AIM x *budget* (at least one), else the finer quality
+    predicted at most FILL_SLACK over the ceiling, at no fewer keyframes; the finer quality may be
     at another count measured at this quality (one that came out smaller).  A quantiser step is
     10-15 % of the bits at these rates; a keyframe more 1-5 %, and its share grows with the count as
     ``beta`` says (0.4-1.3); after a count that overshot, fewer (the refit with it).  A step that comes out smaller
