@@ -189,8 +189,9 @@ def test_fill_takes_a_finer_quality_where_it_fits(clip):
 
 def test_fill_tries_a_finer_quality_predicted_just_over_the_ceiling(clip):
     """Where no step is predicted to fit (every frame a keyframe; the model's quantiser step, 17 %,
-    overrates the real one, 10.5 %), fill tries the finer quality predicted at most FILL_SLACK over
-    the ceiling, and takes it where it fits (bigbuckbunny 64 frames, 0.5x: 0.888 of the budget before)."""
+    overrates the real one, 10.5 %), fill with *slack* (resettle's) tries the finer quality predicted
+    at most that much over the ceiling, and takes it where it fits (bigbuckbunny 64 frames, 0.5x:
+    0.888 of the budget before)."""
     cfg = EncoderConfig(profile="blend", fit="none")
     t = len(clip)
     real = _SizedTrials(clip, cfg, math.log(400_000), b=-0.10, beta=1.0)
@@ -198,12 +199,13 @@ def test_fill_tries_a_finer_quality_predicted_just_over_the_ceiling(clip):
     budget = real.bytes(t, 30) / 0.89
     pred = real.bytes(t, 30) * math.exp(0.16)
     assert M.HIGH * budget < pred <= M.FILL_SLACK * M.HIGH * budget  # predicted over, within the slack
-    n, k, encodes = M.fill(real, m, t, 10, t, budget, lambda s: None)
+    assert M.fill(real, m, t, 10, t, budget, lambda s: None)[:2] == (t, 10)  # no slack: the scored candidates' fill
+    n, k, encodes = M.fill(real, m, t, 10, t, budget, lambda s: None, slack=M.FILL_SLACK)
     assert (n, k, encodes) == (t, 9, 1)
     assert M.LOW * budget <= real.bytes(t, 29) <= M.HIGH * budget
     real2 = _SizedTrials(clip, cfg, math.log(400_000), b=-0.20, beta=1.0)  # the finer quality does overshoot
     m2 = dataclasses.replace(m, trials=real2)
-    assert M.fill(real2, m2, t, 10, t, real2.bytes(t, 30) / 0.89, lambda s: None)[:2] == (t, 10)
+    assert M.fill(real2, m2, t, 10, t, real2.bytes(t, 30) / 0.89, lambda s: None, slack=M.FILL_SLACK)[:2] == (t, 10)
 
 
 class _DippingTrials(_SizedTrials):

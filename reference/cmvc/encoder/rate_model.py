@@ -62,7 +62,7 @@ LAMBDA_RANGE = (0.05, 2.0)  # bounds of CodecModel.lam
 SPREAD = 1.4  # the verification's steps in keyframe count: this many times fewer and more keyframes
 VERIFY_PRESET: str | None = "medium"  # vvenc preset of the scored candidates' encodes (None: the encoder's; with
 # another, the winner is encoded again at the encoder's, and the encode reuses that: docs/encoder.md)
-FILL_SLACK = 1.05  # fill: a finer quality predicted at most this much over the ceiling is tried last
+FILL_SLACK = 1.05  # resettle's fill: a finer quality predicted at most this much over the ceiling is tried last
 FILL = 2  # trial encodes at most to fill the budget after the verification (fill)
 FINAL_LOW, FINAL_FILL, FINAL_TRIES = 0.945, 4, 3  # the winner's settling at the encoder's preset (resettle):
 # aim above LOW (the allowance for the weights' bits errs by 1-2 %), with up to FINAL_FILL encodes at the
@@ -382,7 +382,7 @@ def next_counts(found: Sequence["Verified"], pics, cfg, budget: float, diff: Dif
 
 def settle(choice: Choice, tr, pics, cfg, budget: float, diff: Difficulty,
            say: Callable[[str], None], trs: Sequence = (), low: float | None = None, most: int | None = None,
-           high: float | None = None) -> tuple[int, int, int]:
+           high: float | None = None, slack: float = 1.0) -> tuple[int, int, int]:
     """(keyframes, quality index, trial encodes) of *choice* trial-encoded by *tr* (the plan's keyframe
     strategy and encoder preset), corrected once from its measured size (see the module docstring):
     of the two, the larger that fits *high* x *budget*.  *trs*: trial encodes of the codec and size at
@@ -411,19 +411,19 @@ def settle(choice: Choice, tr, pics, cfg, budget: float, diff: Difficulty,
     while tr.bytes(n, m.qualities[k]) > high * budget and k < len(m.qualities) - 1:  # missed twice: coarser
         k += 1
         encodes += 1
-    n, k, more = fill(tr, m, n, k, len(pics), budget, say, trs, low, most, high)
+    n, k, more = fill(tr, m, n, k, len(pics), budget, say, trs, low, most, high, slack)
     return n, k, encodes + more
 
 
 def fill(tr, m: CodecModel, n: int, k: int, t: int, budget: float, say: Callable[[str], None],
          trs: Sequence = (), low: float | None = None, most: int | None = None,
-         high: float | None = None) -> tuple[int, int, int]:
+         high: float | None = None, slack: float = 1.0) -> tuple[int, int, int]:
     """(keyframes, quality index, trial encodes): while the size of (*n*, *k*) is below *low* x *budget*
     (at most *most* trial encodes), a step up that fits *high* x *budget*: a finer quality where the model
     refitted to the measurements (:func:`local_model`, with *trs*) says it fits, else as many more
     keyframes as that model says fit CORRECTION_AIM x *budget* (at least one), else the finer quality
-    predicted at most FILL_SLACK over the ceiling, at no fewer keyframes; the finer quality may be
-    at another count measured at this quality (one that came out smaller).  A quantiser step is
+    predicted at most *slack* x the ceiling, at no fewer keyframes (:func:`resettle`: FILL_SLACK); the
+    finer quality may be at another count measured at this quality (one that came out smaller).  A quantiser step is
     10-15 % of the bits at these rates; a keyframe more 1-5 %, and its share grows with the count as
     ``beta`` says (0.4-1.3); after a count that overshot, fewer (the refit with it).  A step that comes out smaller
     is not taken (a VVC sequence's bytes can fall with a keyframe more: carphone 10 to 11 of 64).  *low*,
@@ -449,7 +449,7 @@ def fill(tr, m: CodecModel, n: int, k: int, t: int, budget: float, say: Callable
         steps = [st for p, st in finer if size < p <= high * budget and st not in refused][:1]
         # last, the finer quality predicted nearest the ceiling though above it (a quantiser step's ratio is
         # the model's, within a few per cent), at no fewer keyframes (fewer may be what scored worse)
-        near = [st for p, st in sorted(finer) if size < p <= FILL_SLACK * high * budget and st not in refused
+        near = [st for p, st in sorted(finer) if size < p <= slack * high * budget and st not in refused
                 and st[0] >= n][:1]
         step = next((s for s in [*steps, (n2, k), *near] if s != (n, k) and s[0] <= t and (s[0] < over or s[1] != k)
                      and s not in refused), None)
@@ -633,7 +633,7 @@ def resettle(best: Verified, pics, cfg, budget: float, colour: Colour, diff: Dif
     for _ in range(FINAL_TRIES):
         c = Choice(m, n, k, best.trials.bytes(n, q[k]), 0.0)
         n, k, more = settle(c, best.trials, pics, cfg, scaled, diff, say, low=FINAL_LOW, most=FINAL_FILL,
-                            high=FINAL_HIGH)
+                            high=FINAL_HIGH, slack=FILL_SLACK)
         encodes += more
         if (n, q[k]) in own.size:
             break
