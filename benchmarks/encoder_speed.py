@@ -2,7 +2,8 @@
 
     python benchmarks/encoder_speed.py [--frames 64] [--clips carphone_pristine.mp4 bikes.mp4 bigbuckbunny.mp4]
         [--targets 0.5 1 2] [--preset model] [--reference exhaustive] [--reference-clips CLIP ...]
-        [--start 0] [--cache benchmarks/results/encoder_speed_reference.json] [--json out.json]
+        [--start 0] [--cache benchmarks/results/encoder_speed_reference.json] [--json out.json] [--plot out.png]
+    python benchmarks/encoder_speed.py --from out.json --plot out.png   # plot a run saved before
 
 For each clip (the first --frames frames from --start): vvenc at preset slow, QP 63, timed (the
 ffmpeg process alone, Y4M input already written), gives the bits B; then for each target f x B
@@ -14,7 +15,8 @@ per step; per clip the BD-rate (VMAF, MS-SSIM) of ``--preset`` against ``--refer
 are slow: they are computed only for --reference-clips and kept in --cache (keyed by clip, start,
 frames and target), so that later runs read them.  Targets (issue 30): encode time <= 10x vvenc
 slow's, BD-rate loss <= 3 %, bits within 0.93-1.0 of the budget.  Not a timed test: one run, the
-load is printed with it.
+load is printed with it.  --plot draws per clip the time against the 10x line, the bits against
+the budget's window, and quality against bits with the reference's points (PNG and SVG).
 """
 from __future__ import annotations
 
@@ -113,6 +115,56 @@ def run_clip(clip: str, a, cache: dict) -> dict:
     return out
 
 
+def plot(results: dict, out: Path) -> list[Path]:
+    """One row per clip: encode time / vvenc slow's per target (the 10x target dashed), bits / budget
+    (the 0.93-1.0 window shaded), VMAF and MS-SSIM against bits (``--preset`` and ``--reference``
+    points, vvenc slow QP 63's bits dotted).  Writes *out* (PNG) and the same as SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    clips = results["clips"]
+    args = results.get("args", {})
+    preset, ref = args.get("preset", "model"), args.get("reference", "exhaustive")
+    fig, axes = plt.subplots(len(clips), 4, figsize=(16, 3.2 * len(clips)), squeeze=False)
+    for row, (clip, c) in zip(axes, clips.items()):
+        pts = c["points"]
+        fs = list(pts)
+        x = range(len(fs))
+        t = [pts[f]["time_vs_vvenc_slow"] for f in fs]
+        row[0].bar(x, t, color=["tab:green" if v <= 10 else "tab:red" for v in t])
+        row[0].axhline(10, ls="--", c="k", lw=1)
+        row[0].set_xticks(list(x), [f"{f}x" for f in fs])
+        row[0].set_ylabel("time / vvenc slow")
+        row[0].set_title(f"{Path(clip).stem} ({c['frames']} frames, {c['size']})", fontsize=9)
+        b = [pts[f]["bits_vs_budget"] for f in fs]
+        row[1].axhspan(0.93, 1.0, color="tab:green", alpha=0.15)
+        row[1].plot(list(x), b, "o", c="tab:blue")
+        row[1].set_xticks(list(x), [f"{f}x" for f in fs])
+        row[1].set_ylim(min(0.85, min(b) - 0.02), max(1.02, max(b) + 0.02))
+        row[1].set_ylabel("bits / budget")
+        for ax, m, name in ((row[2], "vmaf", "VMAF"), (row[3], "ms_ssim", "MS-SSIM")):
+            for label, group, style in ((preset, pts, "o-"), (ref, c.get("reference", {}), "s--")):
+                if group:
+                    q = sorted((p["bits"], p[m]) for p in group.values())
+                    ax.plot([v[0] / 1000 for v in q], [v[1] for v in q], style, label=label)
+            ax.axvline(c["vvenc_slow_qp63_bits"] / 1000, ls=":", c="k", lw=1)
+            bd = c.get(f"bd_rate_{m}_vs_{ref}")
+            ax.set_title(f"{name}" + ("" if bd is None else f", BD-rate vs {ref} {bd:+.1f} %"), fontsize=9)
+            ax.set_xlabel("kbit")
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    files = []
+    for p in (out.with_suffix(".png"), out.with_suffix(".svg")):
+        with plt.rc_context({"svg.hashsalt": "cmvc"}):
+            fig.savefig(p, dpi=110, metadata={"Date": None} if p.suffix == ".svg" else None)
+        files.append(p)
+    plt.close(fig)
+    return files
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--frames", type=int, default=64)
@@ -126,7 +178,14 @@ def main() -> int:
                     help="clips whose reference points are computed when not in --cache (default: none)")
     ap.add_argument("--cache", default=str(CACHE))
     ap.add_argument("--json")
+    ap.add_argument("--plot", help="PNG (and SVG beside it) of the results")
+    ap.add_argument("--from", dest="from_json", help="plot this saved --json run instead of running")
     a = ap.parse_args()
+    if a.from_json:
+        if not a.plot:
+            ap.error("--from needs --plot")
+        print(" ".join(map(str, plot(json.loads(Path(a.from_json).read_text()), Path(a.plot)))))
+        return 0
     retain_freed_memory()
     os.environ.setdefault("SVT_LOG", "1")
     print(f"load: {os.getloadavg()}, cores: {os.cpu_count()}", flush=True)
@@ -143,6 +202,8 @@ def main() -> int:
     results["load_at_end"] = os.getloadavg()
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1))
+    if a.plot:
+        print(" ".join(map(str, plot(results, Path(a.plot)))))
     return 0
 
 

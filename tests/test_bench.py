@@ -197,3 +197,34 @@ def test_rate_controlled_point_with_vmaf_estimate(testsrc_y4m, monkeypatch):
 
     assert seen == {"metric": "vmaf", "scorer": vmaf_scorer}
     assert row["rc_metric"] == "vmaf" and row["bits"] > 0 and "vmaf" in row
+
+
+def test_encoder_speed_plot_from_a_saved_run(tmp_path):
+    """benchmarks/encoder_speed.py --from RUN.json --plot: one row per clip (time against 10x, bits
+    against the budget's window, VMAF and MS-SSIM against bits), PNG and the same as a
+    deterministic SVG; --from without --plot is a caller error."""
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "encoder_speed.py"
+    spec = importlib.util.spec_from_file_location("encoder_speed", script)
+    es = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(es)
+    pt = lambda bits, v, m, t: {"bits": bits, "bits_vs_budget": bits / 8000, "vmaf": v, "ms_ssim": m,  # noqa: E731
+                                "time_vs_vvenc_slow": t}
+    run = {"args": {"preset": "model", "reference": "exhaustive"},
+           "clips": {"a.mp4": {"frames": 12, "size": "176x144", "vvenc_slow_qp63_bits": 8000,
+                               "points": {"0.5": pt(3900, 30.0, 0.90, 7.5), "1.0": pt(7700, 60.0, 0.95, 12.0)},
+                               "reference": {"0.5": pt(4000, 31.0, 0.91, 90.0), "1.0": pt(7900, 61.0, 0.96, 99.0)},
+                               "bd_rate_vmaf_vs_exhaustive": 2.5, "bd_rate_ms_ssim_vs_exhaustive": -1.0}}}
+    files = es.plot(run, tmp_path / "speed.png")
+    assert [f.suffix for f in files] == [".png", ".svg"] and all(f.stat().st_size > 1000 for f in files)
+    svg = files[1].read_text()
+    assert "BD-rate vs exhaustive +2.5 %" in svg and "a (12 frames, 176x144)" in svg
+    assert es.plot(run, tmp_path / "again.png")[1].read_text() == svg
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(run))
+    r = subprocess.run([sys.executable, str(script), "--from", str(saved)], capture_output=True, text=True)
+    assert r.returncode == 2 and "--from needs --plot" in r.stderr and "Traceback" not in r.stderr
