@@ -228,3 +228,27 @@ def test_encoder_speed_plot_from_a_saved_run(tmp_path):
     saved.write_text(json.dumps(run))
     r = subprocess.run([sys.executable, str(script), "--from", str(saved)], capture_output=True, text=True)
     assert r.returncode == 2 and "--from needs --plot" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_rate_model_ab_alternates_variants(tmp_path):
+    """benchmarks/rate_model_ab.py: each variant of rate_model's constants planned in turn in one
+    process, its plan and time against vvenc slow in the JSON; a variant naming no constant of
+    rate_model is a caller error (exit 2)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "rate_model_ab.py"
+    out = tmp_path / "ab.json"
+    r = subprocess.run([sys.executable, str(script), "--clip", "carphone_pristine.mp4", "--frames", "6", "--targets", "1",
+                        "--plan-only", "--json", str(out), "--", "base", "FILL=0,SPREAD=2.0"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    run = json.loads(out.read_text())
+    assert set(run["runs"]) == {"base", "FILL=0,SPREAD=2.0"}
+    for v in run["runs"].values():
+        (p,) = v["1.0"]
+        assert p["plan"].startswith("vvc ") and p["time_vs_vvenc_slow"] > 0 and p["predicted_bits"] <= p["budget"]
+    r = subprocess.run([sys.executable, str(script), "--clip", "x.mp4", "--", "base", "NOT_A_KNOB=1"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "NOT_A_KNOB" in r.stderr and "Traceback" not in r.stderr
