@@ -378,3 +378,28 @@ def test_the_fallback_codec_when_no_candidate_fits(clip, monkeypatch):
     vvc = plan(clip, cfg, 8 * 1500, codecs=("vvc",), strategies=("uniform",), downscales=(1, 2), colour=Colour(),
                method="model")
     assert vvc.codec == "vvc" and vvc.keyframes == 2 and vvc.predicted_bytes > 1500
+
+
+def test_resettle_starts_from_the_scored_measurement(clip, monkeypatch):
+    """The winner's settling at the encoder's preset starts from its own measurement at the scoring
+    preset (already in the window here): the first encode it makes is at the encoder's preset, not
+    another at the scoring preset where a model that guesses far off would have put it."""
+    from cmvc.encoder import trials as T
+
+    cfg = EncoderConfig(profile="blend", fit="none", codec="vvc", vvc_preset="fast")
+    tr = T._Trials(clip, dataclasses.replace(cfg, vvc_preset="faster"), 1, Colour(), "uniform")
+    size = tr.bytes(6, 40)
+    m = dataclasses.replace(_model(clip, a=math.log(size) + 1.0), trials=tr)  # predicts e times the bytes
+    made = []
+    real = T._Trials.bytes
+
+    def logged(self, n, q):
+        if (n, q) not in self.size:
+            made.append((self.cfg.vvc_preset, n, q))
+        return real(self, n, q)
+
+    monkeypatch.setattr(T._Trials, "bytes", logged)
+    out, _ = M.resettle(M.Verified(m, tr, 6, 40, 0.9, 1), clip, cfg, size / 0.97, Colour(),
+                        M.Difficulty([2], [1.0]), lambda s: None)
+    assert made[0] == ("fast", 6, 40)
+    assert out.trials.cfg.vvc_preset == "fast" and out.trials.bytes(out.n, out.quality) <= size / 0.97

@@ -67,6 +67,7 @@ FILL = 2  # trial encodes at most to fill the budget after the verification (fil
 FINAL_LOW, FINAL_FILL, FINAL_TRIES = 0.945, 4, 3  # the winner's settling at the encoder's preset (resettle):
 # aim above LOW (the allowance for the weights' bits errs by 1-2 %), with up to FINAL_FILL encodes at the
 # scoring preset and FINAL_TRIES at the encoder's
+RESETTLE_FROM_MEASURED = True  # resettle starts from the scored point's own measurement, not the model's guess
 FINAL_HIGH = 1.0  # ... up to the whole budget: where the weights' bits exceed their allowance, the encoder
 # moves some back to the prediction (EncoderConfig.max_bytes)
 VERIFY_FIT = "none"  # the weights of the verification's reconstructed frames: the prediction (one reconstruction each)
@@ -382,17 +383,20 @@ def next_counts(found: Sequence["Verified"], pics, cfg, budget: float, diff: Dif
 
 def settle(choice: Choice, tr, pics, cfg, budget: float, diff: Difficulty,
            say: Callable[[str], None], trs: Sequence = (), low: float | None = None, most: int | None = None,
-           high: float | None = None, slack: float = 1.0) -> tuple[int, int, int]:
+           high: float | None = None, slack: float = 1.0, measured: bool = False) -> tuple[int, int, int]:
     """(keyframes, quality index, trial encodes) of *choice* trial-encoded by *tr* (the plan's keyframe
     strategy and encoder preset), corrected once from its measured size (see the module docstring):
     of the two, the larger that fits *high* x *budget*.  *trs*: trial encodes of the codec and size at
     *tr*'s preset so far (with *tr*): where there are some, the quality is chosen by the model refitted
-    to them (:func:`local_model`) before the first encode.  *low*, *most*, *high*: :func:`fill`'s."""
+    to them (:func:`local_model`) before the first encode, unless *measured* and *choice* was encoded by
+    *tr* (then it is the start).  *low*, *most*, *high*: :func:`fill`'s."""
     low, high = (LOW if low is None else low), (HIGH if high is None else high)
     m = choice.model
     n, k = choice.n, choice.k
     trs = [tr, *(x for x in trs if x is not tr)]
-    if any(x.size for x in trs) and (c0 := choose([local_model(m, trs, n)], pics, cfg, budget, diff, [n])) is not None:
+    if measured and (n, m.qualities[k]) in tr.size:
+        pass  # the choice is a measurement (resettle): no guess before it
+    elif any(x.size for x in trs) and (c0 := choose([local_model(m, trs, n)], pics, cfg, budget, diff, [n])) is not None:
         k = c0.k
     tried = {(n, k): tr.bytes(n, m.qualities[k])}
     say(f"rate control: model candidate {m.codec} {tr.cfg.strategy} keyframes, downscale {m.downscale}, {n} keyframes, "
@@ -616,7 +620,8 @@ def resettle(best: Verified, pics, cfg, budget: float, colour: Colour, diff: Dif
     """(*best* settled again at the encoder's vvenc preset when it was scored at another, trial encodes
     made); unchanged for other codecs and for candidates that did not fit.  At most FINAL_TRIES encodes
     at the encoder's preset, each of the point that :func:`settle` and :func:`fill` find among the
-    cheaper encodes at the scoring preset (from *best*'s count and quality) for [FINAL_LOW, FINAL_HIGH]
+    cheaper encodes at the scoring preset (from *best*'s count and quality, its own measurement the
+    start: RESETTLE_FROM_MEASURED) for [FINAL_LOW, FINAL_HIGH]
     x *budget*, then that scaled by the two presets' bytes at the last point encoded at both, until one
     lands in that window (vvenc slow takes 2-3 times medium's time and 3-6 times faster's; at the same
     quantiser faster's bytes are 0.98-1.17 times slow's)."""
@@ -633,7 +638,7 @@ def resettle(best: Verified, pics, cfg, budget: float, colour: Colour, diff: Dif
     for _ in range(FINAL_TRIES):
         c = Choice(m, n, k, best.trials.bytes(n, q[k]), 0.0)
         n, k, more = settle(c, best.trials, pics, cfg, scaled, diff, say, low=FINAL_LOW, most=FINAL_FILL,
-                            high=FINAL_HIGH, slack=FILL_SLACK)
+                            high=FINAL_HIGH, slack=FILL_SLACK, measured=RESETTLE_FROM_MEASURED)
         encodes += more
         if (n, q[k]) in own.size:
             break
