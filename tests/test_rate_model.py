@@ -403,3 +403,22 @@ def test_resettle_starts_from_the_scored_measurement(clip, monkeypatch):
                         M.Difficulty([2], [1.0]), lambda s: None)
     assert made[0] == ("fast", 6, 40)
     assert out.trials.cfg.vvc_preset == "fast" and out.trials.bytes(out.n, out.quality) <= size / 0.97
+
+
+def test_the_coarser_walk_stops_where_the_bytes_stop_falling(clip):
+    """Where both guesses overshoot, settle walks to coarser quantisers one step at a time, but not
+    on where a step no longer takes bytes off (WALK_GIVE_UP): that count does not fit at any."""
+    cfg = EncoderConfig(profile="blend", fit="none")
+
+    class Floored(_SizedTrials):  # the bytes stop falling at 1.2 x the budget
+        def bytes(self, n, quality):
+            self.size[(n, quality)] = max(super().bytes(n, quality), 3600)
+            return self.size[(n, quality)]
+
+    real = Floored(clip, cfg, math.log(4000), b=-0.05)
+    m = dataclasses.replace(_model(clip, a=math.log(1500), b=-0.05, beta=0.2), n0=4, trials=real)
+    diff = M.Difficulty([2, 4, 8, 16], [5.0, 20.0, 60.0, 150.0])
+    ch = M.choose([m], clip, cfg, 3000.0, diff, [6])
+    n, k, encodes = M.settle(ch, real, clip, cfg, 3000.0, diff, lambda s: None)
+    assert real.bytes(n, m.qualities[k]) > 3000.0  # it does not fit: the candidate scores -inf
+    assert encodes <= 4 and k < len(m.qualities) - 1

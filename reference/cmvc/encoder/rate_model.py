@@ -63,6 +63,8 @@ SPREAD = 1.4  # the verification's steps in keyframe count: this many times fewe
 VERIFY_PRESET: str | None = "medium"  # vvenc preset of the scored candidates' encodes (None: the encoder's; with
 # another, the winner is encoded again at the encoder's, and the encode reuses that: docs/encoder.md)
 FILL_SLACK = 1.05  # resettle's fill: a finer quality predicted at most this much over the ceiling is tried last
+WALK_GIVE_UP: float | None = 0.98  # settle's walk to coarser quantisers stops where a step leaves more than this
+# share of the bytes (None: it goes on to the coarsest)
 FILL = 2  # trial encodes at most to fill the budget after the verification (fill)
 FINAL_LOW, FINAL_FILL, FINAL_TRIES = 0.945, 4, 3  # the winner's settling at the encoder's preset (resettle):
 # aim above LOW (the allowance for the weights' bits errs by 1-2 %), with up to FINAL_FILL encodes at the
@@ -386,7 +388,8 @@ def settle(choice: Choice, tr, pics, cfg, budget: float, diff: Difficulty,
            high: float | None = None, slack: float = 1.0, measured: bool = False) -> tuple[int, int, int]:
     """(keyframes, quality index, trial encodes) of *choice* trial-encoded by *tr* (the plan's keyframe
     strategy and encoder preset), corrected once from its measured size (see the module docstring):
-    of the two, the larger that fits *high* x *budget*.  *trs*: trial encodes of the codec and size at
+    of the two, the larger that fits *high* x *budget*; where neither fits, coarser one step at a
+    time until one does or a step leaves more than WALK_GIVE_UP of the bytes.  *trs*: trial encodes of the codec and size at
     *tr*'s preset so far (with *tr*): where there are some, the quality is chosen by the model refitted
     to them (:func:`local_model`) before the first encode, unless *measured* and *choice* was encoded by
     *tr* (then it is the start).  *low*, *most*, *high*: :func:`fill`'s."""
@@ -412,9 +415,13 @@ def settle(choice: Choice, tr, pics, cfg, budget: float, diff: Difficulty,
     if fits:
         n, k = max(fits, key=tried.__getitem__)
     encodes = len(tried)
-    while tr.bytes(n, m.qualities[k]) > high * budget and k < len(m.qualities) - 1:  # missed twice: coarser
+    while (size := tr.bytes(n, m.qualities[k])) > high * budget and k < len(m.qualities) - 1:  # missed twice: coarser
         k += 1
         encodes += 1
+        if WALK_GIVE_UP is not None and tr.bytes(n, m.qualities[k]) > WALK_GIVE_UP * size:
+            say(f"rate control: {n} keyframes at quality {m.qualities[k]}: {8 * tr.bytes(n, m.qualities[k])} bits, "
+                f"the bytes no longer fall with the quantiser: no coarser")
+            break
     n, k, more = fill(tr, m, n, k, len(pics), budget, say, trs, low, most, high, slack)
     return n, k, encodes + more
 
