@@ -422,3 +422,33 @@ def test_the_coarser_walk_stops_where_the_bytes_stop_falling(clip):
     n, k, encodes = M.settle(ch, real, clip, cfg, 3000.0, diff, lambda s: None)
     assert real.bytes(n, m.qualities[k]) > 3000.0  # it does not fit: the candidate scores -inf
     assert encodes <= 4 and k < len(m.qualities) - 1
+
+
+@pytest.mark.parametrize("w,h", [(16, 16), (24, 18), (33, 17), (40, 40)])
+def test_ms_ssim_scores_pictures_too_small_for_five_scales(w, h):
+    """pytorch-msssim refuses a side of 32 or less; such pictures are scored with repeated samples:
+    identical pictures score 1, and more noise scores less."""
+    import numpy as np
+
+    from cmvc.picture import Picture
+    from cmvc.quality import ms_ssim_frames
+
+    rng = np.random.default_rng(1)
+    grey = np.full(((h + 1) // 2, (w + 1) // 2), 128, np.uint8)
+    ref = Picture(rng.integers(0, 256, (h, w), dtype=np.uint8), grey, grey)
+    noisy = [Picture(np.clip(ref.y.astype(int) + rng.integers(-s, s + 1, (h, w)), 0, 255).astype(np.uint8), grey, grey)
+             for s in (10, 60)]
+    same, light, heavy = ms_ssim_frames([ref, *noisy], [ref] * 3)
+    assert same == pytest.approx(1.0) and 1.0 > light > heavy > 0.0
+
+
+def test_cli_default_preset_on_a_16x16_clip(tmp_path, capsys):
+    """The default rate control on pictures of 16 x 16 (its estimates score MS-SSIM): a stream, no traceback."""
+    from conftest import make_testsrc
+
+    from cmvc.tools.cli import main
+
+    src = make_testsrc(tmp_path / "s.y4m", 16, 16, 8)
+    assert main(["encode", str(src), "-o", str(tmp_path / "o.cmvc"), "--kbps", "20", "--profile", "blend",
+                 "--vvc-preset", "faster"]) == 0
+    assert (tmp_path / "o.cmvc").stat().st_size > 0

@@ -23,17 +23,23 @@ def psnr_frames(a: list[Picture], b: list[Picture]) -> list[float]:
 
 def ms_ssim_frames(a: list[Picture], b: list[Picture]) -> list[float]:
     """Luma MS-SSIM (pytorch-msssim) of each frame pair; the Gaussian window is 11 when the smaller
-    side exceeds 160, 7 above 96, else 3 (5 scales need a side larger than (win - 1) * 16)."""
+    side exceeds 160, 7 above 96, else 3 (5 scales need a side larger than (win - 1) * 16).  Pictures
+    with a side of 32 or less are scored with each sample repeated f x f times, f the least that
+    makes the smaller side larger than 32 (pytorch-msssim refuses them as they are)."""
     import torch
     from pytorch_msssim import ms_ssim
 
     side = min(a[0].height, a[0].width)
-    win = 11 if side > 160 else 7 if side > 96 else 3
+    f = 32 // side + 1 if side <= 32 else 1
+    win = 11 if side * f > 160 else 7 if side * f > 96 else 3
+
+    def luma(ps: list[Picture]):
+        y = np.stack([p.y for p in ps]).astype(np.float32)
+        return torch.from_numpy(y.repeat(f, axis=1).repeat(f, axis=2) if f > 1 else y)[:, None]
+
     vals: list[float] = []
     for k in range(0, len(a), 16):
-        x = torch.from_numpy(np.stack([p.y for p in a[k:k + 16]]).astype(np.float32))[:, None]
-        y = torch.from_numpy(np.stack([p.y for p in b[k:k + 16]]).astype(np.float32))[:, None]
-        vals += ms_ssim(x, y, data_range=255, size_average=False, win_size=win).tolist()
+        vals += ms_ssim(luma(a[k:k + 16]), luma(b[k:k + 16]), data_range=255, size_average=False, win_size=win).tolist()
     return vals
 
 
