@@ -452,3 +452,24 @@ def test_cli_default_preset_on_a_16x16_clip(tmp_path, capsys):
     assert main(["encode", str(src), "-o", str(tmp_path / "o.cmvc"), "--kbps", "20", "--profile", "blend",
                  "--vvc-preset", "faster"]) == 0
     assert (tmp_path / "o.cmvc").stat().st_size > 0
+
+
+def test_cli_warns_when_the_target_is_below_the_fewest_bits(tmp_path, capsys):
+    """A target below any stream the clip can have: coded at the fewest bits (exit 0), with a warning
+    on stderr and in the JSON report."""
+    import json
+
+    from conftest import make_testsrc
+
+    from cmvc.tools.cli import main
+
+    src = make_testsrc(tmp_path / "s.y4m", 96, 64, 6)
+    assert main(["encode", str(src), "-o", str(tmp_path / "o.cmvc"), "--kbps", "0.1", "--profile", "blend",
+                 "--vvc-preset", "faster", "--json"]) == 0
+    cap = capsys.readouterr()
+    rep = json.loads(cap.out)
+    assert rep["achieved_vs_target"] > 1 and "below the fewest bits" in rep["warning"]
+    assert "encode: warning: the target" in cap.err
+    assert main(["encode", str(src), "-o", str(tmp_path / "p.cmvc"), "--kbps", "200", "--profile", "blend",
+                 "--vvc-preset", "faster", "--json"]) == 0
+    assert "warning" not in json.loads(capsys.readouterr().out)

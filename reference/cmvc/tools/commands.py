@@ -223,9 +223,14 @@ def _encode_report(args, res, has_captions: bool) -> None:
     if target is not None:
         report["target_bits"] = target
         report["achieved_vs_target"] = 8 * len(res.data) / target
+        if 8 * len(res.data) > target:  # below the fewest bits rate control can reach: coded at those
+            report["warning"] = (f"the target ({target:.0f} bits) is below the fewest bits rate control reached for this clip "
+                                 f"({8 * len(res.data)} bits): the stream is over the target")
     if not has_captions:
         report["captions"] = "none (no --caption/--captions given; the V2T captioner comes with the generative extra)"
     out = sys.stderr if args.output == "-" else sys.stdout
+    if "warning" in report:
+        print(f"encode: warning: {report['warning']}", file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2), file=out)
         return
