@@ -58,6 +58,9 @@ ENCODE_CASES = [
     ("missing_checkpoint", ["--codec", "hyperprior", "--hyperprior-checkpoint", "{tmp}/none.pth"], "E102", False),
     ("caption_start_after_end", ["--captions", "{tmp}/caps_reversed.json"], "E101", True),
     ("caption_past_last_frame", ["--captions", "{tmp}/caps_late.json"], "E101", True),
+    # rate control on a coded size below 16 samples a side (the clip is 32x24): no plan, no traceback
+    ("rc_downscale_too_small", ["--kbps", "5", "--downscale", "2"], "E101", True),
+    ("rc_downscale_too_small_search", ["--kbps", "5", "--downscale", "4", "--rc-preset", "fast"], "E101", True),
 ]
 
 

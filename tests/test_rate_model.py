@@ -473,3 +473,16 @@ def test_cli_warns_when_the_target_is_below_the_fewest_bits(tmp_path, capsys):
     assert main(["encode", str(src), "-o", str(tmp_path / "p.cmvc"), "--kbps", "200", "--profile", "blend",
                  "--vvc-preset", "faster", "--json"]) == 0
     assert "warning" not in json.loads(capsys.readouterr().out)
+
+
+def test_plan_refuses_only_coded_sizes_it_cannot_search(clip):
+    """plan() with downscales whose coded sizes all have a side below 16 samples: E101 naming the
+    largest downscale it searches (96x64: 4); with one searchable size among them, a plan."""
+    from cmvc.errors import CmvcError
+
+    cfg = EncoderConfig(codec="vvc", profile="blend", fit="none", vvc_preset="faster")
+    with pytest.raises(CmvcError) as e:
+        plan(clip[:6], cfg, 8000, downscales=(8,), method="model")
+    assert e.value.code == "E101" and "at most --downscale 4" in str(e.value)
+    rp = plan(clip[:6], cfg, 8000, downscales=(8, 4), method="model")
+    assert rp.downscale == 4

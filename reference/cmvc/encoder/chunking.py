@@ -383,6 +383,10 @@ def encode_file(path, cfg, *, max_frames: int | None = None, workers: int = 1, r
         raise error("E116", "--workers/--ray need chunks: mode it2v, profile blend or rife, a keyframe codec other "
                             "than hyperprior, no --captioner")
     top = _checked_cfg(cfg, sc.frames)
+    if target_bits is not None and rc is not None:
+        from .trials import check_downscales
+
+        check_downscales(info.width, info.height, tuple(rc.get("downscales") or (cfg.downscale,)))
     budgets: list[float | None] = [None] * n
     if callable(target_bits):
         target_bits = float(target_bits(sc.frames, info))

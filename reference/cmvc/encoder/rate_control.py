@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 
 from ..errors import error
 from ..keyframes import CODEC_NAMES, Colour, decode_keyframes
-from .trials import (UNAVAILABLE, UNIT_FRAMING, Candidate, RatePlan, _qualities, _Trials, first_fitting, fixed_bytes,  # noqa: F401
-                     keyframe_bytes, unit_framing)
+from .trials import (UNAVAILABLE, UNIT_FRAMING, Candidate, RatePlan, _qualities, _Trials,  # noqa: F401
+                     check_downscales, first_fitting, fixed_bytes, keyframe_bytes, searched, unit_framing)
 
 # Keyframe intervals tried (finer steps did not pay: docs/experiments.md §1.3).
 LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
@@ -206,6 +206,7 @@ def plan(pics, cfg, target_bits: float, *, downscales: Sequence[int] | None = No
     if evaluate is None:
         evaluate = cfg.profile in ("blend", "rife")
     downscales = tuple(downscales or (cfg.downscale,))
+    check_downscales(pics[0].width, pics[0].height, downscales)
     strategies = tuple(strategies or (cfg.strategy,)) if evaluate else (cfg.strategy,)
     if method == "model" and evaluate:
         from .rate_model import model_plan
@@ -294,7 +295,7 @@ class _Planner:
         best scored one that fits, or None (nothing fits, size too small, or no estimates).  With
         *hint* (an interval that fits), the walk starts there, goes up, then down from it."""
         pics, ladder = self.pics, self.ladder
-        if ds > 1 and min(-(-pics[0].width // ds), -(-pics[0].height // ds)) < 16:
+        if not searched(pics, ds):
             return None
         qualities = _qualities(CODEC_NAMES[codec])
         tr = self.trials_of(codec, ds, strategy)

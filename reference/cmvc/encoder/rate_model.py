@@ -204,10 +204,10 @@ def fit_codec(pics, cfg, codec: str, ds: int, colour: Colour, budget: float, dif
     the quality that a PRIOR_SLOPE predicts to fit *budget* bytes (at least MIN_SPAN steps from the
     first, so that the fit interpolates near the operating point rather than extrapolating); more
     keyframes (interval FIT_INTERVALS[0]) at that quality."""
-    from .trials import _qualities, _Trials, fixed_bytes
+    from .trials import _qualities, _Trials, fixed_bytes, searched
 
     t = len(pics)
-    if ds > 1 and min(-(-pics[0].width // ds), -(-pics[0].height // ds)) < 16:
+    if not searched(pics, ds):
         return None
     qualities = _qualities(CODEC_NAMES[codec])
     last = len(qualities) - 1
@@ -576,13 +576,13 @@ def coarsest(codecs: Sequence[str], pics, cfg, budget: float, downscales: Sequen
     keyframes that fit HIGH x *budget* at the coarsest quality (from 2 up, trial-encoded at the
     encoder's preset), scored.  A rate model extrapolated that far errs (AV1's bytes fall faster at
     its coarsest CRFs than the fit's slope says)."""
-    from .trials import _qualities, _Trials
+    from .trials import _qualities, _Trials, searched
 
     out = []
     for c in codecs:
         q = _qualities(CODEC_NAMES[c])
         for ds in downscales:
-            if ds > 1 and min(-(-pics[0].width // ds), -(-pics[0].height // ds)) < 16:
+            if not searched(pics, ds):
                 continue
             tr = _Trials(pics, dataclasses.replace(cfg, codec=c), ds, colour, strategy)
             n = 2

@@ -39,6 +39,27 @@ def keyframe_bytes(codec: CodecId, coded: list, cfg) -> int:
     return n
 
 
+MIN_SEARCHED_SIDE = 16  # rate control searches a reduced coded size only while its smaller side keeps this many samples
+
+
+def searched(pics, ds: int) -> bool:
+    """Whether rate control searches coded size 1/*ds* of *pics* (full size always)."""
+    return ds == 1 or min(-(-pics[0].width // ds), -(-pics[0].height // ds)) >= MIN_SEARCHED_SIDE
+
+
+def check_downscales(width: int, height: int, downscales) -> None:
+    """E101 (a caller error) when rate control would search none of *downscales* for *width* x *height*."""
+    from types import SimpleNamespace
+
+    pics = [SimpleNamespace(width=width, height=height)]
+    if downscales and not any(searched(pics, d) for d in downscales):
+        most = max(d for d in range(1, max(width, height) + 1) if searched(pics, d))
+        d = downscales[0]
+        raise error("E101", f"--downscale {', '.join(map(str, downscales))}: {width}x{height} would be coded at "
+                            f"{-(-width // d)}x{-(-height // d)}; rate control searches coded sizes with a side of at "
+                            f"least {MIN_SEARCHED_SIDE} samples (at most --downscale {most} here)")
+
+
 UNAVAILABLE = 1 << 62  # predicted bytes of a trial the keyframe encoder could not make: never fits
 
 
