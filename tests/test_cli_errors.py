@@ -149,3 +149,39 @@ def test_no_traceback_from_a_subprocess(tmp_path):
     p = subprocess.run([sys.executable, "-m", "cmvc.tools.cli", "encode", str(tmp_path / "x.y4m"), "-o",
                         "/proc/self/x.cmvc"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "Traceback" not in p.stderr and p.stderr.startswith("cmvc encode: E"), p.stderr
+
+
+BENCH_CASES = [
+    ("frames_negative", ["bench", "{clip}", "--frames", "-1"], "E101"),
+    ("workers_negative", ["bench", "{clip}", "--workers", "-1"], "E101"),
+    ("ablation_frames_0", ["bench", "{clip}", "--all", "--ablation-frames", "0"], "E101"),
+    ("peer_without_q", ["bench", "{clip}", "--peer", "vvenc"], "E101"),
+    ("peer_q_not_a_number", ["bench", "{clip}", "--peer", "vvenc:abc"], "E101"),
+    ("peer_unknown", ["bench", "{clip}", "--peer", "mpeg2:5"], "E101"),
+    ("peer_q_out_of_range", ["bench", "{clip}", "--peer", "x264:60"], "E101"),
+    ("point_not_json", ["bench", "{clip}", "--cmvc-point", "{bad"], "E101"),
+    ("point_not_an_object", ["bench", "{clip}", "--cmvc-point", "[1, 2]"], "E101"),
+    ("point_unknown_setting", ["bench", "{clip}", "--cmvc-point", '{"nope": 3}'], "E101"),
+    ("point_rate_negative", ["bench", "{clip}", "--cmvc-point", '{"rate": -1}'], "E101"),
+    ("point_codec_unknown", ["bench", "{clip}", "--cmvc-point", '{"codec": "xyz"}'], "E101"),
+    ("manifest_without_paths", ["bench", "{tmp}/m.json"], "E102"),
+    ("manifest_not_json", ["bench", "{tmp}/bad.json"], "E102"),
+    ("demo_frames_0", ["demo", "--frames", "0"], "E101"),
+]
+
+
+@pytest.mark.parametrize("name,argv,code", BENCH_CASES, ids=[c[0] for c in BENCH_CASES])
+def test_bench_and_demo_misuse(name, argv, code, clip, tmp_path, monkeypatch, capsys):
+    """cmvc bench and cmvc demo: a caller error before any job runs or any frame is read."""
+    import cmvc.tools.bench
+    import cmvc.tools.video
+    from cmvc.tools.cli import main
+
+    (tmp_path / "m.json").write_text('{"clips": [{"name": "x"}]}')
+    (tmp_path / "bad.json").write_text("{bad")
+    monkeypatch.setattr(cmvc.tools.bench, "execute_cached", _tripwire)
+    monkeypatch.setattr(cmvc.tools.video, "read_video", _tripwire)
+    rc = main([a.replace("{clip}", str(clip)).replace("{tmp}", str(tmp_path)) for a in argv] + ["--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert f"cmvc {argv[0]}: {code}" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import error
+
 PEER_POINTS = [("vvenc", 63), ("vvenc", 52), ("vvenc", 47), ("vvenc", 42), ("x264", 51), ("x264", 45),
                ("x265", 51), ("x265", 45), ("svtav1", 63), ("svtav1", 55)]
 # CMVC operating points: rate-controlled (coded size, keyframe interval and CRF chosen by
@@ -67,13 +69,15 @@ def load_dataset(spec: str, frames: int, resize64: bool = False) -> list[Clip]:
         files = sorted(f for f in p.iterdir() if f.suffix.lower() in (".y4m", ".mp4", ".mkv", ".mov"))
         return [Clip(f.stem, str(f), frames, resize64) for f in files]
     if p.suffix == ".json":
-        m = json.loads(p.read_text())
-        return [Clip(c.get("name", Path(c["path"]).stem), str((p.parent / c["path"]).resolve()), int(c.get("frames", frames)),
-                     bool(c.get("resize64", resize64))) for c in m["clips"]]
+        try:
+            m = json.loads(p.read_text())
+            return [Clip(c.get("name", Path(c["path"]).stem), str((p.parent / c["path"]).resolve()),
+                         int(c.get("frames", frames)), bool(c.get("resize64", resize64))) for c in m["clips"]]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise error("E102", f"manifest {spec!r}: {type(e).__name__}: {e} (expected {{\"clips\": [{{\"path\": ...,"
+                                f" \"name\", \"frames\", \"resize64\" optional}}]}})") from None
     if p.exists():
         return [Clip(p.stem, str(p), frames, resize64)]
-    from ..errors import error
-
     raise error("E102", f"dataset {spec!r}: not a directory, manifest (.json), video file or 'bundled'")
 
 
@@ -465,7 +469,56 @@ def _write_ablations(rows: list[dict | None], out: Path) -> None:
     write_atomic(out / "ablations.csv", buf.getvalue().encode())
 
 
+PEER_RANGES = {"vvenc": 63, "x264": 51, "x265": 51, "svtav1": 63}  # --peer CODEC:Q, Q from 0 to this
+CMVC_POINT_KEYS = ("rate", "bpp", "rc_metric", "captions")  # --cmvc-point keys besides EncoderConfig's
+
+
+def parse_peer(text: str) -> tuple[str, int]:
+    """``CODEC:Q`` as (codec, q); E101 for another form, an unknown codec or Q out of its range."""
+    codec, _, q = text.partition(":")
+    if codec not in PEER_RANGES or not q.isdigit() or int(q) > PEER_RANGES[codec]:
+        raise error("E101", f"--peer {text!r}: CODEC:Q with CODEC one of "
+                            f"{', '.join(f'{c} (Q 0..{m})' for c, m in PEER_RANGES.items())}")
+    return codec, int(q)
+
+
+def parse_cmvc_point(text: str) -> dict:
+    """A --cmvc-point: a JSON object of EncoderConfig fields and CMVC_POINT_KEYS; E101 otherwise."""
+    from ..encoder.pipeline import EncoderConfig, _check
+
+    try:
+        p = json.loads(text)
+    except ValueError as e:
+        raise error("E101", f"--cmvc-point {text!r}: not JSON ({e})") from None
+    if not isinstance(p, dict):
+        raise error("E101", f"--cmvc-point {text!r}: a JSON object is needed, e.g. '{{\"interval\": 8}}'")
+    fields = {f.name for f in dataclasses.fields(EncoderConfig)}
+    unknown = sorted(k for k in p if k not in fields and k not in CMVC_POINT_KEYS)
+    if unknown:
+        raise error("E101", f"--cmvc-point {text!r}: unknown setting {unknown[0]!r}")
+    for k in ("rate", "bpp"):
+        if k in p and not (isinstance(p[k], (int, float)) and not isinstance(p[k], bool) and math.isfinite(p[k]) and p[k] > 0):
+            raise error("E101", f"--cmvc-point {text!r}: {k} must be a number above 0")
+    try:
+        _check(EncoderConfig(**_cmvc_params({k: v for k, v in p.items() if k not in ("rate", "bpp", "rc_metric")})))
+    except TypeError as e:
+        raise error("E101", f"--cmvc-point {text!r}: {e}") from None
+    return p
+
+
+def check_args(args) -> None:
+    """E101 for bench arguments that cannot run, before any work."""
+    for name, value in (("--frames", args.frames), ("--ablation-frames", args.ablation_frames)):
+        if value < 2:
+            raise error("E101", f"{name} {value}: must be at least 2")
+    if args.workers < 0:
+        raise error("E101", f"--workers {args.workers}: must be 0 (one per core) or more")
+
+
 def cmd_bench(args) -> int:
+    check_args(args)
+    cmvc_points = [parse_cmvc_point(p) for p in args.cmvc_point] if args.cmvc_point else None
+    peer_points = [parse_peer(p) for p in args.peer] if args.peer else None
     clips = load_dataset(args.dataset, args.frames, args.resize64)
     out = Path(args.out)
     if args.all:  # one command: RD results, plots and ablation tables
@@ -478,8 +531,6 @@ def cmd_bench(args) -> int:
     if args.ablations:
         jobs = ablation_jobs(clips)
     else:
-        cmvc_points = [json.loads(p) for p in args.cmvc_point] if args.cmvc_point else None
-        peer_points = [(p.split(":")[0], int(p.split(":")[1])) for p in args.peer] if args.peer else None
         learned = tuple((k, v) for k, v in (("lpips", args.lpips_backbone), ("dists", args.dists_backbone),
                                             ("fid", args.fid_weights)) if v)
         if args.rc_metric != "ms-ssim":  # rate-controlled points maximise another estimate

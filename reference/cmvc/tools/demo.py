@@ -46,6 +46,10 @@ def cmd_demo(args) -> int:
     from .peers import run_peer, vvenc
     from .video import read_video, write_y4m
 
+    if args.frames < 2:
+        from ..errors import error
+
+        raise error("E101", f"--frames {args.frames}: must be at least 2")
     src = Path(args.input) if args.input else bundled_clip()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
