@@ -185,3 +185,24 @@ def test_bench_and_demo_misuse(name, argv, code, clip, tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     assert rc == 2, err
     assert f"cmvc {argv[0]}: {code}" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+CONFORMANCE_CASES = [
+    ("only_not_a_regex", ["--only", "("], "E101"),
+    ("no_suite_there", ["{tmp}"], "E102"),
+    ("known_failures_missing", ["--known-failures", "{tmp}/none.txt"], "E102"),
+    ("decoder_without_out", ["--decoder", "mydec {in}"], "E101"),
+    ("decoder_unbalanced_quote", ["--decoder", "mydec '{in} {out}"], "E101"),
+]
+
+
+@pytest.mark.parametrize("name,argv,code", CONFORMANCE_CASES, ids=[c[0] for c in CONFORMANCE_CASES])
+def test_conformance_misuse(name, argv, code, tmp_path, monkeypatch, capsys):
+    """cmvc conformance: a caller error before any stream is decoded."""
+    import cmvc.tools.conformance
+    from cmvc.tools.cli import main
+
+    monkeypatch.setattr(cmvc.tools.conformance, "run", _tripwire)
+    assert main(["conformance", *(a.replace("{tmp}", str(tmp_path)) for a in argv)]) == 2
+    err = capsys.readouterr().err
+    assert f"cmvc conformance: {code}" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err

@@ -249,8 +249,31 @@ def coverage(root: Path) -> dict:
     return {"items": items, "percent": 100.0 * done / total}
 
 
+def check_args(args, root: Path) -> None:
+    """E101/E102 for arguments the suite cannot run with, before any stream is decoded."""
+    from ..errors import error
+
+    if not (root / "manifest.json").is_file():
+        raise error("E102", f"{root}: not a conformance suite (no manifest.json)")
+    if args.only is not None:
+        try:
+            re.compile(args.only)
+        except re.error as e:
+            raise error("E101", f"--only {args.only!r}: not a regular expression ({e})") from None
+    if args.known_failures is not None and not Path(args.known_failures).is_file():
+        raise error("E102", f"--known-failures {args.known_failures}: no such file")
+    if args.decoder:
+        try:
+            argv = shlex.split(args.decoder)
+        except ValueError as e:
+            raise error("E101", f"--decoder {args.decoder!r}: {e}") from None
+        if not any("{in}" in a for a in argv) or not any("{out}" in a for a in argv):
+            raise error("E101", f"--decoder {args.decoder!r}: the command needs {{in}} (the stream) and {{out}} (its frames)")
+
+
 def cmd_conformance(args) -> int:
     root = Path(args.dir) if args.dir else suite_dir()
+    check_args(args, root)
     if args.coverage:
         cov = coverage(root)
         for k, (d, t, missing) in cov["items"].items():
