@@ -486,3 +486,26 @@ def test_plan_refuses_only_coded_sizes_it_cannot_search(clip):
     assert e.value.code == "E101" and "at most --downscale 4" in str(e.value)
     rp = plan(clip[:6], cfg, 8000, downscales=(8, 4), method="model")
     assert rp.downscale == 4
+
+
+@pytest.mark.parametrize("better", [True, False])
+def test_diagonal_step_between_a_quantiser_and_a_keyframe_step(clip, monkeypatch, better):
+    """A landing below FINAL_LOW x the budget: one keyframe more at the next coarser quantiser lands in
+    the window; it is taken where it scores at least as well as the landed point, not otherwise, and
+    not at all with DIAGONAL = 0."""
+    cfg = EncoderConfig(profile="blend", fit="none", codec="vvc")
+    med = _SizedTrials(clip, dataclasses.replace(cfg, vvc_preset="medium"), math.log(4000), b=-0.1, beta=1.0)
+    own = _SizedTrials(clip, dataclasses.replace(cfg, vvc_preset="slow"), math.log(4000), b=-0.1, beta=1.0)
+    m = dataclasses.replace(_model(clip, a=math.log(4000), b=-0.1, beta=1.0), n0=4, trials=med)
+    budget = own.bytes(6, 40) / 0.9  # the landed point: 0.9 of the budget
+    landed = M.Verified(m, own, 6, 40, 0.9, 1)
+    scores = {7: 0.95 if better else 0.85}
+    estimate = lambda pics, tr, n, q, *a, **k: scores.get(n, 0.9)  # noqa: E731
+    out, encodes = M.diagonal(landed, M.Verified(m, med, 6, 40, 0.9, 1), clip, budget, lambda s: None, estimate)
+    assert encodes >= 2
+    if better:
+        assert (out.n, out.quality) == (7, 41) and M.FINAL_LOW * budget <= own.bytes(7, 41) <= budget
+    else:
+        assert (out.n, out.quality) == (6, 40)
+    monkeypatch.setattr(M, "DIAGONAL", 0)
+    assert M.diagonal(landed, M.Verified(m, med, 6, 40, 0.9, 1), clip, budget, lambda s: None, estimate)[0] is landed

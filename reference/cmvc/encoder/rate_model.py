@@ -32,7 +32,8 @@ then trial-encodes and scores only candidates that the model and the scores befo
    (:func:`cmvc.encoder.rate_control.estimate_quality`, MS-SSIM whatever ``--rc-metric`` names, with
    VERIFY_FIT weights and RIFE's flow VERIFY_SCALE_STEP coarser).  The best score wins and is settled
    again at the encoder's preset (:func:`resettle`, steered by encodes at VERIFY_PRESET); the encode
-   reuses that trial's keyframes (:func:`cmvc.encoder.memo.coded_memo`).  When no candidate fits,
+   reuses that trial's keyframes (:func:`cmvc.encoder.memo.coded_memo`).  Where that lands short of the
+   budget, one step between a quantiser and a keyframe step (:func:`diagonal`).  When no candidate fits,
    the fallback codecs' most keyframes at their coarsest quality (:func:`coarsest`).
 """
 from __future__ import annotations
@@ -70,6 +71,8 @@ FINAL_LOW, FINAL_FILL, FINAL_TRIES = 0.945, 4, 3  # the winner's settling at the
 # aim above LOW (the allowance for the weights' bits errs by 1-2 %), with up to FINAL_FILL encodes at the
 # scoring preset and FINAL_TRIES at the encoder's
 RESETTLE_FROM_MEASURED = True  # resettle starts from the scored point's own measurement, not the model's guess
+DIAGONAL = 3  # the landing's diagonal step (diagonal): up to this many more keyframes at the next coarser
+# quantiser, where the landing stays below FINAL_LOW (0: none)
 FINAL_HIGH = 1.0  # ... up to the whole budget: where the weights' bits exceed their allowance, the encoder
 # moves some back to the prediction (EncoderConfig.max_bytes)
 VERIFY_FIT = "none"  # the weights of the verification's reconstructed frames: the prediction (one reconstruction each)
@@ -665,6 +668,51 @@ def resettle(best: Verified, pics, cfg, budget: float, colour: Colour, diff: Dif
     return dataclasses.replace(best, trials=own, n=n, quality=q[k]), encodes
 
 
+def diagonal(landed: Verified, scored: Verified, pics, budget: float, say: Callable[[str], None],
+             estimate: Callable[..., float]) -> tuple[Verified, int]:
+    """(*landed*, or a point between its quantiser and keyframe steps; trial encodes made).  Where the
+    landing (:func:`resettle`, at the encoder's preset) stays below FINAL_LOW x *budget* because the
+    next finer quantiser and the next keyframe both overshoot (a quantiser step is 10-15 % of the bits,
+    and a VVC sequence's bytes can jump 15 % with one keyframe more), a rate between them: j more
+    keyframes (1..DIAGONAL) at the next coarser quantiser, the j that the model refitted to the
+    scoring preset's encodes (:func:`local_model`) puts nearest CORRECTION_AIM x *budget*.  It is
+    encoded at the scoring preset (*scored*'s trials), taken to the encoder's preset by the two
+    presets' bytes at the landed point, and kept only where it scores no worse than the landed
+    point (both estimated as :func:`verify` does) and lands in [FINAL_LOW, FINAL_HIGH] x *budget* at
+    the encoder's preset."""
+    own, med, m = landed.trials, scored.trials, landed.model
+    q = m.qualities
+    n, k = landed.n, q.index(landed.quality)
+    size = own.bytes(n, q[k])
+    if (not DIAGONAL or landed.score == -math.inf or m.codec != "vvc" or own is med or k + 1 >= len(q)
+            or n >= len(pics) or size >= FINAL_LOW * budget):
+        return landed, 0
+    before = len(own.size) + len(med.size)
+    loc = local_model(m, [med], n)
+    pred = {n2: size * loc.key_bytes(n2, k + 1) / loc.key_bytes(n, k) for n2 in range(n + 1, min(len(pics), n + DIAGONAL) + 1)}
+    n2 = min(pred, key=lambda x: abs(math.log(pred[x] / (CORRECTION_AIM * budget))))
+    ratio = med.bytes(n, q[k]) / size  # the scoring preset's bytes over the encoder's at the landed point
+    at = med.bytes(n2, q[k + 1]) / ratio
+    say(f"rate control: diagonal step to {n2} keyframes at quality {q[k + 1]}: {8 * med.bytes(n2, q[k + 1])} bits at "
+        f"vvenc preset {med.cfg.vvc_preset}, about {8 * at:.0f} at {own.cfg.vvc_preset}")
+    if not FINAL_LOW * budget <= at <= FINAL_HIGH * budget:
+        return landed, len(own.size) + len(med.size) - before
+
+    def score(nn: int, qq: int) -> float:
+        if (nn, qq) not in med.scores:
+            med.scores[nn, qq] = estimate(pics, med, nn, qq, "ms-ssim", fit=VERIFY_FIT, max_pixels=VERIFY_PIXELS,
+                                          rife_scale=min(med.cfg.rife_scale + VERIFY_SCALE_STEP, 2))
+        return med.scores[nn, qq]
+
+    s0, s1 = score(n, q[k]), score(n2, q[k + 1])
+    say(f"rate control: estimated ms-ssim {s1:.4f} for {n2} keyframes at quality {q[k + 1]}, {s0:.4f} for {n} at {q[k]}")
+    if s1 >= s0 and FINAL_LOW * budget <= own.bytes(n2, q[k + 1]) <= FINAL_HIGH * budget:
+        say(f"rate control: {n2} keyframes at quality {q[k + 1]} at vvenc preset {own.cfg.vvc_preset}: "
+            f"{8 * own.bytes(n2, q[k + 1])} bits")
+        return dataclasses.replace(landed, n=n2, quality=q[k + 1], score=s1), len(own.size) + len(med.size) - before
+    return landed, len(own.size) + len(med.size) - before
+
+
 def model_plan(pics, cfg, target_bits: float, *, codecs: Sequence[str], downscales: Sequence[int],
                strategies: Sequence[str], estimate: Callable[..., float], colour: Colour | None = None,
                progress: Callable[[str], None] | None = None, advance: Callable[[int, int], None] | None = None,
@@ -720,9 +768,11 @@ def model_plan(pics, cfg, target_bits: float, *, codecs: Sequence[str], downscal
     if fallbacks and max((v.score for v in found), default=-math.inf) == -math.inf:  # no candidate fitted: the fallback codecs' fewest bits
         say(f"rate control: no candidate fits: {', '.join(fallbacks)} at the coarsest quality")
         found += coarsest(fallbacks, pics, cfg, budget, downscales, strategies[0], colour, estimate, say)
-    best = max(found, key=lambda v: v.score)
+    scored = max(found, key=lambda v: v.score)
     encodes = sum(v.encodes for v in found)
-    best, more = resettle(best, pics, cfg, budget, colour, diff, say)
+    best, more = resettle(scored, pics, cfg, budget, colour, diff, say)
+    encodes += more
+    best, more = diagonal(best, scored, pics, budget, say, estimate)
     encodes += more
     tr, n, q = best.trials, best.n, best.quality
     if tr.bytes(n, q) > budget:  # the budget is below what the model thought the coarsest point costs
