@@ -79,3 +79,20 @@ def test_import_cmvc_is_light_and_names_its_api():
     assert "encode_file" in out and "validate_file" in out
     with pytest.raises(AttributeError):
         cmvc.no_such_function
+
+
+@pytest.mark.parametrize("kw", [dict(bits=-5), dict(bits=0), dict(bits=float("nan")), dict(bits=float("inf")),
+                                dict(kbps=-1), dict(bpp=0), dict(bits="8000"), dict(frames=0), dict(frames=-1),
+                                dict(frames=2.5)])
+def test_encode_file_refuses_targets_and_frame_counts_it_cannot_meet(kw, testsrc_y4m, monkeypatch):
+    """As ``cmvc encode`` does: E101 before any frame is read (a target of 0 or less was coded at the
+    fewest bits, NaN and infinity raised ValueError and OverflowError, frames=0 read every frame)."""
+    import cmvc.tools.video
+
+    def tripwire(*a, **k):
+        raise AssertionError("frames read before the arguments were checked")
+
+    monkeypatch.setattr(cmvc.tools.video, "read_video", tripwire)
+    with pytest.raises(CmvcError) as e:
+        cmvc.encode_file(testsrc_y4m, None, **kw)
+    assert e.value.code == "E101"

@@ -7,6 +7,7 @@ codes of spec §10.8 (E1xx: caller errors).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from fractions import Fraction
 from typing import BinaryIO, Callable
@@ -40,6 +41,11 @@ def encode_file(path: str | os.PathLike, out: str | os.PathLike | None = None, *
         raise error("E101", f"unknown encoder option {', '.join(unknown)} (EncoderConfig fields: {', '.join(sorted(fields))})")
     if sum(x is not None for x in (bits, bpp, kbps)) > 1:
         raise error("E101", "give at most one of bits, bpp and kbps")
+    for name, value in (("bits", bits), ("bpp", bpp), ("kbps", kbps)):
+        if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise error("E101", f"{name} {value!r}: must be a number above 0")
+    if frames is not None and not (isinstance(frames, int) and frames > 0):
+        raise error("E101", f"frames {frames!r}: must be a whole number above 0 (None: every frame)")
     pics, info = read_video(path, max_frames=frames)
     cfg = EncoderConfig(**{"source_name": os.path.basename(path), **options})
     colour = Colour(info.matrix_coefficients, info.full_range)
