@@ -96,3 +96,17 @@ def test_encode_file_refuses_targets_and_frame_counts_it_cannot_meet(kw, testsrc
     with pytest.raises(CmvcError) as e:
         cmvc.encode_file(testsrc_y4m, None, **kw)
     assert e.value.code == "E101"
+
+
+@pytest.mark.parametrize("source", ["clip.cmvc", 12345, None, "text"])
+def test_a_stream_that_is_neither_bytes_nor_a_binary_file_is_a_caller_error(source):
+    """decode_frames and validate_file (which opens a path itself) on a source of another kind: E101,
+    not AttributeError or TypeError."""
+    import io
+
+    if source == "text":
+        source = io.StringIO("CMVC")
+    for f in (cmvc.decode_frames, *([cmvc.validate_file] if not isinstance(source, str) else [])):
+        with pytest.raises(CmvcError) as e:
+            f(source)
+        assert e.value.code == "E101"

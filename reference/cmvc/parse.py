@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import zlib
 from typing import Any, BinaryIO
 
@@ -142,6 +143,9 @@ def parse(source: bytes | bytearray | memoryview | BinaryIO, *, collect: bool = 
     an unknown mandatory unit) let parsing go on; the others end it.
     """
     f = io.BytesIO(bytes(source)) if isinstance(source, (bytes, bytearray, memoryview)) else source
+    if isinstance(f, io.TextIOBase) or not all(callable(getattr(f, m, None)) for m in ("read", "seek", "tell")):
+        raise error("E101", f"a stream is bytes or a binary file open for reading, not {type(source).__name__}"
+                            + (": open(path, 'rb')" if isinstance(source, (str, os.PathLike)) else ""))
     size = _stream_size(f)
     ps = ParsedStream(size=size)
 
