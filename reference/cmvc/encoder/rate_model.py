@@ -689,7 +689,8 @@ def diagonal(landed: Verified, scored: Verified, pics, budget: float, say: Calla
         return landed, 0
     before = len(own.size) + len(med.size)
     loc = local_model(m, [med], n)
-    pred = {n2: size * loc.key_bytes(n2, k + 1) / loc.key_bytes(n, k) for n2 in range(n + 1, min(len(pics), n + DIAGONAL) + 1)}
+    pred = {n2: size * loc.key_bytes(n2, k + 1) / loc.key_bytes(n, k)
+            for n2 in range(n + 1, min(len(pics), n + DIAGONAL) + 1)}
     n2 = min(pred, key=lambda x: abs(math.log(pred[x] / (CORRECTION_AIM * budget))))
     ratio = med.bytes(n, q[k]) / size  # the scoring preset's bytes over the encoder's at the landed point
     at = med.bytes(n2, q[k + 1]) / ratio

@@ -497,7 +497,8 @@ def parse_cmvc_point(text: str) -> dict:
     if unknown:
         raise error("E101", f"--cmvc-point {text!r}: unknown setting {unknown[0]!r}")
     for k in ("rate", "bpp"):
-        if k in p and not (isinstance(p[k], (int, float)) and not isinstance(p[k], bool) and math.isfinite(p[k]) and p[k] > 0):
+        v = p.get(k, 1)
+        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
             raise error("E101", f"--cmvc-point {text!r}: {k} must be a number above 0")
     try:
         _check(EncoderConfig(**_cmvc_params({k: v for k, v in p.items() if k not in ("rate", "bpp", "rc_metric")})))

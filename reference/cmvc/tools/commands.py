@@ -224,8 +224,8 @@ def _encode_report(args, res, has_captions: bool) -> None:
         report["target_bits"] = target
         report["achieved_vs_target"] = 8 * len(res.data) / target
         if 8 * len(res.data) > target:  # below the fewest bits rate control can reach: coded at those
-            report["warning"] = (f"the target ({target:.0f} bits) is below the fewest bits rate control reached for this clip "
-                                 f"({8 * len(res.data)} bits): the stream is over the target")
+            report["warning"] = (f"the target ({target:.0f} bits) is below the fewest bits rate control reached "
+                                 f"for this clip ({8 * len(res.data)} bits): the stream is over the target")
     if not has_captions:
         report["captions"] = "none (no --caption/--captions given; the V2T captioner comes with the generative extra)"
     out = sys.stderr if args.output == "-" else sys.stdout

@@ -268,7 +268,8 @@ def check_args(args, root: Path) -> None:
         except ValueError as e:
             raise error("E101", f"--decoder {args.decoder!r}: {e}") from None
         if not any("{in}" in a for a in argv) or not any("{out}" in a for a in argv):
-            raise error("E101", f"--decoder {args.decoder!r}: the command needs {{in}} (the stream) and {{out}} (its frames)")
+            raise error("E101", f"--decoder {args.decoder!r}: the command needs {{in}} (the stream) "
+                                f"and {{out}} (its frames)")
 
 
 def cmd_conformance(args) -> int:
