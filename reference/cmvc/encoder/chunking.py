@@ -22,7 +22,9 @@ Chunk boundaries and every chunk's options depend on the input and the options a
 runs each chunk on ``threads`` threads (RIFE's float sums depend on the thread count, spec §7.9), so
 the same input and options give the same bytes whatever runs the chunks.  With ``target_bits`` the
 budget is split across chunks by :func:`split_budget` (complexity, not evenly) and rate control
-(:func:`cmvc.encoder.rate_control.plan`) runs per chunk.  Costs and measurements: ``docs/streaming-encode.md``.
+(:func:`cmvc.encoder.rate_control.plan`) runs per chunk, for its share of the joined stream: chunk 0
+is coded first, and what joining leaves out of a chunk like it (:func:`assembly_saving`) is added to
+the later chunks' budgets.  Costs and measurements: ``docs/streaming-encode.md``.
 """
 from __future__ import annotations
 
@@ -253,6 +255,18 @@ def assemble(results: list[ChunkResult], cfg) -> bytes:
     return write_stream(profile, sh, cfg, kunits, interp_params_unit(kf, q_lists, ql_lists, w_bits), hashes)
 
 
+def assembly_saving(r: ChunkResult, cfg) -> int:
+    """Bytes of a chunk coded like *r* that :func:`assemble` leaves out when it follows another: its
+    stream header and sequence header (less what its keyframes add to the joined one), VVC parameter
+    sets already sent, its interpolation-parameter unit's framing.  Measured by joining *r* to a copy
+    of itself (VVC parameter sets do not depend on the quantiser or the keyframe count: the same
+    bytes for 2-64 keyframes and QP 40-51 at one coded size and preset), so that a chunk's rate
+    control can aim at its share of the joined stream, not of its own (docs/streaming-encode.md)."""
+    twin = dataclasses.replace(r, index=r.index + 1, start=r.start + r.frames)
+    bare = dataclasses.replace(cfg, captions=[], metadata=False)
+    return max(0, 2 * len(r.data) - len(assemble([r, twin], bare)))
+
+
 @dataclasses.dataclass
 class FileResult:
     data: bytes
@@ -403,8 +417,13 @@ def encode_file(path, cfg, *, max_frames: int | None = None, workers: int = 1, r
         return ChunkJob(c, a, pics, cc, Fraction(info.fps), colour, info.colour_primaries, info.transfer_characteristics,
                         threads, budgets[c], rc_now if budgets[c] is not None else None)
 
+    def first_done(r0: ChunkResult) -> None:
+        extra = 8 * assembly_saving(r0, top)
+        for c in range(1, n):
+            budgets[c] = budgets[c] + extra
+
     results = _run_chunks(path, starts, sc.frames, job, workers, ray_address, rc, progress,
-                          target_bits is not None)
+                          target_bits is not None, first_done)
     if on_chunk is not None:
         for r in results:
             on_chunk(r, n)
@@ -442,10 +461,12 @@ def _checked_cfg(cfg, frames: int):
 
 
 def _run_chunks(path, starts: list[int], frames: int, job: Callable, workers: int, ray_address: str | None,
-                rc: dict | None, progress: Callable | None, budgeted: bool) -> list[ChunkResult]:
+                rc: dict | None, progress: Callable | None, budgeted: bool,
+                on_first: Callable[[ChunkResult], None] = lambda r: None) -> list[ChunkResult]:
     """The chunks' results, in order: windows of *path* read once, each chunk's :class:`ChunkJob`
     (``job(index, first frame, pictures, rate-control options)``) run here, on a pool or on Ray.
-    With a budget and a choice of codecs or sizes, chunk 0's rate control chooses them for all."""
+    With a budget, chunk 0 is coded first and given to *on_first* before any other chunk's job is
+    made, and where there is a choice of codecs or sizes, its rate control chooses them for all."""
     n = len(starts)
     # a single chunk runs here (nothing to share out); rate control's callbacks stay in this process
     runner = _Runner(workers, ray_address) if n > 1 else _Runner()
@@ -458,11 +479,13 @@ def _run_chunks(path, starts: list[int], frames: int, job: Callable, workers: in
             runner.submit(jb, progress if n == 1 else None)
             del jb
             say("chunks", len(runner.done), n)
-            if c == 0 and n > 1 and budgeted and (len(rc_now.get("codecs") or ()) != 1 or
-                                                  len(rc_now.get("downscales") or ()) != 1):
-                # one keyframe codec and coded size for the stream: chunk 0's rate control chooses them
+            if c == 0 and n > 1 and budgeted:
                 r0 = runner.wait(0)
-                rc_now = dict(rc_now, codecs=(r0.settings["codec"],), downscales=(r0.settings["downscale"],))
+                if r0.error is None:
+                    on_first(r0)  # the later chunks' budgets: what joining them saves (split_budgets)
+                    if len(rc_now.get("codecs") or ()) != 1 or len(rc_now.get("downscales") or ()) != 1:
+                        # one keyframe codec and coded size for the stream: chunk 0's rate control chooses them
+                        rc_now = dict(rc_now, codecs=(r0.settings["codec"],), downscales=(r0.settings["downscale"],))
         runner.close()
         say("chunks", n, n)
     finally:
