@@ -29,6 +29,11 @@ def encode_file(path: str | os.PathLike, out: str | os.PathLike | None = None, *
     *rc_preset* (:data:`cmvc.encoder.rate_control.RC_PRESETS`; ``model``, the default, models the clip
     and scores a few candidates; ``exhaustive``, ``full`` and ``fast`` search, much slower), unless *options* name ``codec``, ``strategy`` or ``downscale``.  *frames*: encode only the first frames.  *progress(stage, done, total)*: called
     as the encoder works.
+
+    The clip is read into memory and coded as one piece, its decoded pictures in the result.
+    ``cmvc encode`` reads lazily and codes chunks of 4 s (:func:`cmvc.encoder.chunking.encode_file`,
+    docs/streaming-encode.md): for videos longer than that, use it; its stream then differs from
+    this one's.
     """
     from .encoder.pipeline import EncoderConfig, encode
     from .keyframes import Colour
