@@ -133,7 +133,7 @@ def test_chunk_budgets_count_what_joining_the_chunks_saves(tmp_path, capsys, cut
     """Each chunk after the first gets its share of --kbps plus the bytes the joined stream leaves out
     of it (stream and sequence headers, VVC parameter sets already sent: assembly_saving), so the file
     lands near the target: VVC at 12 kbit/s here came to 0.86 of it when each chunk aimed at its share
-    of its own stream, 0.98 with this."""
+    of its own stream, 0.98 with this.  What chunk 0 leaves of its budget goes to the later chunks too."""
     import cmvc.encoder.chunking as ch
 
     real, seen = ch.assembly_saving, []
@@ -145,11 +145,26 @@ def test_chunk_budgets_count_what_joining_the_chunks_saves(tmp_path, capsys, cut
     assert len(chunks) == 3 and len(seen) == 1  # measured once, on chunk 0
     saving = seen[0]
     assert saving > (100 if codec == "vvc" else 20)  # VVC: the SPS and PPS too
-    # the budgets: the motion split of the target (no captions to set aside) plus the saving after chunk 0
-    assert sum(c["budget_bits"] for c in chunks) == pytest.approx(rep["target_bits"] + 2 * 8 * saving)
+    # the budgets: the motion split of the target (no captions to set aside) plus, after chunk 0, the
+    # saving and what chunk 0 left of its budget, shared in proportion to the split
+    left = chunks[0]["budget_bits"] - 8 * chunks[0]["bytes"]
+    assert sum(c["budget_bits"] for c in chunks) == pytest.approx(rep["target_bits"] + 2 * 8 * saving + left)
+    split = ch.split_budget(rep["target_bits"], [c["start"] for c in chunks], ch.scan(cut_clip).motion)
+    assert chunks[0]["budget_bits"] == pytest.approx(split[0])
+    assert [c["budget_bits"] for c in chunks[1:]] == pytest.approx(ch.later_budgets(split, 8 * chunks[0]["bytes"], 8 * saving))
     # what joining saved is what was added, to a byte per chunk
     assert abs(sum(c["bytes"] for c in chunks) - len(data) - 2 * saving) <= 2
     assert 0.93 <= rep["achieved_vs_target"] <= 1.0
+
+
+def test_later_budgets_share_what_chunk_0_left():
+    from cmvc.encoder.chunking import later_budgets
+
+    # chunk 0 spent 9 000 of 10 000 bits: the 1 000 left go 1:3 to chunks of 2 000 and 6 000, each + 800 saved
+    assert later_budgets([10000, 2000, 6000], 9000, 800) == pytest.approx([3050, 7550])
+    # over its budget: the later chunks give it back, each to half of its own at most
+    assert later_budgets([10000, 2000, 6000], 12000, 0) == pytest.approx([1500, 4500])
+    assert later_budgets([10000, 2000, 6000], 30000, 0) == pytest.approx([1000, 3000])
 
 
 def test_unchunkable_options_and_bad_counts(tmp_path, cut_clip):

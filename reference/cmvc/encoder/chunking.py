@@ -23,8 +23,8 @@ runs each chunk on ``threads`` threads (RIFE's float sums depend on the thread c
 the same input and options give the same bytes whatever runs the chunks.  With ``target_bits`` the
 budget is split across chunks by :func:`split_budget` (complexity, not evenly) and rate control
 (:func:`cmvc.encoder.rate_control.plan`) runs per chunk, for its share of the joined stream: chunk 0
-is coded first, and what joining leaves out of a chunk like it (:func:`assembly_saving`) is added to
-the later chunks' budgets.  Costs and measurements: ``docs/streaming-encode.md``.
+is coded first, and what joining leaves out of a chunk like it (:func:`assembly_saving`) and what it
+left of its own budget are added to the later chunks' budgets (:func:`later_budgets`).  Costs and measurements: ``docs/streaming-encode.md``.
 """
 from __future__ import annotations
 
@@ -267,6 +267,18 @@ def assembly_saving(r: ChunkResult, cfg) -> int:
     return max(0, 2 * len(r.data) - len(assemble([r, twin], bare)))
 
 
+def later_budgets(budgets: list[float], bits0: int, saving_bits: int) -> list[float]:
+    """The budgets of chunks 1.. once chunk 0 is coded (*bits0* bits of its *budgets[0]*): each grows
+    by *saving_bits* (:func:`assembly_saving`), and what chunk 0 left unspent (or took over its
+    budget) is shared among them in proportion to their budgets, so that the file, not only each
+    chunk, lands near the target (a budget never falls below half of what it was).  Only chunk 0's
+    result is used, so the budgets do not depend on how many chunks run at once."""
+    rest = budgets[1:]
+    total = sum(rest)
+    left = budgets[0] - bits0
+    return [max(b / 2, b + saving_bits + (left * b / total if total > 0 else 0.0)) for b in rest]
+
+
 @dataclasses.dataclass
 class FileResult:
     data: bytes
@@ -418,9 +430,7 @@ def encode_file(path, cfg, *, max_frames: int | None = None, workers: int = 1, r
                         threads, budgets[c], rc_now if budgets[c] is not None else None)
 
     def first_done(r0: ChunkResult) -> None:
-        extra = 8 * assembly_saving(r0, top)
-        for c in range(1, n):
-            budgets[c] = budgets[c] + extra
+        budgets[1:] = later_budgets(budgets, 8 * len(r0.data), 8 * assembly_saving(r0, top))
 
     results = _run_chunks(path, starts, sc.frames, job, workers, ray_address, rc, progress,
                           target_bits is not None, first_done)
@@ -482,7 +492,7 @@ def _run_chunks(path, starts: list[int], frames: int, job: Callable, workers: in
             if c == 0 and n > 1 and budgeted:
                 r0 = runner.wait(0)
                 if r0.error is None:
-                    on_first(r0)  # the later chunks' budgets: what joining them saves (split_budgets)
+                    on_first(r0)  # the later chunks' budgets (later_budgets)
                     if len(rc_now.get("codecs") or ()) != 1 or len(rc_now.get("downscales") or ()) != 1:
                         # one keyframe codec and coded size for the stream: chunk 0's rate control chooses them
                         rc_now = dict(rc_now, codecs=(r0.settings["codec"],), downscales=(r0.settings["downscale"],))
