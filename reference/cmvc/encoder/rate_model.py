@@ -634,9 +634,16 @@ def resettle(best: Verified, pics, cfg, budget: float, colour: Colour, diff: Dif
     start: RESETTLE_FROM_MEASURED) for [FINAL_LOW, FINAL_HIGH]
     x *budget*, then that scaled by the two presets' bytes at the last point encoded at both, until one
     lands in that window (vvenc slow takes 2-3 times medium's time and 3-6 times faster's; at the same
-    quantiser faster's bytes are 0.98-1.17 times slow's)."""
-    if best.score == -math.inf or best.trials.cfg.vvc_preset == cfg.vvc_preset or best.model.codec != "vvc":
+    quantiser faster's bytes are 0.98-1.17 times slow's).  A candidate scored at the encoder's own
+    preset (AV1; VVC with ``--vvc-preset`` the scoring one) is filled towards that window with its own
+    trial encodes (:func:`fill`)."""
+    if best.score == -math.inf:
         return best, 0
+    if best.trials.cfg.vvc_preset == cfg.vvc_preset or best.model.codec != "vvc":
+        k = best.model.qualities.index(best.quality)
+        n, k, more = fill(best.trials, best.model, best.n, k, len(pics), budget, say, (), FINAL_LOW, FINAL_FILL,
+                          FINAL_HIGH, FILL_SLACK)
+        return dataclasses.replace(best, n=n, quality=best.model.qualities[k]), more
     from .trials import UNAVAILABLE, _Trials
 
     own = _Trials(pics, dataclasses.replace(cfg, codec=best.model.codec), best.model.downscale, colour,
