@@ -8,7 +8,8 @@
 For each clip (the first --frames frames from --start): vvenc at preset slow, QP 63, timed (the
 ffmpeg process alone, Y4M input already written), gives the bits B; then for each target f x B
 (--targets) CMVC is rate-controlled (``--preset``, the default of ``cmvc encode``) and encoded, as
-``cmvc.encode_file`` does in memory, timed from the pictures to the stream.  Reported per point:
+``cmvc.encode_file`` does in memory, timed from the pictures to the stream, with torch on the threads
+``cmvc encode`` gives each chunk (``--threads``, default 2).  Reported per point:
 encode time / vvenc slow's time, achieved bits / budget, VMAF and MS-SSIM, the rate control's time
 per step; per clip the BD-rate (VMAF, MS-SSIM) of ``--preset`` against ``--reference``
 (``exhaustive``: every search, as ``cmvc encode --rc-preset exhaustive``).  The reference's points
@@ -30,6 +31,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+from cmvc.encoder.chunking import THREADS
 from cmvc.encoder.pipeline import EncoderConfig, encode
 from cmvc.encoder.rate_control import RC_PRESETS, plan
 from cmvc.keyframes import Colour
@@ -188,7 +190,10 @@ def main() -> int:
         return 0
     retain_freed_memory()
     os.environ.setdefault("SVT_LOG", "1")
-    print(f"load: {os.getloadavg()}, cores: {os.cpu_count()}", flush=True)
+    import torch
+
+    torch.set_num_threads(THREADS)  # what `cmvc encode` runs each chunk on (--threads), whatever the cores
+    print(f"load: {os.getloadavg()}, cores: {os.cpu_count()}, torch threads: {THREADS}", flush=True)
     cache = load_cache(Path(a.cache))
     results = {"load_at_start": os.getloadavg(), "args": vars(a), "clips": {}}
     for clip in a.clips:

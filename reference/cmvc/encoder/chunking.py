@@ -28,7 +28,9 @@ left of its own budget are added to the later chunks' budgets (:func:`later_budg
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 from fractions import Fraction
 from typing import Callable, Iterator
 
@@ -38,6 +40,7 @@ from ..errors import error
 from ..picture import Picture
 
 CHUNK_SECONDS = 4.0  # default chunk length (a whole number of keyframe intervals near it)
+THREADS = 2  # default torch threads per chunk: fixed (the bytes depend on it), two cores' worth (see _Runner)
 MOTION_STEP = 8  # the complexity measure compares means of 8x8 luma blocks
 
 
@@ -131,7 +134,7 @@ class ChunkJob:
     colour: object  # cmvc.keyframes.Colour
     colour_primaries: int = 1
     transfer: int = 1
-    threads: int = 1
+    threads: int = THREADS
     budget: float | None = None  # bits for rate control (None: cfg as it is)
     rc: dict | None = None  # keyword arguments of cmvc.encoder.rate_control.plan
 
@@ -313,6 +316,20 @@ def ray_remote(fn, address: str):
     ray.init(address=None if address in ("", "local") else address, ignore_reinit_error=True, log_to_driver=False)
     return ray.remote(fn)
 
+@contextlib.contextmanager
+def _passive_wait():
+    """While pool workers are started (they inherit it): OpenMP threads that sleep when idle, unless the
+    user chose.  Two workers of --threads 2 on 2 cores, spinning (OpenMP's default), took 2.7x the
+    time of --threads 1 (docs/streaming-encode.md)."""
+    old = os.environ.get("OMP_WAIT_POLICY")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("OMP_WAIT_POLICY", None)
+
+
 class _Runner:
     """Runs chunk jobs in this process, on a process pool or on Ray; results by job index."""
 
@@ -339,7 +356,8 @@ class _Runner:
         if self.ray is not None:
             self.pending[self.remote.remote(job)] = job.index
         elif self.pool is not None:
-            self.pending[self.pool.submit(encode_chunk, job)] = job.index
+            with _passive_wait():  # a submit may start a worker process
+                self.pending[self.pool.submit(encode_chunk, job)] = job.index
         else:
             self._keep(encode_chunk(job, progress))
 
@@ -384,7 +402,7 @@ CHUNKABLE_PROFILES = ("blend", "rife")
 
 
 def encode_file(path, cfg, *, max_frames: int | None = None, workers: int = 1, ray_address: str | None = None,
-                chunk_seconds: float = CHUNK_SECONDS, threads: int = 1,
+                chunk_seconds: float = CHUNK_SECONDS, threads: int = THREADS,
                 target_bits: float | Callable[[int, object], float] | None = None,
                 rc: dict | None = None, progress: Callable | None = None,
                 on_chunk: Callable[[ChunkResult, int], None] | None = None) -> FileResult:

@@ -354,6 +354,7 @@ def cmd_models(args) -> int:
 
 
 def add_encode_args(s: argparse.ArgumentParser) -> None:
+    from ..encoder.chunking import THREADS
     from ..encoder.fit import FIT_METHODS
     from ..encoder.keyframe_select import STRATEGIES
 
@@ -418,8 +419,9 @@ def add_encode_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--chunk-seconds", type=float, default=None,
                    help="length of an independently coded chunk when no shot cut comes first (default 4; "
                         "a whole number of keyframe intervals)")
-    s.add_argument("--threads", type=int, default=1,
-                   help="torch threads per chunk (default 1); the bytes are the same for any --workers at equal --threads")
+    s.add_argument("--threads", type=int, default=THREADS,
+                   help=f"torch threads per chunk (default {THREADS}); the bytes are the same for any --workers at "
+                        "equal --threads")
     s.add_argument("--hash", choices=["span", "frame", "none"], default="span",
                    help="frame hashes: one MD5 for all frames (16 bytes), one per frame, or none")
     s.add_argument("--no-crc", action="store_true",
