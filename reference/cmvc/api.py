@@ -33,7 +33,8 @@ def encode_file(path: str | os.PathLike, out: str | os.PathLike | None = None, *
     The clip is read into memory and coded as one piece, its decoded pictures in the result.
     ``cmvc encode`` reads lazily and codes chunks of 4 s (:func:`cmvc.encoder.chunking.encode_file`,
     docs/streaming-encode.md): for videos longer than that, use it; its stream then differs from
-    this one's.
+    this one's.  Torch runs on the caller's threads (``torch.set_num_threads``; ``cmvc encode``
+    gives each chunk ``--threads``, default 2): the frame hashes depend on their number.
     """
     from .encoder.pipeline import EncoderConfig, encode
     from .keyframes import Colour
