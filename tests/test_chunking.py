@@ -39,6 +39,10 @@ def test_chunk_starts_cut_length_and_short_tail():
     assert chunk_starts(70, [30], 24, 8) == [0, 24, 48]  # a cut 6 frames into a chunk does not start one
     assert chunk_starts(50, [], 24, 8) == [0, 24]  # a tail of 2 frames joins the chunk before
     assert chunk_starts(10, [], 24, 8) == [0]
+    # fewer than length / 2 frames left after a chunk of length: no cut there (at most 1.5 x length)
+    assert chunk_starts(132, [], 96, 8) == [0] and chunk_starts(144, [], 96, 8) == [0, 96]
+    assert chunk_starts(250, [30], 96, 8) == [0, 30, 126]  # bikes: 30 | 96 | 124, not 30 | 96 | 96 | 28
+    assert chunk_starts(140, [130], 96, 8) == [0, 130]  # ... but a shot cut still starts one
 
 
 def test_split_budget_follows_complexity():

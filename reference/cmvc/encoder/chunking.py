@@ -94,7 +94,9 @@ def chunk_length(fps: Fraction, interval: int, seconds: float = CHUNK_SECONDS) -
 
 def chunk_starts(frames: int, cuts: list[int], length: int, min_length: int = 2) -> list[int]:
     """First frames of the chunks: a chunk ends at a shot cut once it has *min_length* frames, and
-    after *length* frames otherwise; a last chunk shorter than *min_length* joins the one before."""
+    after *length* frames otherwise, unless fewer than *length* / 2 frames would be left after it
+    (then it runs to the end or the next cut: at most 1.5 x *length*); a last chunk shorter than
+    *min_length* joins the one before."""
     if length < 2:
         raise error("E116", f"a chunk needs at least 2 frames, not {length}")
     min_length = max(2, min_length)
@@ -102,7 +104,7 @@ def chunk_starts(frames: int, cuts: list[int], length: int, min_length: int = 2)
     starts = [0]
     for i in range(1, frames):
         n = i - starts[-1]
-        if n >= length or (i in cut and n >= min_length):
+        if (n >= length and 2 * (frames - i) >= length) or (i in cut and n >= min_length):
             starts.append(i)
     if len(starts) > 1 and frames - starts[-1] < min_length:
         starts.pop()
