@@ -516,3 +516,36 @@ def test_diagonal_step_between_a_quantiser_and_a_keyframe_step(clip, monkeypatch
         assert (out.n, out.quality) == (6, 40)
     monkeypatch.setattr(M, "DIAGONAL", 0)
     assert M.diagonal(landed, M.Verified(m, med, 6, 40, 0.9, 1), clip, budget, lambda s: None, estimate)[0] is landed
+
+
+class _DipTrials(_SizedTrials):
+    """:class:`_SizedTrials` whose 7 keyframes take fewer bytes than 6 (a VVC sequence's bytes can fall
+    with a keyframe more: bigbuckbunny 132 frames, QP 50, 8 keyframes 57 624 bits, 9 55 080)."""
+
+    def bytes(self, n, quality):
+        b = super().bytes(n, quality)
+        if n == 7:
+            b = self.size[(n, quality)] = int(b * 0.9)
+        return b
+
+
+@pytest.mark.parametrize("dip_measured", [True, False])
+def test_diagonal_step_past_a_count_that_came_out_smaller(clip, dip_measured):
+    """A landing below FINAL_LOW x the budget whose next count came out smaller at the scoring preset:
+    the step is a count past it at the landed quantiser (every step to the coarser quantiser stays
+    below the window here); without that measurement, no step lands and the landing is kept."""
+    cfg = EncoderConfig(profile="blend", fit="none", codec="vvc")
+    med = _DipTrials(clip, dataclasses.replace(cfg, vvc_preset="medium"), math.log(4000), b=-0.1, beta=0.26)
+    own = _DipTrials(clip, dataclasses.replace(cfg, vvc_preset="slow"), math.log(4000), b=-0.1, beta=0.26)
+    m = dataclasses.replace(_model(clip, a=math.log(4000), b=-0.1, beta=0.26), n0=4, trials=med)
+    budget = own.bytes(6, 40) / 0.9
+    assert all(own.bytes(6 + j, 41) < M.FINAL_LOW * budget for j in range(1, M.DIAGONAL + 1))
+    assert M.FINAL_LOW * budget <= own.bytes(8, 40) <= budget
+    own.size.clear()
+    own.bytes(6, 40)
+    if dip_measured:  # the fill's step to 7 keyframes, refused: fewer bytes
+        assert med.bytes(7, 40) <= med.bytes(6, 40)
+    landed = M.Verified(m, own, 6, 40, 0.9, 1)
+    estimate = lambda pics, tr, n, q, *a, **k: 0.95 if n > 6 else 0.9  # noqa: E731
+    out, _ = M.diagonal(landed, M.Verified(m, med, 6, 40, 0.9, 1), clip, budget, lambda s: None, estimate)
+    assert (out.n, out.quality) == ((8, 40) if dip_measured else (6, 40))

@@ -681,8 +681,11 @@ def diagonal(landed: Verified, scored: Verified, pics, budget: float, say: Calla
     landing (:func:`resettle`, at the encoder's preset) stays below FINAL_LOW x *budget* because the
     next finer quantiser and the next keyframe both overshoot (a quantiser step is 10-15 % of the bits,
     and a VVC sequence's bytes can jump 15 % with one keyframe more), a rate between them: j more
-    keyframes (1..DIAGONAL) at the next coarser quantiser, the j that the model refitted to the
-    scoring preset's encodes (:func:`local_model`) puts nearest CORRECTION_AIM x *budget*.  It is
+    keyframes (1..DIAGONAL) at the next coarser quantiser, or, past counts that came out smaller than
+    the landed one at the scoring preset (a VVC sequence's bytes can fall with a keyframe more:
+    bigbuckbunny 132 frames, QP 50, 8 keyframes 57 624 bits, 9 55 080, 10 62 664), more keyframes at
+    the landed quantiser; of these, the step that the model refitted to the scoring preset's encodes
+    (:func:`local_model`) puts nearest CORRECTION_AIM x *budget*.  It is
     encoded at the scoring preset (*scored*'s trials), taken to the encoder's preset by the two
     presets' bytes at the landed point, and kept only where it scores no worse than the landed
     point (both estimated as :func:`verify` does) and lands in [FINAL_LOW, FINAL_HIGH] x *budget* at
@@ -696,12 +699,17 @@ def diagonal(landed: Verified, scored: Verified, pics, budget: float, say: Calla
         return landed, 0
     before = len(own.size) + len(med.size)
     loc = local_model(m, [med], n)
-    pred = {n2: size * loc.key_bytes(n2, k + 1) / loc.key_bytes(n, k)
-            for n2 in range(n + 1, min(len(pics), n + DIAGONAL) + 1)}
-    n2 = min(pred, key=lambda x: abs(math.log(pred[x] / (CORRECTION_AIM * budget))))
+    top = min(len(pics), n + DIAGONAL)
+    steps = [(n2, k + 1) for n2 in range(n + 1, top + 1)]
     ratio = med.bytes(n, q[k]) / size  # the scoring preset's bytes over the encoder's at the landed point
-    at = med.bytes(n2, q[k + 1]) / ratio
-    say(f"rate control: diagonal step to {n2} keyframes at quality {q[k + 1]}: {8 * med.bytes(n2, q[k + 1])} bits at "
+    n2 = n + 1  # past counts that came out smaller at the scoring preset: more keyframes at the landed quantiser
+    while n2 < top and med.size.get((n2, q[k]), math.inf) <= med.size[n, q[k]]:
+        n2 += 1
+        steps.append((n2, k))
+    pred = {st: size * loc.key_bytes(*st) / loc.key_bytes(n, k) for st in steps}
+    n2, k2 = min(steps, key=lambda st: abs(math.log(pred[st] / (CORRECTION_AIM * budget))))
+    at = med.bytes(n2, q[k2]) / ratio
+    say(f"rate control: diagonal step to {n2} keyframes at quality {q[k2]}: {8 * med.bytes(n2, q[k2])} bits at "
         f"vvenc preset {med.cfg.vvc_preset}, about {8 * at:.0f} at {own.cfg.vvc_preset}")
     if not FINAL_LOW * budget <= at <= FINAL_HIGH * budget:
         return landed, len(own.size) + len(med.size) - before
@@ -712,12 +720,12 @@ def diagonal(landed: Verified, scored: Verified, pics, budget: float, say: Calla
                                           rife_scale=min(med.cfg.rife_scale + VERIFY_SCALE_STEP, 2))
         return med.scores[nn, qq]
 
-    s0, s1 = score(n, q[k]), score(n2, q[k + 1])
-    say(f"rate control: estimated ms-ssim {s1:.4f} for {n2} keyframes at quality {q[k + 1]}, {s0:.4f} for {n} at {q[k]}")
-    if s1 >= s0 and FINAL_LOW * budget <= own.bytes(n2, q[k + 1]) <= FINAL_HIGH * budget:
-        say(f"rate control: {n2} keyframes at quality {q[k + 1]} at vvenc preset {own.cfg.vvc_preset}: "
-            f"{8 * own.bytes(n2, q[k + 1])} bits")
-        return dataclasses.replace(landed, n=n2, quality=q[k + 1], score=s1), len(own.size) + len(med.size) - before
+    s0, s1 = score(n, q[k]), score(n2, q[k2])
+    say(f"rate control: estimated ms-ssim {s1:.4f} for {n2} keyframes at quality {q[k2]}, {s0:.4f} for {n} at {q[k]}")
+    if s1 >= s0 and FINAL_LOW * budget <= own.bytes(n2, q[k2]) <= FINAL_HIGH * budget:
+        say(f"rate control: {n2} keyframes at quality {q[k2]} at vvenc preset {own.cfg.vvc_preset}: "
+            f"{8 * own.bytes(n2, q[k2])} bits")
+        return dataclasses.replace(landed, n=n2, quality=q[k2], score=s1), len(own.size) + len(med.size) - before
     return landed, len(own.size) + len(med.size) - before
 
 
