@@ -42,6 +42,32 @@ def test_rife_roundtrip_and_hash(testsrc_pics):
     assert len(dec.pictures) == len(pics)
 
 
+def test_encode_reports_each_step_and_the_decode_per_frame(testsrc_pics):
+    """Each step of the encode has its progress stage, in order; the closed-loop decode counts every
+    output frame (at large sizes it is as long as the weight fit), and a stage that runs again (the
+    next chunk's) gets a new bar."""
+    from cmvc.tools.progress import Progress
+
+    pics, _ = testsrc_pics
+    calls, prog = [], Progress(False)
+
+    def say(stage, done, total):
+        calls.append((stage, done, total))
+        prog(stage, done, total)
+
+    cfg = EncoderConfig(profile="blend", codec="png", interval=4, fit="none")
+    encode(pics, cfg, progress=say)
+    order = list(dict.fromkeys(s for s, _, _ in calls))
+    assert order == ["keyframe selection", "keyframe coding", "weight fit", "closed-loop decode"]
+    assert [d for s, d, _ in calls if s == "closed-loop decode"] == list(range(len(pics) + 1))
+    assert {t for s, _, t in calls if s == "closed-loop decode"} == {len(pics)}
+    assert prog.bars == {}  # every bar closed and let go
+    first = len(calls)
+    encode(pics, cfg, progress=say)
+    assert calls[first:] == calls[:first]
+    assert prog.bars == {}
+
+
 @pytest.mark.parametrize("hash_type", ["frame", "span"])
 def test_hash_mismatch_is_e023(testsrc_pics, hash_type):
     pics, _ = testsrc_pics

@@ -244,7 +244,9 @@ def encode(pics: list[Picture], cfg: EncoderConfig, *, fps: Fraction = Fraction(
 
         cfg = dataclasses.replace(cfg, captions=list(cfg.captions) + Captioner(cfg.captioner, cfg.device).captions(
             pics, kf, colour.matrix_coefficients, colour.full_range))
+    say("keyframe coding", 0, 1)
     coded = _code_keyframes(src, kf, cfg, codec_id, quality, colour, models)  # 2. keyframe coding, closed loop
+    say("keyframe coding", 1, 1)
     sh = make_sequence_header(w, h, t, kf, fps=(fps.numerator, fps.denominator), recon_profile=recon_profile,
                               coded_size=(src[0].width, src[0].height), recon_model=recon_model,
                               recon_param={ReconProfile.RIFE: cfg.rife_scale, ReconProfile.SD_LORA: cfg.preset}.get(recon_profile, 0),
@@ -375,6 +377,7 @@ def _fit_weights(src: list[Picture], kf: list[int], dec_kf: list[Picture], sh, c
     stats = {"frames": 0, "winner": {}, "bits": 0, "mse": [], "gain": {}}
     done = 0
     inner_total = t - len(kf)
+    say("weight fit", 0, inner_total)
     for s in range(len(kf) - 1):
         a, b = kf[s], kf[s + 1]
         if b - a < 2:
@@ -454,9 +457,14 @@ def _stream(profile: Profile, sh, cfg: EncoderConfig, kunits: list[KeyframeUnit]
 
     t = sh.frame_count
     data = build(None)
-    say("closed-loop decode", 0, 1)
-    dec = decode(data, net=net, sd_model=cfg.sd_model, device=cfg.device)
-    say("closed-loop decode", 1, 1)
+    done = [0]
+
+    def tick(k: int) -> None:  # per output frame: the decode is as long as the fit at large sizes
+        done[0] += k
+        say("closed-loop decode", done[0], t)
+
+    say("closed-loop decode", 0, t)
+    dec = decode(data, net=net, sd_model=cfg.sd_model, device=cfg.device, progress=tick)
     if cfg.write_hash:
         data = build(_hash_unit(cfg, dec.pictures, t))
     return data, dec.pictures

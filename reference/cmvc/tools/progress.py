@@ -27,8 +27,9 @@ class Progress:
             bar.total = total
         bar.n = done
         bar.refresh()
-        if done >= total:
+        if done >= total:  # a stage may run again (the next chunk's weight fit): a new bar then
             bar.close()
+            del self.bars[stage]
 
     def note(self, stage: str, text: str) -> None:
         """Show *text* after the stage's bar (e.g. the candidate rate control scored last)."""
