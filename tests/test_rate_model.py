@@ -125,6 +125,10 @@ def test_cli_model_reports_its_steps(tmp_path, capsys):
     assert rep["achieved_vs_target"] <= 1.0 and rep["settings"]["codec"] in RC_PRESETS["model"].codecs
     for step in ("first pass", "rate model", "model candidate", "estimated ms-ssim"):
         assert f"rate control: {step}" in cap.err
+    sec = rep["chunks"][0]["seconds"]  # where the time went: each step, rate control's total, the encode
+    assert set(sec) == {"first_pass", "rate_model", "choice", "verify", "rate_control", "encode"}
+    assert all(v > 0 for v in sec.values()) and sec["rate_control"] >= sec["first_pass"] + sec["rate_model"] + sec["verify"]
+    assert "time: first pass " in cap.err and f"encode {sec['encode']:.1f} s" in cap.err
 
 
 class _SizedTrials:

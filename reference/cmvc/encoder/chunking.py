@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import time
 from fractions import Fraction
 from typing import Callable, Iterator
 
@@ -152,6 +153,7 @@ class ChunkResult:
     settings: dict
     plan: str = ""  # rate control's choice, for the report
     budget: float | None = None  # the chunk's bits (rate control)
+    seconds: dict = dataclasses.field(default_factory=dict)  # rate control's steps (RatePlan.timings), its total, the encode
     error: tuple | None = None  # (code, message, offset, path) of a CmvcError raised by the chunk's encode
 
 
@@ -177,22 +179,27 @@ def _encode_chunk(job: ChunkJob, progress: Callable | None = None) -> ChunkResul
     try:
         cfg = job.cfg
         line = ""
+        seconds: dict = {}
+        t0 = time.perf_counter()
         if job.budget is not None:
             from .rate_control import plan, quality_text
 
             rp = plan(job.pics, cfg, job.budget, colour=job.colour, **(job.rc or {}))
+            seconds = {**rp.timings, "rate_control": time.perf_counter() - t0}
             cfg = rp.apply(cfg)
             est = "" if rp.score is None else f", estimated {(job.rc or {}).get('metric', 'ms-ssim')} {rp.score:.4f}"
             line = (f"{rp.codec} keyframes ({rp.strategy}), downscale {rp.downscale}, {rp.keyframes} keyframes "
                     f"(interval {rp.interval}), quality {quality_text(rp.quality)} ({len(rp.candidates)} candidates, "
                     f"{rp.trials} trial encodes; predicted {8 * rp.predicted_bytes} bits for a target of "
                     f"{job.budget:.0f}{est})")
+        t1 = time.perf_counter()
         res = encode(job.pics, cfg, fps=job.fps, colour=job.colour, colour_primaries=job.colour_primaries,
                      transfer=job.transfer, progress=progress)
+        seconds["encode"] = time.perf_counter() - t1
     finally:
         torch.set_num_threads(old)
     return ChunkResult(job.index, job.start, len(job.pics), res.data, res.keyframes, res.fit_stats.get("winner", {}),
-                       res.settings, line, job.budget)
+                       res.settings, line, job.budget, seconds)
 
 
 def assemble(results: list[ChunkResult], cfg) -> bytes:

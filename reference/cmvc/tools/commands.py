@@ -143,6 +143,8 @@ def cmd_encode(args) -> int:
         if r.plan:
             print(f"rate control{f' (chunk {r.index + 1}/{n}, frames {r.start}..{r.start + r.frames - 1})' if n > 1 else ''}"
                   f": {r.plan}", file=sys.stderr)
+        if args.verbose and r.seconds:  # where the time went (docs/encoder.md, "Rate control by a model")
+            print("time: " + ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in r.seconds.items()), file=sys.stderr)
 
     res = encode_file(args.input, cfg, max_frames=args.frames, workers=args.workers, ray_address=args.ray,
                       chunk_seconds=args.chunk_seconds if args.chunk_seconds is not None else CHUNK_SECONDS,
@@ -218,8 +220,8 @@ def _encode_report(args, res, has_captions: bool) -> None:
     report = {"output": args.output, "bytes": len(res.data), "bpp": r["bpp"], "kbps": r["kbps"],
               "R_k_bits": acc["totals"]["R_k"], "R_m_bits": acc["totals"]["R_m"], "overhead_bits": acc["totals"]["overhead"],
               "keyframes": res.keyframes, "fit": res.winner, "settings": res.settings,
-              "chunks": [{"start": c.start, "frames": c.frames, "bytes": len(c.data), "budget_bits": c.budget}
-                         for c in res.chunks]}
+              "chunks": [{"start": c.start, "frames": c.frames, "bytes": len(c.data), "budget_bits": c.budget,
+                          "seconds": c.seconds} for c in res.chunks]}
     if target is not None:
         report["target_bits"] = target
         report["achieved_vs_target"] = 8 * len(res.data) / target
